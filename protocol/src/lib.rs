@@ -1,0 +1,69 @@
+//! The pure core of minga: keys, co-op identity, membership, records, signed logs, commitments
+//! and the sync messages. No async runtime, network or storage: everything here is plain
+//! functions over values, tested with unit and property tests.
+//!
+//! ```
+//! use minga_protocol::{CoopSecret, MemberSecret, Timestamp, found_coop};
+//!
+//! let coop_key = CoopSecret::from_seed(&[1; 32]);
+//! let founder = MemberSecret::from_seed(&[2; 32]);
+//! let genesis = found_coop(&coop_key, "La Esperanza", &founder, Timestamp(0)).unwrap();
+//! // The co-op's id is the hash of its signed genesis, not its key.
+//! assert_eq!(genesis.coop_id().0, genesis.hash());
+//! ```
+
+mod canonical;
+mod coop;
+mod entry;
+mod hash;
+mod ids;
+mod keys;
+mod ledger;
+mod membership;
+mod quantity;
+mod record;
+mod resource;
+mod statement;
+mod status;
+mod sync;
+mod time;
+mod wire;
+
+pub use canonical::{
+    Canon, CanonError, Fields, MAX_STATEMENT_BYTES, MAX_VALUE_BYTES, Signed, Statement,
+};
+pub use coop::{Genesis, Rotation, found_coop};
+pub use entry::{
+    DecodeError, Entry, EntryKind, Equivocation, HEADER_BYTES, Header, MAX_ENTRY_BYTES,
+    MAX_PAYLOAD_BYTES,
+};
+pub use hash::{Hash, HashParseError};
+pub use ids::{CoopId, DeviceId, EntryHash, LogId, RecordId, RecordRef};
+pub use keys::{
+    CoopSecret, KeyError, MemberSecret, NodeSecret, PublicKey, SecretKey, Signature, verify_batch,
+};
+pub use ledger::{
+    EntryError, Ingested, LedgerView, MAX_PENDING, MemoryLedger, Outcome, RecordState,
+    author_change, validate,
+};
+pub use membership::{
+    Certificate, Cutoff, Membership, MembershipError, Revocation, Role,
+};
+pub use quantity::{Dimension, Quantity, QuantityError, Unit};
+pub use record::{
+    MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError, RecordKind,
+};
+pub use resource::{Category, Location, Point, TimeWindow, Urgency};
+pub use statement::{
+    Acceptance, Bundle, BundleError, Commitment, Decision, Delivery, MAX_BUNDLE_BYTES, Pledge,
+    SignedPart, Verified,
+};
+pub use status::{
+    NeedStatus, OfferStatus, PledgeState, PledgeStatus, need_status, offer_status, pledge_status,
+};
+pub use sync::{
+    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SyncError, SyncMessage, VersionVector,
+    Want, differing_vectors, plan_wants, serve_wants,
+};
+pub use time::Timestamp;
+pub use wire::WireError;

@@ -1,0 +1,664 @@
+//! Records: offers, needs, pledges, acceptances, deliveries, profiles, and the membership
+//! statements, each stored as its own small automerge document.
+//!
+//! Offers, needs and profiles are editable: each field is its own key in the document's root
+//! map, so two coordinators editing different fields offline both keep their edits, and the
+//! same field resolves by automerge's rule. A quantity and its unit share one key ("300 kg"),
+//! as do a point's coordinates, so a merge never pairs one side's number with the other's
+//! unit. Commitments and membership statements are written once, as signed bytes.
+
+use std::str::FromStr;
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT, ReadDoc, ScalarValue, Value};
+use rust_decimal::Decimal;
+
+use crate::canonical::{CanonError, Signed, Statement};
+use crate::coop::Rotation;
+use crate::ids::CoopId;
+use crate::keys::{PublicKey, Signature};
+use crate::membership::{Certificate, Revocation, Role};
+use crate::quantity::Quantity;
+use crate::resource::{Category, Location, Point, TimeWindow, Urgency};
+use crate::statement::{Acceptance, Delivery, Pledge};
+use crate::time::Timestamp;
+
+/// The longest title or name, in bytes.
+pub const MAX_TITLE_BYTES: usize = 200;
+/// The longest free text (notes, description, contact), in bytes.
+pub const MAX_TEXT_BYTES: usize = 2048;
+
+/// The kinds of record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// What a co-op can give.
+    Offer,
+    /// What a co-op lacks.
+    Need,
+    /// A promise to meet a need.
+    Pledge,
+    /// The receiver's answer to a pledge.
+    Acceptance,
+    /// The receiver's confirmation of what arrived.
+    Delivery,
+    /// The co-op's public profile.
+    Profile,
+    /// A membership certificate.
+    Certificate,
+    /// A revocation of a member key.
+    Revocation,
+    /// A rotation of the co-op key.
+    Rotation,
+}
+
+impl RecordKind {
+    /// Every kind.
+    pub const ALL: [RecordKind; 9] = [
+        RecordKind::Offer,
+        RecordKind::Need,
+        RecordKind::Pledge,
+        RecordKind::Acceptance,
+        RecordKind::Delivery,
+        RecordKind::Profile,
+        RecordKind::Certificate,
+        RecordKind::Revocation,
+        RecordKind::Rotation,
+    ];
+
+    /// The name stored in documents.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Offer => "offer",
+            RecordKind::Need => "need",
+            RecordKind::Pledge => "pledge",
+            RecordKind::Acceptance => "acceptance",
+            RecordKind::Delivery => "delivery",
+            RecordKind::Profile => "profile",
+            RecordKind::Certificate => "certificate",
+            RecordKind::Revocation => "revocation",
+            RecordKind::Rotation => "rotation",
+        }
+    }
+
+    /// The role an author needs to write a record of this kind.
+    pub fn min_role(self) -> Role {
+        match self {
+            RecordKind::Offer
+            | RecordKind::Need
+            | RecordKind::Pledge
+            | RecordKind::Acceptance
+            | RecordKind::Delivery => Role::Member,
+            RecordKind::Profile
+            | RecordKind::Certificate
+            | RecordKind::Revocation
+            | RecordKind::Rotation => Role::Admin,
+        }
+    }
+
+    /// Whether records of this kind are written once and never edited.
+    pub fn is_immutable(self) -> bool {
+        !matches!(self, RecordKind::Offer | RecordKind::Need | RecordKind::Profile)
+    }
+}
+
+impl FromStr for RecordKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RecordKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown record kind {:?}", s.chars().take(40).collect::<String>()))
+    }
+}
+
+/// What a co-op can give (a Valueflows Proposal with purpose offer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// A short title.
+    pub title: String,
+    /// What kind of resource.
+    pub category: Category,
+    /// How much is available.
+    pub quantity: Quantity,
+    /// The least worth arranging, if any.
+    pub minimum: Option<Quantity>,
+    /// Where, and how far the co-op can deliver.
+    pub location: Option<Location>,
+    /// When it is available.
+    pub available: TimeWindow,
+    /// When it stops showing.
+    pub expires: Option<Timestamp>,
+    /// Free text.
+    pub notes: Option<String>,
+    /// Withdrawn by the co-op.
+    pub withdrawn: bool,
+}
+
+/// What a co-op lacks (a Valueflows Proposal with purpose request).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Need {
+    /// A short title.
+    pub title: String,
+    /// What kind of resource.
+    pub category: Category,
+    /// How much is needed.
+    pub quantity: Quantity,
+    /// Where.
+    pub location: Option<Location>,
+    /// When it is needed (its end is the needed-by date).
+    pub needed: TimeWindow,
+    /// How pressing.
+    pub urgency: Urgency,
+    /// When it stops showing.
+    pub expires: Option<Timestamp>,
+    /// Free text.
+    pub notes: Option<String>,
+    /// Withdrawn by the co-op.
+    pub withdrawn: bool,
+}
+
+/// A co-op's public profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// The co-op's name as it presents itself now.
+    pub name: String,
+    /// What the co-op does.
+    pub description: Option<String>,
+    /// Where it is.
+    pub location: Option<Location>,
+    /// How to reach it (public).
+    pub contact: Option<String>,
+}
+
+/// Any record, as read from its document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// An offer.
+    Offer(Offer),
+    /// A need.
+    Need(Need),
+    /// A pledge.
+    Pledge(Signed<Pledge>),
+    /// An acceptance or decline.
+    Acceptance(Signed<Acceptance>),
+    /// A delivery confirmation.
+    Delivery(Signed<Delivery>),
+    /// The co-op profile.
+    Profile(Profile),
+    /// A membership certificate.
+    Certificate(Signed<Certificate>),
+    /// A revocation.
+    Revocation(Signed<Revocation>),
+    /// A co-op key rotation.
+    Rotation(Signed<Rotation>),
+}
+
+/// Why a document is not a valid record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// automerge refused an operation.
+    #[error("automerge: {0}")]
+    Automerge(String),
+    /// A required field is absent.
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    /// A field holds the wrong type.
+    #[error("field `{field}` should be {expected}")]
+    WrongType {
+        /// The field.
+        field: String,
+        /// The type it should have.
+        expected: &'static str,
+    },
+    /// A field's value is invalid.
+    #[error("field `{field}`: {reason}")]
+    BadValue {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A field this version does not know.
+    #[error("unknown field `{0}`")]
+    UnknownField(String),
+    /// An edit that changes nothing (no entry is written for it).
+    #[error("the edit changes nothing")]
+    Unchanged,
+    /// The signed statement inside is invalid.
+    #[error("signed statement: {0}")]
+    Statement(#[from] CanonError),
+}
+
+impl From<automerge::AutomergeError> for RecordError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        RecordError::Automerge(e.to_string())
+    }
+}
+
+/// A scalar as minga stores it.
+#[derive(Clone, Debug, PartialEq)]
+enum Field {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    Bytes(Vec<u8>),
+}
+
+impl Field {
+    fn scalar(&self) -> ScalarValue {
+        match self {
+            Field::Str(s) => ScalarValue::Str(s.as_str().into()),
+            Field::Int(i) => ScalarValue::Int(*i),
+            Field::Bool(b) => ScalarValue::Boolean(*b),
+            Field::Bytes(b) => ScalarValue::Bytes(b.clone()),
+        }
+    }
+
+    fn from_scalar(v: &ScalarValue) -> Option<Field> {
+        Some(match v {
+            ScalarValue::Str(s) => Field::Str(s.to_string()),
+            ScalarValue::Int(i) => Field::Int(*i),
+            ScalarValue::Boolean(b) => Field::Bool(*b),
+            ScalarValue::Bytes(b) => Field::Bytes(b.clone()),
+            _ => return None,
+        })
+    }
+}
+
+type FieldList = Vec<(&'static str, Option<Field>)>;
+
+fn s(v: impl ToString) -> Option<Field> {
+    Some(Field::Str(v.to_string()))
+}
+
+fn os(v: Option<impl ToString>) -> Option<Field> {
+    v.map(|v| Field::Str(v.to_string()))
+}
+
+fn ots(v: Option<Timestamp>) -> Option<Field> {
+    v.map(|t| Field::Int(t.0))
+}
+
+fn location_fields(loc: &Option<Location>, out: &mut FieldList) {
+    out.push(("point", loc.as_ref().and_then(|l| s(l.point))));
+    out.push(("place", loc.as_ref().and_then(|l| os(l.place.as_ref()))));
+    out.push(("radius_km", loc.as_ref().and_then(|l| os(l.radius_km))));
+}
+
+fn statement_fields<T: Statement>(kind: RecordKind, st: &Signed<T>) -> FieldList {
+    vec![
+        ("kind", s(kind.name())),
+        ("statement", Some(Field::Bytes(st.bytes().to_vec()))),
+        ("signature", Some(Field::Bytes(st.signature().0.to_vec()))),
+    ]
+}
+
+impl Record {
+    /// The record's kind.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::Offer(_) => RecordKind::Offer,
+            Record::Need(_) => RecordKind::Need,
+            Record::Pledge(_) => RecordKind::Pledge,
+            Record::Acceptance(_) => RecordKind::Acceptance,
+            Record::Delivery(_) => RecordKind::Delivery,
+            Record::Profile(_) => RecordKind::Profile,
+            Record::Certificate(_) => RecordKind::Certificate,
+            Record::Revocation(_) => RecordKind::Revocation,
+            Record::Rotation(_) => RecordKind::Rotation,
+        }
+    }
+
+    /// For signed records: the signer and the co-op the statement names.
+    pub fn statement_signer(&self) -> Option<(PublicKey, Option<CoopId>)> {
+        match self {
+            Record::Pledge(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Acceptance(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Delivery(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Certificate(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Revocation(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Rotation(s) => Some((s.value().signer, Some(s.value().coop))),
+            _ => None,
+        }
+    }
+
+    fn fields(&self) -> FieldList {
+        let mut f: FieldList = vec![("kind", s(self.kind().name()))];
+        match self {
+            Record::Offer(o) => {
+                f.push(("title", s(&o.title)));
+                f.push(("category", s(&o.category)));
+                f.push(("quantity", s(o.quantity)));
+                f.push(("minimum", os(o.minimum)));
+                location_fields(&o.location, &mut f);
+                f.push(("from", ots(o.available.from)));
+                f.push(("until", ots(o.available.until)));
+                f.push(("expires", ots(o.expires)));
+                f.push(("notes", os(o.notes.as_ref())));
+                f.push(("withdrawn", Some(Field::Bool(o.withdrawn))));
+            }
+            Record::Need(n) => {
+                f.push(("title", s(&n.title)));
+                f.push(("category", s(&n.category)));
+                f.push(("quantity", s(n.quantity)));
+                location_fields(&n.location, &mut f);
+                f.push(("from", ots(n.needed.from)));
+                f.push(("until", ots(n.needed.until)));
+                f.push(("urgency", s(n.urgency)));
+                f.push(("expires", ots(n.expires)));
+                f.push(("notes", os(n.notes.as_ref())));
+                f.push(("withdrawn", Some(Field::Bool(n.withdrawn))));
+            }
+            Record::Profile(p) => {
+                f.push(("name", s(&p.name)));
+                f.push(("description", os(p.description.as_ref())));
+                location_fields(&p.location, &mut f);
+                f.push(("contact", os(p.contact.as_ref())));
+            }
+            Record::Pledge(st) => f = statement_fields(self.kind(), st),
+            Record::Acceptance(st) => f = statement_fields(self.kind(), st),
+            Record::Delivery(st) => f = statement_fields(self.kind(), st),
+            Record::Certificate(st) => f = statement_fields(self.kind(), st),
+            Record::Revocation(st) => f = statement_fields(self.kind(), st),
+            Record::Rotation(st) => f = statement_fields(self.kind(), st),
+        }
+        f
+    }
+
+    /// Checks the record's own rules (lengths, ranges, windows) before it is written.
+    pub fn check(&self) -> Result<(), RecordError> {
+        let title = |field, t: &str| check_text(field, t, MAX_TITLE_BYTES, true);
+        let text = |field, t: &Option<String>| {
+            t.as_deref()
+                .map_or(Ok(()), |t| check_text(field, t, MAX_TEXT_BYTES, false))
+        };
+        match self {
+            Record::Offer(o) => {
+                title("title", &o.title)?;
+                text("notes", &o.notes)?;
+                check_location(&o.location)?;
+                if let Some(min) = o.minimum {
+                    let conv = min.convert_to(o.quantity.unit()).map_err(|e| RecordError::BadValue {
+                        field: "minimum",
+                        reason: e.to_string(),
+                    })?;
+                    if conv.value() > o.quantity.value() {
+                        return Err(RecordError::BadValue {
+                            field: "minimum",
+                            reason: "is more than the quantity offered".into(),
+                        });
+                    }
+                }
+                check_window("until", &o.available)
+            }
+            Record::Need(n) => {
+                title("title", &n.title)?;
+                text("notes", &n.notes)?;
+                check_location(&n.location)?;
+                check_window("until", &n.needed)
+            }
+            Record::Profile(p) => {
+                title("name", &p.name)?;
+                text("description", &p.description)?;
+                text("contact", &p.contact)?;
+                check_location(&p.location)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the record into its document, touching only the fields that differ, so that
+    /// concurrent edits of other fields survive the merge. Call inside the caller's commit.
+    pub fn write(&self, doc: &mut AutoCommit) -> Result<(), RecordError> {
+        self.check()?;
+        for (key, want) in self.fields() {
+            let have = doc
+                .get(ROOT, key)?
+                .and_then(|(v, _)| v.to_scalar().and_then(Field::from_scalar));
+            match want {
+                Some(w) if have.as_ref() != Some(&w) => doc.put(ROOT, key, w.scalar())?,
+                None if have.is_some() => doc.delete(ROOT, key)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a record from its document. A malformed document is an error, never a panic.
+    pub fn read(doc: &AutoCommit) -> Result<Record, RecordError> {
+        let mut r = DocReader { doc, seen: 0 };
+        let kind: RecordKind = r.parse_req("kind")?;
+        let record = match kind {
+            RecordKind::Offer => Record::Offer(Offer {
+                title: r.str_req("title")?,
+                category: r.parse_req("category")?,
+                quantity: r.parse_req("quantity")?,
+                minimum: r.parse("minimum")?,
+                location: r.location()?,
+                available: r.window()?,
+                expires: r.time("expires")?,
+                notes: r.str("notes")?,
+                withdrawn: r.bool_req("withdrawn")?,
+            }),
+            RecordKind::Need => Record::Need(Need {
+                title: r.str_req("title")?,
+                category: r.parse_req("category")?,
+                quantity: r.parse_req("quantity")?,
+                location: r.location()?,
+                needed: r.window()?,
+                urgency: r.parse_req("urgency")?,
+                expires: r.time("expires")?,
+                notes: r.str("notes")?,
+                withdrawn: r.bool_req("withdrawn")?,
+            }),
+            RecordKind::Profile => Record::Profile(Profile {
+                name: r.str_req("name")?,
+                description: r.str("description")?,
+                location: r.location()?,
+                contact: r.str("contact")?,
+            }),
+            RecordKind::Pledge => Record::Pledge(r.signed()?),
+            RecordKind::Acceptance => Record::Acceptance(r.signed()?),
+            RecordKind::Delivery => Record::Delivery(r.signed()?),
+            RecordKind::Certificate => Record::Certificate(r.signed()?),
+            RecordKind::Revocation => Record::Revocation(r.signed()?),
+            RecordKind::Rotation => Record::Rotation(r.signed()?),
+        };
+        r.finish()?;
+        record.check()?;
+        Ok(record)
+    }
+}
+
+fn check_text(field: &'static str, t: &str, max: usize, required: bool) -> Result<(), RecordError> {
+    let bad = |reason: &str| {
+        Err(RecordError::BadValue {
+            field,
+            reason: reason.into(),
+        })
+    };
+    if required && t.trim().is_empty() {
+        return bad("is empty");
+    }
+    if t.len() > max {
+        return bad(&format!("is longer than {max} bytes"));
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n') {
+        return bad("contains control characters");
+    }
+    Ok(())
+}
+
+fn check_location(loc: &Option<Location>) -> Result<(), RecordError> {
+    if let Some(l) = loc {
+        if let Some(p) = &l.place {
+            check_text("place", p, MAX_TITLE_BYTES, true)?;
+        }
+        if l.radius_km.is_some_and(|r| r.is_sign_negative() || r > Decimal::from(40_075)) {
+            return Err(RecordError::BadValue {
+                field: "radius_km",
+                reason: "must be between 0 and 40075 km".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_window(field: &'static str, w: &TimeWindow) -> Result<(), RecordError> {
+    if !w.is_valid() {
+        return Err(RecordError::BadValue {
+            field,
+            reason: "ends before it starts".into(),
+        });
+    }
+    Ok(())
+}
+
+struct DocReader<'a> {
+    doc: &'a AutoCommit,
+    seen: usize,
+}
+
+impl DocReader<'_> {
+    fn get(&mut self, key: &'static str) -> Result<Option<ScalarValue>, RecordError> {
+        match self.doc.get(ROOT, key)? {
+            None => Ok(None),
+            Some((Value::Scalar(v), _)) => {
+                self.seen += 1;
+                Ok(Some(v.into_owned()))
+            }
+            Some((Value::Object(_), _)) => Err(RecordError::WrongType {
+                field: key.into(),
+                expected: "a scalar",
+            }),
+        }
+    }
+
+    fn str(&mut self, key: &'static str) -> Result<Option<String>, RecordError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(ScalarValue::Str(s)) if s.len() <= MAX_TEXT_BYTES => Ok(Some(s.to_string())),
+            Some(_) => Err(RecordError::WrongType {
+                field: key.into(),
+                expected: "text of at most 2048 bytes",
+            }),
+        }
+    }
+
+    fn str_req(&mut self, key: &'static str) -> Result<String, RecordError> {
+        self.str(key)?.ok_or(RecordError::MissingField(key))
+    }
+
+    fn parse<T: FromStr>(&mut self, key: &'static str) -> Result<Option<T>, RecordError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.str(key)?
+            .map(|s| {
+                s.parse().map_err(|e: T::Err| RecordError::BadValue {
+                    field: key,
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    fn parse_req<T: FromStr>(&mut self, key: &'static str) -> Result<T, RecordError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.parse(key)?.ok_or(RecordError::MissingField(key))
+    }
+
+    fn time(&mut self, key: &'static str) -> Result<Option<Timestamp>, RecordError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(ScalarValue::Int(ms)) => Timestamp::from_millis(ms).map(Some).ok_or(
+                RecordError::BadValue {
+                    field: key,
+                    reason: "timestamp out of range".into(),
+                },
+            ),
+            Some(_) => Err(RecordError::WrongType {
+                field: key.into(),
+                expected: "an integer timestamp",
+            }),
+        }
+    }
+
+    fn bool_req(&mut self, key: &'static str) -> Result<bool, RecordError> {
+        match self.get(key)? {
+            Some(ScalarValue::Boolean(b)) => Ok(b),
+            None => Err(RecordError::MissingField(key)),
+            Some(_) => Err(RecordError::WrongType {
+                field: key.into(),
+                expected: "a boolean",
+            }),
+        }
+    }
+
+    fn bytes_req(&mut self, key: &'static str) -> Result<Vec<u8>, RecordError> {
+        match self.get(key)? {
+            Some(ScalarValue::Bytes(b)) => Ok(b),
+            None => Err(RecordError::MissingField(key)),
+            Some(_) => Err(RecordError::WrongType {
+                field: key.into(),
+                expected: "bytes",
+            }),
+        }
+    }
+
+    fn location(&mut self) -> Result<Option<Location>, RecordError> {
+        let point: Option<Point> = self.parse("point")?;
+        let place = self.str("place")?;
+        let radius_km: Option<Decimal> = self.parse("radius_km")?;
+        match point {
+            Some(point) => Ok(Some(Location {
+                point,
+                place,
+                radius_km,
+            })),
+            None if place.is_none() && radius_km.is_none() => Ok(None),
+            None => Err(RecordError::MissingField("point")),
+        }
+    }
+
+    fn window(&mut self) -> Result<TimeWindow, RecordError> {
+        Ok(TimeWindow {
+            from: self.time("from")?,
+            until: self.time("until")?,
+        })
+    }
+
+    fn signed<T: Statement>(&mut self) -> Result<Signed<T>, RecordError> {
+        let bytes = self.bytes_req("statement")?;
+        let sig: [u8; 64] = self
+            .bytes_req("signature")?
+            .try_into()
+            .map_err(|_| RecordError::BadValue {
+                field: "signature",
+                reason: "must be 64 bytes".into(),
+            })?;
+        Ok(Signed::verify(&bytes, Signature(sig))?)
+    }
+
+    fn finish(self) -> Result<(), RecordError> {
+        let total = self.doc.length(ROOT);
+        if total != self.seen {
+            let unknown = self
+                .doc
+                .keys(ROOT)
+                .find(|k| !KNOWN_KEYS.contains(&k.as_str()))
+                .unwrap_or_else(|| "?".into());
+            return Err(RecordError::UnknownField(unknown.chars().take(40).collect()));
+        }
+        Ok(())
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "kind", "title", "category", "quantity", "minimum", "point", "place", "radius_km", "from",
+    "until", "urgency", "expires", "notes", "withdrawn", "name", "description", "contact",
+    "statement", "signature",
+];

@@ -1,0 +1,460 @@
+//! Commitments as signed statements: pledges, acceptances and deliveries, and the bundles that
+//! let anyone verify one offline.
+//!
+//! A commitment is never edited: cancelling or correcting one is a new statement that
+//! references it (Valueflows' append-only rule).
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::canonical::{Canon, CanonError, Fields, Signed, Statement};
+use crate::coop::{Genesis, Rotation};
+use crate::ids::{CoopId, RecordRef};
+use crate::keys::{PublicKey, Signature};
+use crate::membership::{Certificate, Membership, MembershipError, Role};
+use crate::quantity::Quantity;
+use crate::time::Timestamp;
+
+/// A co-op's signed promise to meet (part of) another co-op's need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pledge {
+    /// The member who pledges.
+    pub signer: PublicKey,
+    /// The pledging co-op.
+    pub coop: CoopId,
+    /// The need it answers.
+    pub need: RecordRef,
+    /// The offer it draws on, if any.
+    pub offer: Option<RecordRef>,
+    /// How much.
+    pub quantity: Quantity,
+    /// By when it will be delivered.
+    pub due: Option<Timestamp>,
+    /// When it was signed.
+    pub issued: Timestamp,
+    /// A line of explanation.
+    pub note: Option<String>,
+}
+
+impl Statement for Pledge {
+    const KIND: &'static str = "pledge";
+    fn signer(&self) -> &PublicKey {
+        &self.signer
+    }
+    fn write(&self, c: &mut Canon) {
+        c.field("signer", self.signer)
+            .field("coop", self.coop)
+            .field("need", self.need)
+            .opt("offer", self.offer)
+            .field("quantity", self.quantity)
+            .opt("due", self.due)
+            .field("issued", self.issued)
+            .opt("note", self.note.as_ref());
+    }
+    fn read(f: &mut Fields<'_>) -> Result<Self, CanonError> {
+        Ok(Pledge {
+            signer: f.req("signer")?,
+            coop: f.req("coop")?,
+            need: f.req("need")?,
+            offer: f.opt("offer")?,
+            quantity: f.req("quantity")?,
+            due: f.opt("due")?,
+            issued: f.req("issued")?,
+            note: f.opt("note")?,
+        })
+    }
+}
+
+/// The receiving co-op's answer to a pledge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// The pledge is welcome.
+    Accept,
+    /// The pledge is refused; it no longer counts toward the need.
+    Decline,
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Decision::Accept => "accept",
+            Decision::Decline => "decline",
+        })
+    }
+}
+
+impl FromStr for Decision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "accept" => Ok(Decision::Accept),
+            "decline" => Ok(Decision::Decline),
+            _ => Err("expected accept or decline".into()),
+        }
+    }
+}
+
+/// The receiving co-op accepts or declines a pledge (a clause of a Valueflows Agreement).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acceptance {
+    /// The member who answers.
+    pub signer: PublicKey,
+    /// The receiving co-op.
+    pub coop: CoopId,
+    /// The pledge answered.
+    pub pledge: RecordRef,
+    /// Accept or decline.
+    pub decision: Decision,
+    /// When it was signed.
+    pub issued: Timestamp,
+    /// A line of explanation.
+    pub note: Option<String>,
+}
+
+impl Statement for Acceptance {
+    const KIND: &'static str = "acceptance";
+    fn signer(&self) -> &PublicKey {
+        &self.signer
+    }
+    fn write(&self, c: &mut Canon) {
+        c.field("signer", self.signer)
+            .field("coop", self.coop)
+            .field("pledge", self.pledge)
+            .field("decision", self.decision)
+            .field("issued", self.issued)
+            .opt("note", self.note.as_ref());
+    }
+    fn read(f: &mut Fields<'_>) -> Result<Self, CanonError> {
+        Ok(Acceptance {
+            signer: f.req("signer")?,
+            coop: f.req("coop")?,
+            pledge: f.req("pledge")?,
+            decision: f.req("decision")?,
+            issued: f.req("issued")?,
+            note: f.opt("note")?,
+        })
+    }
+}
+
+/// The receiver confirms what actually arrived (a Valueflows EconomicEvent fulfilling the
+/// pledge). Partial deliveries add up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The member who confirms.
+    pub signer: PublicKey,
+    /// The receiving co-op.
+    pub coop: CoopId,
+    /// The pledge fulfilled.
+    pub pledge: RecordRef,
+    /// How much arrived.
+    pub quantity: Quantity,
+    /// When it arrived.
+    pub received: Timestamp,
+    /// When it was signed.
+    pub issued: Timestamp,
+    /// A line of explanation.
+    pub note: Option<String>,
+}
+
+impl Statement for Delivery {
+    const KIND: &'static str = "delivery";
+    fn signer(&self) -> &PublicKey {
+        &self.signer
+    }
+    fn write(&self, c: &mut Canon) {
+        c.field("signer", self.signer)
+            .field("coop", self.coop)
+            .field("pledge", self.pledge)
+            .field("quantity", self.quantity)
+            .field("received", self.received)
+            .field("issued", self.issued)
+            .opt("note", self.note.as_ref());
+    }
+    fn read(f: &mut Fields<'_>) -> Result<Self, CanonError> {
+        Ok(Delivery {
+            signer: f.req("signer")?,
+            coop: f.req("coop")?,
+            pledge: f.req("pledge")?,
+            quantity: f.req("quantity")?,
+            received: f.req("received")?,
+            issued: f.req("issued")?,
+            note: f.opt("note")?,
+        })
+    }
+}
+
+/// One signed statement as it travels in a bundle: the exact bytes (base64) and signature.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignedPart {
+    /// The canonical statement bytes, base64.
+    pub statement: String,
+    /// The ed25519 signature over those bytes, base64.
+    pub signature: Signature,
+}
+
+impl SignedPart {
+    fn of<T: Statement>(s: &Signed<T>) -> SignedPart {
+        SignedPart {
+            statement: B64.encode(s.bytes()),
+            signature: *s.signature(),
+        }
+    }
+
+    fn open<T: Statement>(&self, what: &'static str) -> Result<Signed<T>, BundleError> {
+        if self.statement.len() > crate::canonical::MAX_STATEMENT_BYTES * 2 {
+            return Err(BundleError::Part {
+                what,
+                source: CanonError::TooLarge(self.statement.len()),
+            });
+        }
+        let bytes = B64
+            .decode(&self.statement)
+            .map_err(|_| BundleError::Base64(what))?;
+        Signed::verify(&bytes, self.signature).map_err(|source| BundleError::Part { what, source })
+    }
+}
+
+/// A commitment with everything needed to check it offline: the statement, the co-op's
+/// genesis and key rotations, and the signer's certificate chain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Bundle {
+    /// Always `minga-bundle/1`.
+    pub format: String,
+    /// `pledge`, `acceptance` or `delivery`.
+    pub kind: String,
+    /// The commitment.
+    pub commitment: SignedPart,
+    /// The signer's co-op genesis.
+    pub genesis: SignedPart,
+    /// The co-op key rotations, in order.
+    #[serde(default)]
+    pub rotations: Vec<SignedPart>,
+    /// The signer's certificate chain, signer's own first (empty for the founder).
+    #[serde(default)]
+    pub certificates: Vec<SignedPart>,
+}
+
+/// The largest bundle file accepted.
+pub const MAX_BUNDLE_BYTES: usize = 64 * 1024;
+const BUNDLE_FORMAT: &str = "minga-bundle/1";
+
+/// Why a bundle does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// Not JSON of the bundle's shape.
+    #[error("not a minga bundle: {0}")]
+    Json(String),
+    /// Larger than [`MAX_BUNDLE_BYTES`].
+    #[error("bundle is {0} bytes, more than the limit of {MAX_BUNDLE_BYTES}")]
+    TooLarge(usize),
+    /// An unknown format or kind.
+    #[error("unsupported bundle format {0:?}")]
+    Format(String),
+    /// A part is not base64.
+    #[error("the {0} is not valid base64")]
+    Base64(&'static str),
+    /// A part is not a valid signed statement.
+    #[error("the {what} is invalid: {source}")]
+    Part {
+        /// Which part.
+        what: &'static str,
+        /// Why.
+        source: CanonError,
+    },
+    /// Too many parts.
+    #[error("the bundle has more than {0} certificates or rotations")]
+    TooManyParts(usize),
+    /// The commitment names another co-op than the genesis founds.
+    #[error("the commitment is for co-op {found}, but the genesis founds {expected}")]
+    WrongCoop {
+        /// The genesis's co-op.
+        expected: CoopId,
+        /// The commitment's co-op.
+        found: CoopId,
+    },
+    /// The chain does not make the signer a member when it signed.
+    #[error("the signer's membership does not check out: {0}")]
+    Membership(#[from] MembershipError),
+}
+
+/// A commitment of any kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Commitment {
+    /// A pledge.
+    Pledge(Signed<Pledge>),
+    /// An acceptance or decline.
+    Acceptance(Signed<Acceptance>),
+    /// A delivery confirmation.
+    Delivery(Signed<Delivery>),
+}
+
+impl Commitment {
+    /// The kind's name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Commitment::Pledge(_) => Pledge::KIND,
+            Commitment::Acceptance(_) => Acceptance::KIND,
+            Commitment::Delivery(_) => Delivery::KIND,
+        }
+    }
+
+    /// Who signed it.
+    pub fn signer(&self) -> PublicKey {
+        match self {
+            Commitment::Pledge(s) => s.value().signer,
+            Commitment::Acceptance(s) => s.value().signer,
+            Commitment::Delivery(s) => s.value().signer,
+        }
+    }
+
+    /// For which co-op.
+    pub fn coop(&self) -> CoopId {
+        match self {
+            Commitment::Pledge(s) => s.value().coop,
+            Commitment::Acceptance(s) => s.value().coop,
+            Commitment::Delivery(s) => s.value().coop,
+        }
+    }
+
+    /// When it was signed.
+    pub fn issued(&self) -> Timestamp {
+        match self {
+            Commitment::Pledge(s) => s.value().issued,
+            Commitment::Acceptance(s) => s.value().issued,
+            Commitment::Delivery(s) => s.value().issued,
+        }
+    }
+
+    /// The signed bytes and signature.
+    pub fn signed_bytes(&self) -> (&[u8], &Signature) {
+        match self {
+            Commitment::Pledge(s) => (s.bytes(), s.signature()),
+            Commitment::Acceptance(s) => (s.bytes(), s.signature()),
+            Commitment::Delivery(s) => (s.bytes(), s.signature()),
+        }
+    }
+
+    fn part(&self) -> SignedPart {
+        match self {
+            Commitment::Pledge(s) => SignedPart::of(s),
+            Commitment::Acceptance(s) => SignedPart::of(s),
+            Commitment::Delivery(s) => SignedPart::of(s),
+        }
+    }
+}
+
+/// What a successful verification established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The commitment.
+    pub commitment: Commitment,
+    /// The co-op's name from its genesis.
+    pub coop_name: String,
+    /// The signer's role when it signed.
+    pub role: Role,
+    /// The hash of the signer's own certificate (the co-op id for the founder).
+    pub certificate: crate::hash::Hash,
+}
+
+impl Bundle {
+    /// Bundles a commitment with the proofs from a co-op's membership.
+    pub fn new(commitment: &Commitment, membership: &Membership) -> Bundle {
+        let signer = commitment.signer();
+        let at = commitment.issued();
+        let mut certificates = Vec::new();
+        // The signer's own certificate valid at signing, then its issuer's if an admin signed.
+        let own = membership
+            .certificates_of(&signer)
+            .filter(|c| {
+                let v = c.value();
+                v.issued <= at && v.expires.is_none_or(|e| at < e)
+            })
+            .max_by_key(|c| c.value().role);
+        if let Some(cert) = own {
+            certificates.push(SignedPart::of(cert));
+            if let Some(parent) = cert.value().parent.and_then(|p| membership.certificate(&p)) {
+                certificates.push(SignedPart::of(parent));
+            }
+        }
+        Bundle {
+            format: BUNDLE_FORMAT.into(),
+            kind: commitment.kind().into(),
+            commitment: commitment.part(),
+            genesis: SignedPart::of(membership.genesis()),
+            rotations: membership.rotations().iter().map(SignedPart::of).collect(),
+            certificates,
+        }
+    }
+
+    /// Parses a bundle from JSON, within [`MAX_BUNDLE_BYTES`].
+    pub fn from_json(bytes: &[u8]) -> Result<Bundle, BundleError> {
+        if bytes.len() > MAX_BUNDLE_BYTES {
+            return Err(BundleError::TooLarge(bytes.len()));
+        }
+        serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))
+    }
+
+    /// The bundle as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings and vectors cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Verifies everything offline. Rules checked:
+    /// 1. the format is known and the commitment's signature verifies over canonical bytes;
+    /// 2. the genesis verifies and founds the co-op the commitment names;
+    /// 3. each rotation verifies and continues the chain of co-op keys;
+    /// 4. each certificate verifies and chains to the co-op key (at most two links);
+    /// 5. the signer is the founder or holds a certificate valid when it signed.
+    ///
+    /// A bundle proves membership at signing time; whether the key was revoked later is a
+    /// fact of the ledger, which a node checks.
+    pub fn verify(&self) -> Result<Verified, BundleError> {
+        if self.format != BUNDLE_FORMAT {
+            return Err(BundleError::Format(self.format.clone()));
+        }
+        if self.rotations.len() > 64 || self.certificates.len() > 2 {
+            return Err(BundleError::TooManyParts(64));
+        }
+        let commitment = match self.kind.as_str() {
+            Pledge::KIND => Commitment::Pledge(self.commitment.open("commitment")?),
+            Acceptance::KIND => Commitment::Acceptance(self.commitment.open("commitment")?),
+            Delivery::KIND => Commitment::Delivery(self.commitment.open("commitment")?),
+            other => return Err(BundleError::Format(other.chars().take(40).collect())),
+        };
+        let genesis: Signed<Genesis> = self.genesis.open("genesis")?;
+        let coop_name = genesis.value().name.clone();
+        let mut membership = Membership::new(genesis);
+        if commitment.coop() != membership.coop() {
+            return Err(BundleError::WrongCoop {
+                expected: membership.coop(),
+                found: commitment.coop(),
+            });
+        }
+        for r in &self.rotations {
+            membership.add_rotation(r.open::<Rotation>("rotation")?)?;
+        }
+        // Parents first, so each certificate finds the one it chains to.
+        for c in self.certificates.iter().rev() {
+            membership.add_certificate(c.open::<Certificate>("certificate")?)?;
+        }
+        let role = membership.role_at(&commitment.signer(), commitment.issued())?;
+        let certificate = membership
+            .certificates_of(&commitment.signer())
+            .find(|c| {
+                let v = c.value();
+                v.role == role && v.issued <= commitment.issued()
+            })
+            .map_or(membership.coop().0, |c| c.hash());
+        Ok(Verified {
+            commitment,
+            coop_name,
+            role,
+            certificate,
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! Derived status: never typed in, always a pure function of the records and the clock.
+
+use crate::quantity::Quantity;
+use crate::record::{Need, Offer};
+use crate::statement::{Acceptance, Decision, Delivery, Pledge};
+use crate::time::Timestamp;
+
+/// Where a pledge stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PledgeState {
+    /// Not answered yet.
+    Proposed,
+    /// Accepted by the receiver.
+    Accepted,
+    /// Declined by the receiver: it no longer counts.
+    Declined,
+    /// Some of it confirmed delivered.
+    PartlyFulfilled,
+    /// All of it confirmed delivered.
+    Fulfilled,
+}
+
+/// A pledge's state and how much of it the receiver confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PledgeStatus {
+    /// The state.
+    pub state: PledgeState,
+    /// The pledged quantity.
+    pub pledged: Quantity,
+    /// The quantity confirmed delivered, in the pledge's unit.
+    pub delivered: Quantity,
+}
+
+/// Derives a pledge's status. Only answers and deliveries signed for the co-op that owns the
+/// need count; the latest answer wins (a decline wins a tie); deliveries add up, and those in
+/// a unit that does not convert to the pledge's are ignored.
+pub fn pledge_status(
+    pledge: &Pledge,
+    acceptances: &[&Acceptance],
+    deliveries: &[&Delivery],
+) -> PledgeStatus {
+    let receiver = pledge.need.coop;
+    let decision = acceptances
+        .iter()
+        .filter(|a| a.coop == receiver)
+        .max_by_key(|a| (a.issued, a.decision == Decision::Decline))
+        .map(|a| a.decision);
+    let unit = pledge.quantity.unit();
+    let delivered = deliveries
+        .iter()
+        .filter(|d| d.coop == receiver)
+        .fold(Quantity::zero(unit), |sum, d| {
+            sum.checked_add(&d.quantity).unwrap_or(sum)
+        });
+    let state = if decision == Some(Decision::Decline) {
+        PledgeState::Declined
+    } else if delivered.value() >= pledge.quantity.value() {
+        PledgeState::Fulfilled
+    } else if !delivered.value().is_zero() {
+        PledgeState::PartlyFulfilled
+    } else if decision == Some(Decision::Accept) {
+        PledgeState::Accepted
+    } else {
+        PledgeState::Proposed
+    };
+    PledgeStatus {
+        state,
+        pledged: pledge.quantity,
+        delivered,
+    }
+}
+
+/// Where a need stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeedStatus {
+    /// Nothing pledged yet.
+    Open,
+    /// Pledges cover part of it.
+    PartlyPledged,
+    /// Pledges cover all of it.
+    Pledged,
+    /// Deliveries confirmed cover all of it.
+    Fulfilled,
+    /// The co-op withdrew it.
+    Withdrawn,
+    /// Its expiry passed before it was fulfilled.
+    Expired,
+}
+
+/// Totals of the pledges that still count (not declined), in `unit`.
+fn totals(unit: crate::quantity::Unit, pledges: &[PledgeStatus]) -> (Quantity, Quantity) {
+    let zero = Quantity::zero(unit);
+    pledges
+        .iter()
+        .filter(|p| p.state != PledgeState::Declined)
+        .fold((zero, zero), |(pl, de), p| {
+            (
+                pl.checked_add(&p.pledged).unwrap_or(pl),
+                de.checked_add(&p.delivered).unwrap_or(de),
+            )
+        })
+}
+
+/// Derives a need's status from the pledges that reference it and the clock. In order:
+/// withdrawn; fulfilled when confirmed deliveries cover it; expired when its expiry has
+/// passed; pledged or partly pledged by the pledges not declined; otherwise open.
+pub fn need_status(need: &Need, pledges: &[PledgeStatus], now: Timestamp) -> NeedStatus {
+    let (pledged, delivered) = totals(need.quantity.unit(), pledges);
+    let want = need.quantity.value();
+    if need.withdrawn {
+        NeedStatus::Withdrawn
+    } else if delivered.value() >= want {
+        NeedStatus::Fulfilled
+    } else if need.expires.is_some_and(|e| e <= now) {
+        NeedStatus::Expired
+    } else if pledged.value() >= want {
+        NeedStatus::Pledged
+    } else if !pledged.value().is_zero() {
+        NeedStatus::PartlyPledged
+    } else {
+        NeedStatus::Open
+    }
+}
+
+/// Where an offer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferStatus {
+    /// Nothing pledged from it yet.
+    Open,
+    /// Pledges draw on part of it.
+    PartlyPledged,
+    /// Pledges draw on all of it.
+    Pledged,
+    /// The co-op withdrew it.
+    Withdrawn,
+    /// Its expiry, or the end of its availability, passed.
+    Expired,
+}
+
+/// Derives an offer's status from the pledges that draw on it and the clock.
+pub fn offer_status(offer: &Offer, pledges: &[PledgeStatus], now: Timestamp) -> OfferStatus {
+    let (pledged, _) = totals(offer.quantity.unit(), pledges);
+    let ended = offer.expires.is_some_and(|e| e <= now)
+        || offer.available.until.is_some_and(|u| u <= now);
+    if offer.withdrawn {
+        OfferStatus::Withdrawn
+    } else if ended {
+        OfferStatus::Expired
+    } else if pledged.value() >= offer.quantity.value() {
+        OfferStatus::Pledged
+    } else if !pledged.value().is_zero() {
+        OfferStatus::PartlyPledged
+    } else {
+        OfferStatus::Open
+    }
+}

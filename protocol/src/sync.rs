@@ -1,0 +1,381 @@
+//! Catch-up between two nodes, as pure logic: version vectors, digests, and the messages.
+//!
+//! Logs have no gaps, so a per-co-op version vector (log → highest sequence number) says
+//! exactly what a node holds. A session is:
+//!
+//! 1. `Summary`: one digest per co-op the initiator carries;
+//! 2. `Vectors`: the responder's full vectors, only for the co-ops whose digests differ;
+//! 3. `Want` / `Entries`: the initiator asks for the ranges it lacks ([`plan_wants`]) and the
+//!    responder streams them in log order, in bounded batches ([`serve_wants`]).
+//!
+//! Each side runs its own session to pull what it lacks, so one round trip finds the
+//! difference and the bytes that follow are close to the missing entries themselves.
+//!
+//! Wire layout (integers big-endian; `n ×` repeats):
+//!
+//! | message | layout |
+//! |---|---|
+//! | Summary | `01`, u32 n, n × (co-op id 32, digest 32) |
+//! | Vectors | `02`, u32 n, n × (co-op id 32, u32 m, m × (author 32, device 8, seq 8)) |
+//! | Want | `03`, co-op id 32, u32 n, n × (author 32, device 8, from 8, to 8) |
+//! | Entries | `04`, co-op id 32, u8 more, u32 n, n × (u32 len, entry) |
+
+use std::collections::BTreeMap;
+
+use crate::entry::{DecodeError, Entry, MAX_ENTRY_BYTES};
+use crate::hash::Hash;
+use crate::ids::{CoopId, DeviceId, LogId};
+use crate::keys::PublicKey;
+use crate::wire::{Reader, WireError};
+
+/// The largest sync message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+/// The most co-ops one summary or vectors message may carry.
+pub const MAX_COOPS: usize = 10_000;
+/// The most logs one co-op's vector may carry.
+pub const MAX_LOGS: usize = 100_000;
+/// The most ranges one want may carry.
+pub const MAX_WANTS: usize = 10_000;
+/// The most entries in one batch.
+pub const MAX_BATCH_ENTRIES: usize = 1024;
+/// The most entry bytes in one batch (a batch may exceed it by one entry's worth, never more).
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// What one node holds of one co-op: each log's highest sequence number.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionVector(BTreeMap<LogId, u64>);
+
+impl VersionVector {
+    /// A vector from log heads (zero heads are left out).
+    pub fn from_heads(heads: impl IntoIterator<Item = (LogId, u64)>) -> VersionVector {
+        VersionVector(heads.into_iter().filter(|(_, s)| *s > 0).collect())
+    }
+
+    /// The highest sequence number held for a log (0 if none).
+    pub fn get(&self, log: &LogId) -> u64 {
+        self.0.get(log).copied().unwrap_or(0)
+    }
+
+    /// Records that a log now reaches `seq` (never moves backwards).
+    pub fn advance(&mut self, log: LogId, seq: u64) {
+        let e = self.0.entry(log).or_insert(0);
+        *e = (*e).max(seq);
+    }
+
+    /// Every log and its head.
+    pub fn iter(&self) -> impl Iterator<Item = (&LogId, &u64)> {
+        self.0.iter()
+    }
+
+    /// Number of logs.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no log is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Total entries held.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// A digest that two nodes compare to know, in one exchange, whether they hold the same.
+    pub fn digest(&self) -> Hash {
+        let mut buf = Vec::with_capacity(self.0.len() * 48);
+        for (log, seq) in &self.0 {
+            buf.extend_from_slice(log.author.as_bytes());
+            buf.extend_from_slice(&log.device.0.to_be_bytes());
+            buf.extend_from_slice(&seq.to_be_bytes());
+        }
+        Hash::of(&buf)
+    }
+}
+
+/// A range of one log's entries, inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Want {
+    /// The log.
+    pub log: LogId,
+    /// First sequence number wanted.
+    pub from: u64,
+    /// Last sequence number wanted.
+    pub to: u64,
+}
+
+/// The ranges `remote` holds that `local` lacks, in log order.
+pub fn plan_wants(local: &VersionVector, remote: &VersionVector) -> Vec<Want> {
+    remote
+        .iter()
+        .filter_map(|(log, &to)| {
+            let have = local.get(log);
+            (to > have).then_some(Want {
+                log: *log,
+                from: have + 1,
+                to,
+            })
+        })
+        .collect()
+}
+
+/// Answers wants from a store, in log order, stopping at the batch limits. Returns the
+/// encoded entries and whether more remain (the peer then asks again from where it got to).
+/// `fetch(log, seq)` returns an entry's encoded bytes, or `None` if it is not held.
+pub fn serve_wants(
+    wants: &[Want],
+    mut fetch: impl FnMut(&LogId, u64) -> Option<Vec<u8>>,
+) -> (Vec<Vec<u8>>, bool) {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    for w in wants {
+        for seq in w.from..=w.to {
+            if out.len() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES {
+                return (out, true);
+            }
+            match fetch(&w.log, seq) {
+                Some(e) => {
+                    bytes += e.len();
+                    out.push(e);
+                }
+                // Logs have no gaps: nothing past a missing entry can be used either.
+                None => break,
+            }
+        }
+    }
+    (out, false)
+}
+
+/// One message of a catch-up session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncMessage {
+    /// One digest per co-op carried.
+    Summary(Vec<(CoopId, Hash)>),
+    /// Full vectors for the co-ops whose digests differ.
+    Vectors(Vec<(CoopId, VersionVector)>),
+    /// Ranges wanted from one co-op's logs.
+    Want {
+        /// The co-op.
+        coop: CoopId,
+        /// The ranges.
+        ranges: Vec<Want>,
+    },
+    /// A batch of encoded entries of one co-op, in log order.
+    Entries {
+        /// The co-op.
+        coop: CoopId,
+        /// The entries, encoded.
+        entries: Vec<Vec<u8>>,
+        /// Whether the sender has more for the same wants.
+        more: bool,
+    },
+}
+
+/// Why bytes are not a sync message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// Bounds or trailing bytes.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// Larger than [`MAX_MESSAGE_BYTES`].
+    #[error("sync message is {0} bytes, more than the limit of {MAX_MESSAGE_BYTES}")]
+    TooLarge(usize),
+    /// Unknown message tag.
+    #[error("unknown sync message type {0}")]
+    Tag(u8),
+    /// A count over its limit.
+    #[error("{what}: {found} is more than the limit of {limit}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// The count given.
+        found: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// An author that is not a public key.
+    #[error("a log author is not a valid ed25519 key")]
+    Author,
+    /// A range that runs backwards or starts at 0.
+    #[error("a wanted range is empty or starts at 0")]
+    Range,
+    /// An entry inside a batch does not decode.
+    #[error("entry in batch: {0}")]
+    Entry(#[from] DecodeError),
+    /// A log listed twice, or logs out of order, in a vector.
+    #[error("a version vector lists logs out of order or twice")]
+    VectorOrder,
+}
+
+fn count(r: &mut Reader<'_>, what: &'static str, limit: usize) -> Result<usize, SyncError> {
+    let n = r.u32(what)? as usize;
+    if n > limit {
+        return Err(SyncError::TooMany {
+            what,
+            found: n,
+            limit,
+        });
+    }
+    Ok(n)
+}
+
+fn put_log(out: &mut Vec<u8>, log: &LogId) {
+    out.extend_from_slice(log.author.as_bytes());
+    out.extend_from_slice(&log.device.0.to_be_bytes());
+}
+
+fn read_log(r: &mut Reader<'_>) -> Result<LogId, SyncError> {
+    let author = PublicKey::from_bytes(&r.array("author")?).map_err(|_| SyncError::Author)?;
+    Ok(LogId {
+        author,
+        device: DeviceId(r.u64("device")?),
+    })
+}
+
+fn len32(n: usize) -> [u8; 4] {
+    u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes()
+}
+
+impl SyncMessage {
+    /// Encodes for the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            SyncMessage::Summary(items) => {
+                out.push(1);
+                out.extend_from_slice(&len32(items.len()));
+                for (coop, digest) in items {
+                    out.extend_from_slice(coop.as_bytes());
+                    out.extend_from_slice(digest.as_bytes());
+                }
+            }
+            SyncMessage::Vectors(items) => {
+                out.push(2);
+                out.extend_from_slice(&len32(items.len()));
+                for (coop, vv) in items {
+                    out.extend_from_slice(coop.as_bytes());
+                    out.extend_from_slice(&len32(vv.len()));
+                    for (log, seq) in vv.iter() {
+                        put_log(&mut out, log);
+                        out.extend_from_slice(&seq.to_be_bytes());
+                    }
+                }
+            }
+            SyncMessage::Want { coop, ranges } => {
+                out.push(3);
+                out.extend_from_slice(coop.as_bytes());
+                out.extend_from_slice(&len32(ranges.len()));
+                for w in ranges {
+                    put_log(&mut out, &w.log);
+                    out.extend_from_slice(&w.from.to_be_bytes());
+                    out.extend_from_slice(&w.to.to_be_bytes());
+                }
+            }
+            SyncMessage::Entries {
+                coop,
+                entries,
+                more,
+            } => {
+                out.push(4);
+                out.extend_from_slice(coop.as_bytes());
+                out.push(u8::from(*more));
+                out.extend_from_slice(&len32(entries.len()));
+                for e in entries {
+                    out.extend_from_slice(&len32(e.len()));
+                    out.extend_from_slice(e);
+                }
+            }
+        }
+        out
+    }
+
+    /// Decodes within the size and count limits. Entries inside a batch are checked to decode;
+    /// their signatures are checked by validation.
+    pub fn decode(bytes: &[u8]) -> Result<SyncMessage, SyncError> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(SyncError::TooLarge(bytes.len()));
+        }
+        let mut r = Reader::new(bytes);
+        let coop = |r: &mut Reader<'_>| -> Result<CoopId, SyncError> {
+            Ok(CoopId(Hash(r.array("co-op id")?)))
+        };
+        let msg = match r.u8("message type")? {
+            1 => {
+                let n = count(&mut r, "co-ops", MAX_COOPS)?;
+                let mut items = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    items.push((coop(&mut r)?, Hash(r.array("digest")?)));
+                }
+                SyncMessage::Summary(items)
+            }
+            2 => {
+                let n = count(&mut r, "co-ops", MAX_COOPS)?;
+                let mut items = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    let c = coop(&mut r)?;
+                    let m = count(&mut r, "logs", MAX_LOGS)?;
+                    let mut map = BTreeMap::new();
+                    let mut last: Option<LogId> = None;
+                    for _ in 0..m {
+                        let log = read_log(&mut r)?;
+                        if last.is_some_and(|l| l >= log) {
+                            return Err(SyncError::VectorOrder);
+                        }
+                        last = Some(log);
+                        map.insert(log, r.u64("seq")?);
+                    }
+                    items.push((c, VersionVector::from_heads(map)));
+                }
+                SyncMessage::Vectors(items)
+            }
+            3 => {
+                let c = coop(&mut r)?;
+                let n = count(&mut r, "ranges", MAX_WANTS)?;
+                let mut ranges = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    let log = read_log(&mut r)?;
+                    let (from, to) = (r.u64("from")?, r.u64("to")?);
+                    if from == 0 || to < from {
+                        return Err(SyncError::Range);
+                    }
+                    ranges.push(Want { log, from, to });
+                }
+                SyncMessage::Want { coop: c, ranges }
+            }
+            4 => {
+                let c = coop(&mut r)?;
+                let more = r.u8("more")? != 0;
+                let n = count(&mut r, "entries", MAX_BATCH_ENTRIES)?;
+                let mut entries = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    let len = count(&mut r, "entry length", MAX_ENTRY_BYTES)?;
+                    let e = r.take("entry", len)?;
+                    Entry::decode(e)?;
+                    entries.push(e.to_vec());
+                }
+                SyncMessage::Entries {
+                    coop: c,
+                    entries,
+                    more,
+                }
+            }
+            t => return Err(SyncError::Tag(t)),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}
+
+/// The responder's side of step 2: vectors for every co-op whose digest differs from the
+/// initiator's, including co-ops the initiator did not mention but both carry.
+pub fn differing_vectors<'a>(
+    summary: &[(CoopId, Hash)],
+    mine: impl IntoIterator<Item = (&'a CoopId, &'a VersionVector)>,
+) -> Vec<(CoopId, VersionVector)> {
+    let theirs: BTreeMap<&CoopId, &Hash> = summary.iter().map(|(c, h)| (c, h)).collect();
+    mine.into_iter()
+        .filter(|(coop, vv)| theirs.get(coop).is_some_and(|d| **d != vv.digest()))
+        .map(|(c, vv)| (*c, vv.clone()))
+        .collect()
+}

@@ -1,0 +1,423 @@
+//! The five acceptance rules for log entries, one rejection per violated rule, equivocation,
+//! byte flips, and convergence in any order.
+
+mod common;
+
+use common::*;
+use minga_protocol::*;
+use proptest::prelude::*;
+
+fn err(r: Result<Ingested, EntryError>) -> EntryError {
+    match r {
+        Err(e) => e,
+        Ok(i) => panic!("expected a rejection, got {i:?}"),
+    }
+}
+
+/// A co-op whose founder created one need, and a member `m` (seed 7) certified as member.
+fn setup() -> (Coop, MemberSecret, RecordId) {
+    let mut c = Coop::new(1, "La Esperanza");
+    let m = member(7);
+    c.admit(&m, Role::Member);
+    let e = c.founder_writes(None, &Record::Need(need("Rice for the kitchen", "200 kg")));
+    (c, m, e.record_id())
+}
+
+/// An entry by `key` on `device`, correctly chained in `ledger`, that edits record `id`.
+fn edit_by(
+    ledger: &MemoryLedger,
+    key: &MemberSecret,
+    device: DeviceId,
+    id: RecordId,
+    title: &str,
+) -> Entry {
+    let log = LogId {
+        author: key.public(),
+        device,
+    };
+    let state = ledger.record_state(&id).unwrap();
+    let Some(Record::Need(mut n)) = ledger.record(&id) else {
+        panic!("not a need")
+    };
+    n.title = title.into();
+    let payload = author_change(Some(&state.doc), &log, &Record::Need(n), day(3)).unwrap();
+    let (seq, prev) = ledger
+        .log_head(&log)
+        .map_or((1, EntryHash::default()), |(s, h)| (s + 1, h));
+    Entry::sign(
+        key,
+        ledger.membership().coop(),
+        device,
+        seq,
+        prev,
+        id,
+        EntryKind::Change,
+        payload,
+        day(3),
+    )
+}
+
+#[test]
+fn a_member_edit_is_accepted_and_read_back() {
+    let (mut c, m, id) = setup();
+    let e = edit_by(&c.ledger, &m, DeviceId(9), id, "Rice, urgent");
+    let got = c.ledger.ingest(e.clone()).unwrap();
+    assert_eq!(got.accepted, vec![e.hash()]);
+    let Some(Record::Need(n)) = c.ledger.record(&id) else {
+        panic!()
+    };
+    assert_eq!(n.title, "Rice, urgent");
+    assert_eq!(n.quantity.to_string(), "200 kg");
+}
+
+#[test]
+fn non_member_is_rejected() {
+    let (mut c, _, id) = setup();
+    let stranger = member(66);
+    let e = edit_by(&c.ledger, &stranger, DeviceId(1), id, "spam");
+    // A non-member may become one later, so the entry waits rather than being dropped...
+    assert!(c.ledger.ingest(e.clone()).unwrap().waiting);
+    // ...and validation names the rule it breaks.
+    assert!(matches!(
+        validate(&e, &c.ledger),
+        Err(EntryError::Membership(MembershipError::NotAMember(_)))
+    ));
+    assert!(c.ledger.record(&id).is_some_and(|r| match r {
+        Record::Need(n) => n.title != "spam",
+        _ => false,
+    }));
+}
+
+#[test]
+fn entry_past_a_revocation_cutoff_is_rejected() {
+    let (mut c, m, id) = setup();
+    let dev = DeviceId(9);
+    let first = edit_by(&c.ledger, &m, dev, id, "edit one");
+    c.ledger.ingest(first).unwrap();
+    // Revoked with entry 1 of device 9 valid, nothing after.
+    let rev = c.revoke(
+        &m,
+        vec![Cutoff {
+            device: dev,
+            last_valid: 1,
+        }],
+    );
+    c.founder_writes(None, &Record::Revocation(rev));
+    let second = edit_by(&c.ledger, &m, dev, id, "edit two");
+    assert!(matches!(
+        err(c.ledger.ingest(second)),
+        EntryError::Membership(MembershipError::Revoked { seq: 2, .. })
+    ));
+    // A device the revocation does not name is cut off entirely.
+    let other = edit_by(&c.ledger, &m, DeviceId(10), id, "other device");
+    assert!(matches!(
+        err(c.ledger.ingest(other)),
+        EntryError::Membership(MembershipError::Revoked { seq: 1, .. })
+    ));
+}
+
+#[test]
+fn change_by_another_actor_is_rejected() {
+    let (mut c, m, id) = setup();
+    let dev = DeviceId(9);
+    // The change is written as device 10's actor but signed into device 9's log.
+    let state = c.ledger.record_state(&id).unwrap();
+    let Some(Record::Need(mut n)) = c.ledger.record(&id) else {
+        panic!()
+    };
+    n.title = "forged actor".into();
+    let wrong = LogId {
+        author: m.public(),
+        device: DeviceId(10),
+    };
+    let payload = author_change(Some(&state.doc), &wrong, &Record::Need(n), day(3)).unwrap();
+    let e = Entry::sign(
+        &m,
+        c.id(),
+        dev,
+        1,
+        EntryHash::default(),
+        id,
+        EntryKind::Change,
+        payload,
+        day(3),
+    );
+    assert!(matches!(err(c.ledger.ingest(e)), EntryError::ForeignActor));
+}
+
+#[test]
+fn gap_and_wrong_back_link_are_rejected() {
+    let (mut c, m, id) = setup();
+    let dev = DeviceId(9);
+    let mut ahead = edit_by(&c.ledger, &m, dev, id, "x");
+    ahead.header.seq = 3;
+    ahead.signature = m.0.sign(&ahead.header.encode());
+    assert!(matches!(
+        validate(&ahead, &c.ledger),
+        Err(EntryError::Gap {
+            expected: 1,
+            found: 3,
+            ..
+        })
+    ));
+    c.ledger.ingest(edit_by(&c.ledger, &m, dev, id, "one")).unwrap();
+    let mut bad_link = edit_by(&c.ledger, &m, dev, id, "two");
+    bad_link.header.prev = EntryHash(Hash::of(b"not the previous entry"));
+    bad_link.signature = m.0.sign(&bad_link.header.encode());
+    assert!(matches!(
+        err(c.ledger.ingest(bad_link)),
+        EntryError::BackLink { seq: 2, .. }
+    ));
+}
+
+#[test]
+fn entry_claiming_another_coops_ledger_is_rejected() {
+    let (c, m, id) = setup();
+    let mut other = Coop::new(2, "Otra");
+    other.admit(&m, Role::Member);
+    // Signed for co-op 1, offered to co-op 2's ledger.
+    let e = edit_by(&c.ledger, &m, DeviceId(9), id, "x");
+    assert!(matches!(
+        err(other.ledger.ingest(e)),
+        EntryError::WrongCoop { .. }
+    ));
+}
+
+#[test]
+fn bad_signature_and_payload_mismatch_are_rejected() {
+    let (mut c, m, id) = setup();
+    let mut e = edit_by(&c.ledger, &m, DeviceId(9), id, "x");
+    e.signature.0[0] ^= 1;
+    assert!(matches!(err(c.ledger.ingest(e)), EntryError::BadSignature));
+    let mut e = edit_by(&c.ledger, &m, DeviceId(9), id, "x");
+    if let Some(p) = e.payload.as_mut() {
+        p[0] ^= 1;
+    }
+    assert!(matches!(err(c.ledger.ingest(e)), EntryError::PayloadMismatch));
+}
+
+#[test]
+fn two_entries_at_one_position_are_equivocation() {
+    let (mut c, m, id) = setup();
+    let dev = DeviceId(9);
+    let a = edit_by(&c.ledger, &m, dev, id, "version a");
+    let b = edit_by(&c.ledger, &m, dev, id, "version b");
+    c.ledger.ingest(a.clone()).unwrap();
+    // The same entry again is a harmless duplicate.
+    assert!(c.ledger.ingest(a.clone()).unwrap().accepted.is_empty());
+    let EntryError::Equivocation(proof) = err(c.ledger.ingest(b)) else {
+        panic!("expected equivocation")
+    };
+    assert!(proof.is_proof());
+    assert_eq!(c.ledger.equivocations().len(), 1);
+}
+
+#[test]
+fn a_member_cannot_write_a_certificate_and_statements_must_be_its_own() {
+    let (mut c, m, _) = setup();
+    let cert = c.certificate(&member(8), Role::Member);
+    let err = c
+        .ledger
+        .write(&m, DeviceId(9), None, &Record::Certificate(cert), day(2))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        EntryError::Membership(MembershipError::RoleTooLow { .. })
+    ));
+    // A pledge signed by the founder cannot be written into the member's log.
+    let pledge = Signed::sign(
+        Pledge {
+            signer: c.founder.public(),
+            coop: c.id(),
+            need: RecordRef {
+                coop: c.id(),
+                record: RecordId::default(),
+            },
+            offer: None,
+            quantity: "1 kg".parse().unwrap(),
+            due: None,
+            issued: day(2),
+            note: None,
+        },
+        &c.founder.0,
+    )
+    .unwrap();
+    let err = c
+        .ledger
+        .write(&m, DeviceId(9), None, &Record::Pledge(pledge), day(2))
+        .unwrap_err();
+    assert!(matches!(err, EntryError::ForeignStatement));
+}
+
+#[test]
+fn out_of_order_entries_wait_and_then_apply() {
+    let (c, m, id) = setup();
+    let mut replica = c.empty_ledger();
+    let all = c.ledger.all_entries();
+    // Deliver in reverse: everything waits until the first entries arrive.
+    for e in all.iter().rev() {
+        replica.ingest(e.clone()).unwrap();
+    }
+    assert_eq!(replica.pending_len(), 0);
+    assert_eq!(replica.records(), c.ledger.records());
+    assert!(replica.record(&id).is_some());
+    let _ = m;
+}
+
+#[test]
+fn prune_drops_payloads_and_keeps_headers() {
+    let (mut c, _, id) = setup();
+    let (f, d) = (c.founder.clone(), c.founder_device);
+    c.ledger.prune(&f, d, id, day(4)).unwrap();
+    assert!(c.ledger.is_pruned(&id) && c.ledger.record(&id).is_none());
+    let creating = c
+        .ledger
+        .all_entries()
+        .into_iter()
+        .find(|e| e.record_id() == id && e.creates_record())
+        .unwrap();
+    assert!(creating.payload.is_none());
+    // A fresh replica accepts the detached headers and the prune: logs stay verifiable.
+    let mut replica = c.empty_ledger();
+    for e in c.ledger.all_entries() {
+        replica.ingest(e).unwrap();
+    }
+    assert_eq!(replica.pending_len(), 0);
+    assert!(replica.is_pruned(&id));
+}
+
+#[test]
+fn flipping_any_byte_of_an_entry_is_rejected() {
+    let (c, m, id) = setup();
+    let e = edit_by(&c.ledger, &m, DeviceId(9), id, "flip me");
+    let bytes = e.encode();
+    for i in 0..bytes.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut b = bytes.clone();
+            b[i] ^= bit;
+            let accepted = Entry::decode(&b)
+                .ok()
+                .map(|e| validate(&e, &c.ledger))
+                .is_some_and(|r| r.is_ok());
+            assert!(!accepted, "flipping bit {bit:#x} of byte {i} went unnoticed");
+        }
+    }
+}
+
+#[test]
+fn decoding_truncated_entries_fails_cleanly() {
+    let (c, m, id) = setup();
+    let bytes = edit_by(&c.ledger, &m, DeviceId(9), id, "x").encode();
+    for n in 0..bytes.len() {
+        assert!(Entry::decode(&bytes[..n]).is_err());
+    }
+    assert!(Entry::decode(&[bytes.as_slice(), b"x"].concat()).is_err());
+}
+
+proptest! {
+    #[test]
+    fn entry_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = Entry::decode(&bytes);
+    }
+
+    #[test]
+    fn entry_encode_decode_round_trip(seq in 1u64..u64::MAX, device in any::<u64>(), payload in proptest::collection::vec(any::<u8>(), 0..300), ts in 0i64..253_402_300_799_999, prune in any::<bool>()) {
+        let key = member(3);
+        let e = Entry::sign(&key, CoopId(Hash::of(b"c")), DeviceId(device), seq, EntryHash(Hash::of(b"p")), RecordId::default(), if prune { EntryKind::Prune } else { EntryKind::Change }, payload, Timestamp(ts));
+        let back = Entry::decode(&e.encode()).unwrap();
+        prop_assert!(back.verify_signature());
+        prop_assert_eq!(&back, &e);
+        let detached = Entry::decode(&e.detached().encode()).unwrap();
+        prop_assert_eq!(detached.hash(), e.hash());
+        prop_assert!(detached.payload.is_none());
+    }
+}
+
+/// Three devices edit a shared need and add records while apart. Applying all their entries
+/// in any interleaving that keeps each log's order gives the same records.
+fn concurrent_world() -> (Coop, Vec<Vec<Entry>>) {
+    let mut c = Coop::new(4, "Convergencia");
+    let (a, b) = (member(41), member(42));
+    c.admit(&a, Role::Coordinator);
+    c.admit(&b, Role::Member);
+    let need_entry = c.founder_writes(None, &Record::Need(need("Rice", "200 kg")));
+    let id = need_entry.record_id();
+    let base: Vec<Entry> = c.ledger.all_entries();
+
+    let mut logs = Vec::new();
+    for (key, dev, title, qty) in [
+        (a.clone(), DeviceId(1), "Rice (coordinator A)", None),
+        (b.clone(), DeviceId(2), "Rice (member B)", Some("250 kg")),
+        (a.clone(), DeviceId(3), "Rice (A's phone)", Some("180 kg")),
+    ] {
+        let mut replica = c.empty_ledger();
+        for e in &base {
+            replica.ingest(e.clone()).unwrap();
+        }
+        let Some(Record::Need(mut n)) = replica.record(&id) else {
+            panic!()
+        };
+        n.title = title.into();
+        if let Some(q) = qty {
+            n.quantity = q.parse().unwrap();
+        }
+        let mut mine = vec![replica.write(&key, dev, Some(id), &Record::Need(n.clone()), day(5)).unwrap()];
+        n.urgency = Urgency::Critical;
+        mine.push(replica.write(&key, dev, Some(id), &Record::Need(n), day(6)).unwrap());
+        mine.push(replica.write(&key, dev, None, &Record::Offer(offer(title, "10 kg")), day(6)).unwrap());
+        logs.push(mine);
+    }
+    let mut all = vec![base];
+    all.extend(logs);
+    (c, all)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn any_order_converges(choices in proptest::collection::vec(any::<prop::sample::Index>(), 64)) {
+        let (c, logs) = concurrent_world();
+        // Reference: logs applied one after another.
+        let mut reference = c.empty_ledger();
+        for e in logs.iter().flatten() {
+            reference.ingest(e.clone()).unwrap();
+        }
+        prop_assert_eq!(reference.pending_len(), 0);
+
+        // An interleaving picked by the choices, each log kept in order. Entries that arrive
+        // before what they depend on wait in the pending buffer.
+        let mut cursors = vec![0usize; logs.len()];
+        let mut replica = c.empty_ledger();
+        let mut pick = choices.into_iter();
+        loop {
+            let open: Vec<usize> = (0..logs.len()).filter(|&i| cursors[i] < logs[i].len()).collect();
+            if open.is_empty() { break; }
+            let i = match pick.next() { Some(ix) => open[ix.index(open.len())], None => open[0] };
+            replica.ingest(logs[i][cursors[i]].clone()).unwrap();
+            cursors[i] += 1;
+        }
+        prop_assert_eq!(replica.pending_len(), 0);
+        prop_assert_eq!(replica.records(), reference.records());
+        prop_assert_eq!(replica.version_vector(), reference.version_vector());
+    }
+}
+
+#[test]
+fn a_detached_entry_is_completed_when_it_arrives_whole() {
+    let (c, _, id) = setup();
+    let mut replica = c.empty_ledger();
+    for e in c.ledger.all_entries() {
+        // Everything arrives without payloads first: headers verify, content waits.
+        replica.ingest(e.detached()).unwrap();
+    }
+    assert!(replica.record(&id).is_none());
+    assert_eq!(
+        replica.missing_payloads().len(),
+        c.ledger.all_entries().len()
+    );
+    for e in c.ledger.all_entries() {
+        replica.ingest(e).unwrap();
+    }
+    assert!(replica.missing_payloads().is_empty());
+    assert_eq!(replica.records(), c.ledger.records());
+}
