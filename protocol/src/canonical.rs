@@ -106,13 +106,11 @@ impl Canon {
     /// Appends a required field.
     pub fn field(&mut self, name: &'static str, value: impl Display) -> &mut Self {
         let value = value.to_string();
-        if self.error.is_none() {
-            if let Err(reason) = check_value(&value) {
-                self.error = Some(CanonError::BadValue {
-                    field: name,
-                    reason: reason.to_string(),
-                });
-            }
+        if let (None, Err(reason)) = (&self.error, check_value(&value)) {
+            self.error = Some(CanonError::BadValue {
+                field: name,
+                reason: reason.to_string(),
+            });
         }
         self.text.push_str(name);
         self.text.push_str(": ");
@@ -230,10 +228,13 @@ impl<'a> Fields<'a> {
         }
         let value = self.lines[self.next].1;
         self.next += 1;
-        value.parse().map(Some).map_err(|e: T::Err| CanonError::BadValue {
-            field: name,
-            reason: e.to_string(),
-        })
+        value
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| CanonError::BadValue {
+                field: name,
+                reason: e.to_string(),
+            })
     }
 
     /// Reads every consecutive field named `name`.

@@ -47,7 +47,11 @@ impl fmt::Debug for DeviceId {
 impl FromStr for DeviceId {
     type Err = DeviceIdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        if s.len() != 16
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
             return Err(DeviceIdParseError {
                 found: s.chars().take(80).collect(),
             });

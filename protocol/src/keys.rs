@@ -435,14 +435,24 @@ mod tests {
             assert_eq!(mode, 0o600);
             assert_eq!(SecretKey::load(&path).unwrap().public(), sk.public());
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(matches!(SecretKey::load(&path), Err(KeyError::KeyFileExposed { .. })));
+            assert!(matches!(
+                SecretKey::load(&path),
+                Err(KeyError::KeyFileExposed { .. })
+            ));
         }
-        assert!(matches!(sk.save(&path), Err(KeyError::Io { .. })), "never overwrites");
+        assert!(
+            matches!(sk.save(&path), Err(KeyError::Io { .. })),
+            "never overwrites"
+        );
     }
 
     #[test]
     fn garbage_key_files_are_errors() {
-        for text in ["", "-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----\n", "hello"] {
+        for text in [
+            "",
+            "-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----\n",
+            "hello",
+        ] {
             assert!(SecretKey::from_pkcs8_pem(text, "x").is_err());
         }
     }

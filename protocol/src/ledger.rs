@@ -61,7 +61,7 @@ pub enum EntryError {
     #[error("log {log}: expected entry {expected}, got {found}")]
     Gap {
         /// The log.
-        log: LogId,
+        log: Box<LogId>,
         /// The next sequence number the log needs.
         expected: u64,
         /// The one given.
@@ -71,7 +71,7 @@ pub enum EntryError {
     #[error("log {log}: entry {seq} does not link to the previous entry")]
     BackLink {
         /// The log.
-        log: LogId,
+        log: Box<LogId>,
         /// The entry's sequence number.
         seq: u64,
     },
@@ -225,7 +225,7 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
             // A position below the head that is not held cannot happen in a gap-free log.
             None => {
                 return Err(EntryError::Gap {
-                    log,
+                    log: Box::new(log),
                     expected: held + 1,
                     found: h.seq,
                 });
@@ -233,14 +233,17 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
         }
     } else if h.seq != held + 1 {
         return Err(EntryError::Gap {
-            log,
+            log: Box::new(log),
             expected: held + 1,
             found: h.seq,
         });
     } else {
         let expected_prev = head.map_or(EntryHash(Hash::ZERO), |(_, hash)| hash);
         if h.prev != expected_prev {
-            return Err(EntryError::BackLink { log, seq: h.seq });
+            return Err(EntryError::BackLink {
+                log: Box::new(log),
+                seq: h.seq,
+            });
         }
     }
     if !entry.payload_matches() {
@@ -305,13 +308,11 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
 
     // Rule 5.
     let value = Record::read(&doc)?;
-    if let Some(kind) = known_kind.filter(|_| !entry.creates_record()) {
-        if value.kind() != kind {
-            return Err(EntryError::KindChanged {
-                from: kind,
-                to: value.kind(),
-            });
-        }
+    if let Some(kind) = known_kind.filter(|k| !entry.creates_record() && *k != value.kind()) {
+        return Err(EntryError::KindChanged {
+            from: kind,
+            to: value.kind(),
+        });
     }
     let needs = value.kind().min_role();
     if role < needs {
@@ -388,7 +389,7 @@ pub struct MemoryLedger {
     membership: Membership,
     logs: HashMap<LogId, Vec<Entry>>,
     records: BTreeMap<RecordId, RecordState>,
-    pending: Vec<Entry>,
+    pending: BTreeMap<(LogId, u64), Entry>,
     equivocations: Vec<Equivocation>,
     missing_payloads: BTreeSet<EntryHash>,
 }
@@ -417,7 +418,7 @@ impl MemoryLedger {
             membership,
             logs: HashMap::new(),
             records: BTreeMap::new(),
-            pending: Vec::new(),
+            pending: BTreeMap::new(),
             equivocations: Vec::new(),
             missing_payloads: BTreeSet::new(),
         }
@@ -434,12 +435,11 @@ impl MemoryLedger {
                 }
             }
             Err(e) if e.may_resolve_later() => {
-                if self.pending.len() >= MAX_PENDING {
+                let key = (entry.header.log(), entry.header.seq);
+                if !self.pending.contains_key(&key) && self.pending.len() >= MAX_PENDING {
                     return Err(EntryError::PendingFull(MAX_PENDING));
                 }
-                if !self.pending.contains(&entry) {
-                    self.pending.push(entry);
-                }
+                self.pending.insert(key, entry);
                 out.waiting = true;
                 return Ok(out);
             }
@@ -453,11 +453,27 @@ impl MemoryLedger {
         Ok(out)
     }
 
+    /// Retries, for each log with waiting entries, only the one that would come next: a log
+    /// has no gaps, so nothing behind it can apply first. Each pass costs one validation per
+    /// blocked log, not one per waiting entry.
     fn retry_pending(&mut self, accepted: &mut Vec<EntryHash>) {
         loop {
+            let logs: BTreeSet<LogId> = self.pending.keys().map(|(log, _)| *log).collect();
             let mut progressed = false;
-            let waiting = std::mem::take(&mut self.pending);
-            for entry in waiting {
+            for log in logs {
+                let next = self.log_head(&log).map_or(1, |(seq, _)| seq + 1);
+                // Entries at or below the head arrived twice: drop them.
+                let stale: Vec<_> = self
+                    .pending
+                    .range((log, 0)..(log, next))
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in stale {
+                    self.pending.remove(&k);
+                }
+                let Some(entry) = self.pending.remove(&(log, next)) else {
+                    continue;
+                };
                 match validate(&entry, self) {
                     Ok(outcome) => {
                         if let Some(hash) = self.apply(entry, outcome) {
@@ -465,9 +481,12 @@ impl MemoryLedger {
                         }
                         progressed = true;
                     }
-                    Err(e) if e.may_resolve_later() => self.pending.push(entry),
-                    // Became invalid for good (e.g. a revocation arrived): drop it.
-                    Err(_) => progressed = true,
+                    Err(e) if e.may_resolve_later() => {
+                        self.pending.insert((log, next), entry);
+                    }
+                    // Invalid for good (a revocation arrived, say): dropped. The log stays
+                    // blocked at this point, which is what the cut-off means.
+                    Err(_) => {}
                 }
             }
             if !progressed {
@@ -582,7 +601,14 @@ impl MemoryLedger {
         record_id: RecordId,
         at: Timestamp,
     ) -> Result<Entry, EntryError> {
-        self.append(key, device, Some(record_id), EntryKind::Prune, Vec::new(), at)
+        self.append(
+            key,
+            device,
+            Some(record_id),
+            EntryKind::Prune,
+            Vec::new(),
+            at,
+        )
     }
 
     fn append(
@@ -651,7 +677,9 @@ impl MemoryLedger {
     pub fn all_entries(&self) -> Vec<Entry> {
         let mut logs: Vec<_> = self.logs.iter().collect();
         logs.sort_by_key(|(id, _)| **id);
-        logs.into_iter().flat_map(|(_, e)| e.iter().cloned()).collect()
+        logs.into_iter()
+            .flat_map(|(_, e)| e.iter().cloned())
+            .collect()
     }
 
     /// What this ledger holds: each log's highest sequence number.
@@ -661,6 +689,19 @@ impl MemoryLedger {
                 .iter()
                 .filter_map(|(log, e)| Some((*log, e.last()?.header.seq))),
         )
+    }
+
+    /// What this ledger has received: [`MemoryLedger::version_vector`] advanced over the
+    /// entries that wait, contiguously, in the pending buffer. Catch-up plans from this, so it
+    /// never asks twice for entries it holds but cannot apply yet.
+    pub fn received_vector(&self) -> VersionVector {
+        let mut vv = self.version_vector();
+        for (log, seq) in self.pending.keys() {
+            if vv.get(log) + 1 == *seq {
+                vv.advance(*log, *seq);
+            }
+        }
+        vv
     }
 
     /// Entries waiting for their predecessors.

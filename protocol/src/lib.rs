@@ -46,9 +46,7 @@ pub use ledger::{
     EntryError, Ingested, LedgerView, MAX_PENDING, MemoryLedger, Outcome, RecordState,
     author_change, validate,
 };
-pub use membership::{
-    Certificate, Cutoff, Membership, MembershipError, Revocation, Role,
-};
+pub use membership::{Certificate, Cutoff, Membership, MembershipError, Revocation, Role};
 pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
     MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError, RecordKind,

@@ -18,7 +18,9 @@ use crate::keys::PublicKey;
 use crate::time::Timestamp;
 
 /// What a member may do for the co-op. Ordered: an admin may do all a coordinator may.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Offers, needs, pledges, acceptances and deliveries.
@@ -122,12 +124,16 @@ impl FromStr for Cutoff {
         let (d, n) = s
             .split_once(' ')
             .ok_or_else(|| "expected `<device> <last valid sequence>`".to_string())?;
-        let last_valid: u64 = n.parse().map_err(|_| format!("bad sequence number {n:?}"))?;
+        let last_valid: u64 = n
+            .parse()
+            .map_err(|_| format!("bad sequence number {n:?}"))?;
         if last_valid.to_string() != n {
             return Err(format!("bad sequence number {n:?}"));
         }
         Ok(Cutoff {
-            device: d.parse().map_err(|e: crate::ids::DeviceIdParseError| e.to_string())?,
+            device: d
+                .parse()
+                .map_err(|e: crate::ids::DeviceIdParseError| e.to_string())?,
             last_valid,
         })
     }
@@ -162,7 +168,8 @@ impl Statement for Revocation {
         for cut in &self.cutoffs {
             c.field("cutoff", cut);
         }
-        c.field("issued", self.issued).opt("reason", self.reason.as_ref());
+        c.field("issued", self.issued)
+            .opt("reason", self.reason.as_ref());
     }
     fn read(f: &mut Fields<'_>) -> Result<Self, CanonError> {
         let r = Revocation {
@@ -320,7 +327,10 @@ impl Membership {
     }
 
     /// Every certificate naming `subject`.
-    pub fn certificates_of(&self, subject: &PublicKey) -> impl Iterator<Item = &Signed<Certificate>> {
+    pub fn certificates_of(
+        &self,
+        subject: &PublicKey,
+    ) -> impl Iterator<Item = &Signed<Certificate>> {
         self.by_subject
             .get(subject)
             .into_iter()
@@ -412,7 +422,10 @@ impl Membership {
         let new = self.check_certificate(&cert)?;
         if new {
             let hash = cert.hash();
-            self.by_subject.entry(cert.value().subject).or_default().push(hash);
+            self.by_subject
+                .entry(cert.value().subject)
+                .or_default()
+                .push(hash);
             self.certs.insert(hash, cert);
         }
         Ok(new)
@@ -461,7 +474,10 @@ impl Membership {
     pub fn add_revocation(&mut self, rev: Signed<Revocation>) -> Result<bool, MembershipError> {
         let new = self.check_revocation(&rev)?;
         if new {
-            self.revocations.entry(rev.value().subject).or_default().push(rev);
+            self.revocations
+                .entry(rev.value().subject)
+                .or_default()
+                .push(rev);
         }
         Ok(new)
     }

@@ -73,7 +73,9 @@ pub struct Unit {
 
 /// Not a known unit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown unit {found:?}; known: kg g mg t lb oz, l ml m3 gal, unit pair dozen, min h day week, mm cm m km, or an ISO 4217 currency code such as ARS")]
+#[error(
+    "unknown unit {found:?}; known: kg g mg t lb oz, l ml m3 gal, unit pair dozen, min h day week, mm cm m km, or an ISO 4217 currency code such as ARS"
+)]
 pub struct UnitParseError {
     /// What was given.
     pub found: String,
@@ -107,14 +109,12 @@ impl FromStr for Unit {
                 factor,
             });
         }
-        if s.len() == 3 {
-            if let Some(code) = CURRENCIES.split(' ').find(|c| *c == s) {
-                return Ok(Unit {
-                    code,
-                    dimension: Dimension::Currency(code),
-                    factor: "1",
-                });
-            }
+        if let Some(code) = CURRENCIES.split(' ').find(|c| s.len() == 3 && *c == s) {
+            return Ok(Unit {
+                code,
+                dimension: Dimension::Currency(code),
+                factor: "1",
+            });
         }
         Err(UnitParseError {
             found: s.chars().take(40).collect(),
@@ -220,7 +220,10 @@ impl Quantity {
     /// The sum, in this quantity's unit.
     pub fn checked_add(&self, other: &Quantity) -> Result<Quantity, QuantityError> {
         let o = other.convert_to(self.unit)?;
-        let v = self.value.checked_add(o.value).ok_or(QuantityError::Overflow)?;
+        let v = self
+            .value
+            .checked_add(o.value)
+            .ok_or(QuantityError::Overflow)?;
         Quantity::new(v, self.unit)
     }
 
@@ -249,7 +252,9 @@ impl FromStr for Quantity {
     type Err = QuantityError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let cut = || s.chars().take(60).collect::<String>();
-        let (num, unit) = s.split_once(' ').ok_or_else(|| QuantityError::Syntax(cut()))?;
+        let (num, unit) = s
+            .split_once(' ')
+            .ok_or_else(|| QuantityError::Syntax(cut()))?;
         if num.len() > 40 || num.starts_with('+') {
             return Err(QuantityError::Number(cut()));
         }
@@ -291,8 +296,14 @@ mod tests {
 
     #[test]
     fn converts_within_a_dimension() {
-        assert_eq!(q("1.5 t").convert_to("kg".parse().unwrap()).unwrap(), q("1500 kg"));
-        assert_eq!(q("2 day").convert_to("h".parse().unwrap()).unwrap(), q("48 h"));
+        assert_eq!(
+            q("1.5 t").convert_to("kg".parse().unwrap()).unwrap(),
+            q("1500 kg")
+        );
+        assert_eq!(
+            q("2 day").convert_to("h".parse().unwrap()).unwrap(),
+            q("48 h")
+        );
         assert_eq!(q("120.0 kg").to_string(), "120 kg");
         assert_eq!(q("70 kg").checked_add(&q("0.05 t")).unwrap(), q("120 kg"));
     }
@@ -308,7 +319,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for s in ["-1 kg", "1kg", "1 parsec", "1e9 kg", "+1 kg", "0.0000000001 kg", "1 ars", ""] {
+        for s in [
+            "-1 kg",
+            "1kg",
+            "1 parsec",
+            "1e9 kg",
+            "+1 kg",
+            "0.0000000001 kg",
+            "1 ars",
+            "",
+        ] {
             assert!(s.parse::<Quantity>().is_err(), "{s}");
         }
     }

@@ -29,7 +29,9 @@ pub const MAX_TITLE_BYTES: usize = 200;
 pub const MAX_TEXT_BYTES: usize = 2048;
 
 /// The kinds of record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordKind {
     /// What a co-op can give.
@@ -98,7 +100,10 @@ impl RecordKind {
 
     /// Whether records of this kind are written once and never edited.
     pub fn is_immutable(self) -> bool {
-        !matches!(self, RecordKind::Offer | RecordKind::Need | RecordKind::Profile)
+        !matches!(
+            self,
+            RecordKind::Offer | RecordKind::Need | RecordKind::Profile
+        )
     }
 }
 
@@ -108,7 +113,12 @@ impl FromStr for RecordKind {
         RecordKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown record kind {:?}", s.chars().take(40).collect::<String>()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown record kind {:?}",
+                    s.chars().take(40).collect::<String>()
+                )
+            })
     }
 }
 
@@ -379,10 +389,12 @@ impl Record {
                 text("notes", &o.notes)?;
                 check_location(&o.location)?;
                 if let Some(min) = o.minimum {
-                    let conv = min.convert_to(o.quantity.unit()).map_err(|e| RecordError::BadValue {
-                        field: "minimum",
-                        reason: e.to_string(),
-                    })?;
+                    let conv =
+                        min.convert_to(o.quantity.unit())
+                            .map_err(|e| RecordError::BadValue {
+                                field: "minimum",
+                                reason: e.to_string(),
+                            })?;
                     if conv.value() > o.quantity.value() {
                         return Err(RecordError::BadValue {
                             field: "minimum",
@@ -495,7 +507,9 @@ fn check_location(loc: &Option<Location>) -> Result<(), RecordError> {
         if let Some(p) = &l.place {
             check_text("place", p, MAX_TITLE_BYTES, true)?;
         }
-        if l.radius_km.is_some_and(|r| r.is_sign_negative() || r > Decimal::from(40_075)) {
+        if l.radius_km
+            .is_some_and(|r| r.is_sign_negative() || r > Decimal::from(40_075))
+        {
             return Err(RecordError::BadValue {
                 field: "radius_km",
                 reason: "must be between 0 and 40075 km".into(),
@@ -574,12 +588,14 @@ impl DocReader<'_> {
     fn time(&mut self, key: &'static str) -> Result<Option<Timestamp>, RecordError> {
         match self.get(key)? {
             None => Ok(None),
-            Some(ScalarValue::Int(ms)) => Timestamp::from_millis(ms).map(Some).ok_or(
-                RecordError::BadValue {
-                    field: key,
-                    reason: "timestamp out of range".into(),
-                },
-            ),
+            Some(ScalarValue::Int(ms)) => {
+                Timestamp::from_millis(ms)
+                    .map(Some)
+                    .ok_or(RecordError::BadValue {
+                        field: key,
+                        reason: "timestamp out of range".into(),
+                    })
+            }
             Some(_) => Err(RecordError::WrongType {
                 field: key.into(),
                 expected: "an integer timestamp",
@@ -633,13 +649,13 @@ impl DocReader<'_> {
 
     fn signed<T: Statement>(&mut self) -> Result<Signed<T>, RecordError> {
         let bytes = self.bytes_req("statement")?;
-        let sig: [u8; 64] = self
-            .bytes_req("signature")?
-            .try_into()
-            .map_err(|_| RecordError::BadValue {
-                field: "signature",
-                reason: "must be 64 bytes".into(),
-            })?;
+        let sig: [u8; 64] =
+            self.bytes_req("signature")?
+                .try_into()
+                .map_err(|_| RecordError::BadValue {
+                    field: "signature",
+                    reason: "must be 64 bytes".into(),
+                })?;
         Ok(Signed::verify(&bytes, Signature(sig))?)
     }
 
@@ -651,14 +667,32 @@ impl DocReader<'_> {
                 .keys(ROOT)
                 .find(|k| !KNOWN_KEYS.contains(&k.as_str()))
                 .unwrap_or_else(|| "?".into());
-            return Err(RecordError::UnknownField(unknown.chars().take(40).collect()));
+            return Err(RecordError::UnknownField(
+                unknown.chars().take(40).collect(),
+            ));
         }
         Ok(())
     }
 }
 
 const KNOWN_KEYS: &[&str] = &[
-    "kind", "title", "category", "quantity", "minimum", "point", "place", "radius_km", "from",
-    "until", "urgency", "expires", "notes", "withdrawn", "name", "description", "contact",
-    "statement", "signature",
+    "kind",
+    "title",
+    "category",
+    "quantity",
+    "minimum",
+    "point",
+    "place",
+    "radius_km",
+    "from",
+    "until",
+    "urgency",
+    "expires",
+    "notes",
+    "withdrawn",
+    "name",
+    "description",
+    "contact",
+    "statement",
+    "signature",
 ];

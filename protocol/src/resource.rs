@@ -18,7 +18,9 @@ const MAX_SEGMENT_LEN: usize = 40;
 
 /// Not a valid category path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected a category path like food/grain/rice (1 to 6 parts of a-z, 0-9 and -), found {found:?}")]
+#[error(
+    "expected a category path like food/grain/rice (1 to 6 parts of a-z, 0-9 and -), found {found:?}"
+)]
 pub struct CategoryParseError {
     /// What was given.
     pub found: String,
@@ -86,7 +88,9 @@ pub struct Point {
 
 /// Not a valid point.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected LAT,LON in decimal degrees (latitude -90..90, longitude -180..180, at most 6 decimals), found {found:?}")]
+#[error(
+    "expected LAT,LON in decimal degrees (latitude -90..90, longitude -180..180, at most 6 decimals), found {found:?}"
+)]
 pub struct PointParseError {
     /// What was given.
     pub found: String,
@@ -181,7 +185,19 @@ impl TimeWindow {
 }
 
 /// How pressing a need is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Urgency {
     /// Whenever possible.
@@ -233,7 +249,15 @@ mod tests {
         let rice: Category = "food/grain/rice".parse().unwrap();
         let foodie: Category = "foodie".parse().unwrap();
         assert!(food.contains(&rice) && !rice.contains(&food) && !food.contains(&foodie));
-        for bad in ["", "Food", "food//rice", "food/", "a/b/c/d/e/f/g", "-x", "ri ce"] {
+        for bad in [
+            "",
+            "Food",
+            "food//rice",
+            "food/",
+            "a/b/c/d/e/f/g",
+            "-x",
+            "ri ce",
+        ] {
             assert!(bad.parse::<Category>().is_err(), "{bad}");
         }
     }

@@ -228,6 +228,9 @@ pub struct Bundle {
     pub kind: String,
     /// The commitment.
     pub commitment: SignedPart,
+    /// The signer's public key as SPKI PEM, so `openssl pkeyutl -verify` can check the
+    /// commitment without minga; it must be the key the statement names.
+    pub signer_pem: String,
     /// The signer's co-op genesis.
     pub genesis: SignedPart,
     /// The co-op key rotations, in order.
@@ -265,6 +268,9 @@ pub enum BundleError {
         /// Why.
         source: CanonError,
     },
+    /// The PEM key is not the statement's signer.
+    #[error("signer_pem is not the key that signed the commitment")]
+    SignerPem,
     /// Too many parts.
     #[error("the bundle has more than {0} certificates or rotations")]
     TooManyParts(usize),
@@ -384,6 +390,7 @@ impl Bundle {
             format: BUNDLE_FORMAT.into(),
             kind: commitment.kind().into(),
             commitment: commitment.part(),
+            signer_pem: commitment.signer().to_spki_pem(),
             genesis: SignedPart::of(membership.genesis()),
             rotations: membership.rotations().iter().map(SignedPart::of).collect(),
             certificates,
@@ -426,6 +433,9 @@ impl Bundle {
             Delivery::KIND => Commitment::Delivery(self.commitment.open("commitment")?),
             other => return Err(BundleError::Format(other.chars().take(40).collect())),
         };
+        if self.signer_pem != commitment.signer().to_spki_pem() {
+            return Err(BundleError::SignerPem);
+        }
         let genesis: Signed<Genesis> = self.genesis.open("genesis")?;
         let coop_name = genesis.value().name.clone();
         let mut membership = Membership::new(genesis);

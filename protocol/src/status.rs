@@ -143,8 +143,8 @@ pub enum OfferStatus {
 /// Derives an offer's status from the pledges that draw on it and the clock.
 pub fn offer_status(offer: &Offer, pledges: &[PledgeStatus], now: Timestamp) -> OfferStatus {
     let (pledged, _) = totals(offer.quantity.unit(), pledges);
-    let ended = offer.expires.is_some_and(|e| e <= now)
-        || offer.available.until.is_some_and(|u| u <= now);
+    let ended =
+        offer.expires.is_some_and(|e| e <= now) || offer.available.until.is_some_and(|u| u <= now);
     if offer.withdrawn {
         OfferStatus::Withdrawn
     } else if ended {

@@ -6,7 +6,9 @@
 //! 1. `Summary`: one digest per co-op the initiator carries;
 //! 2. `Vectors`: the responder's full vectors, only for the co-ops whose digests differ;
 //! 3. `Want` / `Entries`: the initiator asks for the ranges it lacks ([`plan_wants`]) and the
-//!    responder streams them in log order, in bounded batches ([`serve_wants`]).
+//!    responder streams them in log order, in bounded batches ([`serve_wants`]). The initiator
+//!    plans each further want from everything it has received, counting entries that wait in
+//!    its pending buffer, so a batch it cannot apply yet is never asked for twice.
 //!
 //! Each side runs its own session to pull what it lacks, so one round trip finds the
 //! difference and the bytes that follow are close to the missing entries themselves.
@@ -120,27 +122,42 @@ pub fn plan_wants(local: &VersionVector, remote: &VersionVector) -> Vec<Want> {
         .collect()
 }
 
-/// Answers wants from a store, in log order, stopping at the batch limits. Returns the
-/// encoded entries and whether more remain (the peer then asks again from where it got to).
-/// `fetch(log, seq)` returns an entry's encoded bytes, or `None` if it is not held.
+/// How many entries of one log a batch takes before moving on to the next log.
+const ROUND_ENTRIES: u64 = 64;
+
+/// Answers wants from a store, stopping at the batch limits. Each log is served in order, and
+/// logs take turns ([`ROUND_ENTRIES`] at a time), so that one long log cannot fill every batch
+/// while the entries it depends on (a certificate in another log, say) wait behind it.
+/// Returns the encoded entries and whether more remain; the peer then asks again from where
+/// it got to. `fetch(log, seq)` returns an entry's encoded bytes, or `None` if not held.
 pub fn serve_wants(
     wants: &[Want],
     mut fetch: impl FnMut(&LogId, u64) -> Option<Vec<u8>>,
 ) -> (Vec<Vec<u8>>, bool) {
     let mut out = Vec::new();
     let mut bytes = 0usize;
-    for w in wants {
-        for seq in w.from..=w.to {
-            if out.len() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES {
-                return (out, true);
-            }
-            match fetch(&w.log, seq) {
-                Some(e) => {
-                    bytes += e.len();
-                    out.push(e);
+    // The next sequence number to serve for each want; `None` once it is done.
+    let mut next: Vec<Option<u64>> = wants.iter().map(|w| Some(w.from)).collect();
+    while next.iter().any(Option::is_some) {
+        for (w, cursor) in wants.iter().zip(next.iter_mut()) {
+            let Some(start) = *cursor else { continue };
+            let end = w.to.min(start.saturating_add(ROUND_ENTRIES - 1));
+            *cursor = (end < w.to).then_some(end + 1);
+            for seq in start..=end {
+                if out.len() >= MAX_BATCH_ENTRIES || bytes >= MAX_BATCH_BYTES {
+                    return (out, true);
                 }
-                // Logs have no gaps: nothing past a missing entry can be used either.
-                None => break,
+                match fetch(&w.log, seq) {
+                    Some(e) => {
+                        bytes += e.len();
+                        out.push(e);
+                    }
+                    // Logs have no gaps: nothing past a missing entry can be used either.
+                    None => {
+                        *cursor = None;
+                        break;
+                    }
+                }
             }
         }
     }

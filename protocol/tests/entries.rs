@@ -1,6 +1,8 @@
 //! The five acceptance rules for log entries, one rejection per violated rule, equivocation,
 //! byte flips, and convergence in any order.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;
@@ -160,7 +162,9 @@ fn gap_and_wrong_back_link_are_rejected() {
             ..
         })
     ));
-    c.ledger.ingest(edit_by(&c.ledger, &m, dev, id, "one")).unwrap();
+    c.ledger
+        .ingest(edit_by(&c.ledger, &m, dev, id, "one"))
+        .unwrap();
     let mut bad_link = edit_by(&c.ledger, &m, dev, id, "two");
     bad_link.header.prev = EntryHash(Hash::of(b"not the previous entry"));
     bad_link.signature = m.0.sign(&bad_link.header.encode());
@@ -193,7 +197,10 @@ fn bad_signature_and_payload_mismatch_are_rejected() {
     if let Some(p) = e.payload.as_mut() {
         p[0] ^= 1;
     }
-    assert!(matches!(err(c.ledger.ingest(e)), EntryError::PayloadMismatch));
+    assert!(matches!(
+        err(c.ledger.ingest(e)),
+        EntryError::PayloadMismatch
+    ));
 }
 
 #[test]
@@ -299,7 +306,10 @@ fn flipping_any_byte_of_an_entry_is_rejected() {
                 .ok()
                 .map(|e| validate(&e, &c.ledger))
                 .is_some_and(|r| r.is_ok());
-            assert!(!accepted, "flipping bit {bit:#x} of byte {i} went unnoticed");
+            assert!(
+                !accepted,
+                "flipping bit {bit:#x} of byte {i} went unnoticed"
+            );
         }
     }
 }
@@ -361,10 +371,28 @@ fn concurrent_world() -> (Coop, Vec<Vec<Entry>>) {
         if let Some(q) = qty {
             n.quantity = q.parse().unwrap();
         }
-        let mut mine = vec![replica.write(&key, dev, Some(id), &Record::Need(n.clone()), day(5)).unwrap()];
+        let mut mine = vec![
+            replica
+                .write(&key, dev, Some(id), &Record::Need(n.clone()), day(5))
+                .unwrap(),
+        ];
         n.urgency = Urgency::Critical;
-        mine.push(replica.write(&key, dev, Some(id), &Record::Need(n), day(6)).unwrap());
-        mine.push(replica.write(&key, dev, None, &Record::Offer(offer(title, "10 kg")), day(6)).unwrap());
+        mine.push(
+            replica
+                .write(&key, dev, Some(id), &Record::Need(n), day(6))
+                .unwrap(),
+        );
+        mine.push(
+            replica
+                .write(
+                    &key,
+                    dev,
+                    None,
+                    &Record::Offer(offer(title, "10 kg")),
+                    day(6),
+                )
+                .unwrap(),
+        );
         logs.push(mine);
     }
     let mut all = vec![base];

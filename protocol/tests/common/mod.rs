@@ -1,6 +1,6 @@
 //! Fixtures shared by the protocol's integration tests: co-ops with fixed keys, members, and
 //! sample records.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use minga_protocol::*;
 
