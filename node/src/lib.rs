@@ -1,6 +1,12 @@
 //! The minga node: storage (sled), ledgers with in-memory views, and replication over libp2p.
 //!
-//! Not built yet: this crate is the home of the node issue. The validation it will run is
-//! already complete in [`minga_protocol::validate`], so every node accepts the same entries.
+//! Built so far: the [`store`], durable storage behind a small trait with a conformance
+//! suite. The validation the node runs is [`minga_protocol::validate`], so every node accepts
+//! the same entries. Ledgers and the network come next.
+
+pub mod store;
 
 pub use minga_protocol as protocol;
+pub use store::{
+    EntryPos, KeyValue, MemoryStore, SledStore, Store, StoreError, StoredEntry, WriteBatch,
+};

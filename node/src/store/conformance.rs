@@ -1,0 +1,278 @@
+//! The contract every [`Store`] backend must meet, as functions a backend's tests call.
+//! Each returns the first broken promise as an error message rather than panicking, so the
+//! suite can live in library code and report which promise broke.
+
+use minga_protocol::{
+    CoopId, DeviceId, EntryHash, Hash, LogId, MemberSecret, RecordId, RecordKind, RecordState,
+};
+
+use super::{EntryPos, Store, StoredEntry, StoredGenesis, WriteBatch};
+
+type Check = Result<(), String>;
+
+fn ensure(ok: bool, what: &str) -> Check {
+    if ok { Ok(()) } else { Err(what.to_string()) }
+}
+
+fn err(e: super::StoreError) -> String {
+    e.to_string()
+}
+
+fn log(seed: u8, device: u64) -> LogId {
+    LogId {
+        author: MemberSecret::from_seed(&[seed; 32]).public(),
+        device: DeviceId(device),
+    }
+}
+
+fn coop(n: u8) -> CoopId {
+    CoopId(Hash::of(&[n]))
+}
+
+fn entry(c: CoopId, l: LogId, seq: u64) -> StoredEntry {
+    let bytes = format!("{c}/{l}/{seq}").into_bytes();
+    StoredEntry {
+        pos: EntryPos {
+            coop: c,
+            log: l,
+            seq,
+        },
+        hash: EntryHash(Hash::of(&bytes)),
+        bytes,
+    }
+}
+
+fn genesis(c: CoopId) -> StoredGenesis {
+    StoredGenesis {
+        coop: c,
+        bytes: b"minga/1 genesis\n".to_vec(),
+        signature: [7; 64],
+    }
+}
+
+/// Runs every check on fresh stores from `fresh`.
+pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Check {
+    empty_store_holds_nothing(&fresh())?;
+    entries_are_found_by_position_and_hash(&fresh())?;
+    heads_track_the_highest_entry_per_log(&fresh())?;
+    coops_are_kept_apart(&fresh())?;
+    records_geneses_views_and_peers_round_trip(&fresh())?;
+    Ok(())
+}
+
+/// A new store answers every read with nothing.
+pub fn empty_store_holds_nothing(s: &impl Store) -> Check {
+    ensure(
+        s.entry(&coop(1), &log(1, 1), 1).map_err(err)?.is_none(),
+        "an entry in an empty store",
+    )?;
+    ensure(
+        s.version_vector(&coop(1)).map_err(err)?.is_empty(),
+        "heads in an empty store",
+    )?;
+    ensure(
+        s.record_ids(&coop(1)).map_err(err)?.is_empty(),
+        "records in an empty store",
+    )?;
+    ensure(
+        s.geneses().map_err(err)?.is_empty(),
+        "geneses in an empty store",
+    )?;
+    ensure(
+        s.peers().map_err(err)?.is_empty(),
+        "peers in an empty store",
+    )?;
+    s.commit(&WriteBatch::default()).map_err(err)
+}
+
+/// What is committed can be read back by position and by hash.
+pub fn entries_are_found_by_position_and_hash(s: &impl Store) -> Check {
+    let (c, l) = (coop(1), log(1, 7));
+    let batch = WriteBatch {
+        entries: (1..=5).map(|i| entry(c, l, i)).collect(),
+        ..WriteBatch::default()
+    };
+    s.commit(&batch).map_err(err)?;
+    for e in &batch.entries {
+        ensure(
+            s.entry(&c, &l, e.pos.seq).map_err(err)?.as_deref() == Some(&e.bytes[..]),
+            "an entry reads back different bytes",
+        )?;
+        ensure(
+            s.entry_pos(&e.hash).map_err(err)? == Some(e.pos),
+            "an entry's hash does not find its position",
+        )?;
+    }
+    ensure(
+        s.entry(&c, &l, 6).map_err(err)?.is_none(),
+        "an entry never written is found",
+    )?;
+    ensure(
+        s.entry_pos(&EntryHash(Hash::of(b"none")))
+            .map_err(err)?
+            .is_none(),
+        "an unknown hash is found",
+    )
+}
+
+/// Each log's head is its highest committed sequence number, and never moves back.
+pub fn heads_track_the_highest_entry_per_log(s: &impl Store) -> Check {
+    let c = coop(2);
+    let (a, b) = (log(1, 1), log(2, 1));
+    s.commit(&WriteBatch {
+        entries: vec![entry(c, a, 1), entry(c, a, 2), entry(c, b, 1)],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    s.commit(&WriteBatch {
+        entries: vec![entry(c, a, 3)],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    // Re-writing an old entry (a payload filled in later, say) keeps the head.
+    s.commit(&WriteBatch {
+        entries: vec![entry(c, a, 1)],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    let vv = s.version_vector(&c).map_err(err)?;
+    ensure(
+        vv.get(&a) == 3 && vv.get(&b) == 1 && vv.len() == 2,
+        "heads are wrong after three commits",
+    )
+}
+
+/// One co-op's logs and records never show up under another.
+pub fn coops_are_kept_apart(s: &impl Store) -> Check {
+    let l = log(3, 3);
+    s.commit(&WriteBatch {
+        entries: vec![entry(coop(3), l, 1)],
+        records: vec![(
+            coop(3),
+            RecordId(Hash::of(b"r")),
+            RecordState {
+                kind: Some(RecordKind::Offer),
+                doc: vec![1, 2, 3],
+                pruned: false,
+            },
+        )],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    ensure(
+        s.version_vector(&coop(4)).map_err(err)?.is_empty(),
+        "a co-op sees another's logs",
+    )?;
+    ensure(
+        s.record_ids(&coop(4)).map_err(err)?.is_empty(),
+        "a co-op sees another's records",
+    )?;
+    ensure(
+        s.entry(&coop(4), &l, 1).map_err(err)?.is_none(),
+        "a co-op reads another's entry",
+    )
+}
+
+/// Records (replaced on rewrite), geneses, views and peers read back as written.
+pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
+    let c = coop(5);
+    let ids: Vec<RecordId> = (0u8..3).map(|i| RecordId(Hash::of(&[i]))).collect();
+    let states = [
+        RecordState {
+            kind: Some(RecordKind::Need),
+            doc: b"doc".to_vec(),
+            pruned: false,
+        },
+        RecordState {
+            kind: None,
+            doc: Vec::new(),
+            pruned: false,
+        },
+        RecordState {
+            kind: Some(RecordKind::Rotation),
+            doc: Vec::new(),
+            pruned: true,
+        },
+    ];
+    s.commit(&WriteBatch {
+        records: ids
+            .iter()
+            .copied()
+            .zip(states.iter().cloned())
+            .map(|(i, st)| (c, i, st))
+            .collect(),
+        geneses: vec![genesis(c)],
+        views: vec![(b"needs".to_vec(), b"view bytes".to_vec())],
+        peers: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    for (id, st) in ids.iter().zip(&states) {
+        let got = s.record(&c, id).map_err(err)?;
+        ensure(
+            got.as_ref()
+                .is_some_and(|g| g.kind == st.kind && g.doc == st.doc && g.pruned == st.pruned),
+            "a record state reads back different",
+        )?;
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    ensure(
+        s.record_ids(&c).map_err(err)? == sorted,
+        "record ids are not listed in order",
+    )?;
+    let replaced = RecordState {
+        kind: Some(RecordKind::Need),
+        doc: b"doc v2".to_vec(),
+        pruned: false,
+    };
+    s.commit(&WriteBatch {
+        records: vec![(c, ids[0], replaced.clone())],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    ensure(
+        s.record(&c, &ids[0])
+            .map_err(err)?
+            .is_some_and(|g| g.doc == replaced.doc),
+        "a rewritten record keeps its old state",
+    )?;
+    ensure(
+        s.geneses().map_err(err)? == vec![genesis(c)],
+        "geneses read back different",
+    )?;
+    ensure(
+        s.view(b"needs").map_err(err)?.as_deref() == Some(&b"view bytes"[..]),
+        "a view reads back different",
+    )?;
+    ensure(
+        s.view(b"other").map_err(err)?.is_none(),
+        "an unwritten view is found",
+    )?;
+    ensure(
+        s.peers().map_err(err)? == vec!["/ip4/127.0.0.1/tcp/4001".to_string()],
+        "peers read back different",
+    )
+}
+
+/// For durable backends: what was committed is there after the store is closed and reopened.
+pub fn survives_reopen<S: Store>(open: impl Fn() -> S) -> Check {
+    let (c, l) = (coop(9), log(9, 9));
+    {
+        let s = open();
+        s.commit(&WriteBatch {
+            entries: (1..=3).map(|i| entry(c, l, i)).collect(),
+            ..WriteBatch::default()
+        })
+        .map_err(err)?;
+    }
+    let s = open();
+    ensure(
+        s.version_vector(&c).map_err(err)?.get(&l) == 3,
+        "heads lost on reopen",
+    )?;
+    ensure(
+        s.entry(&c, &l, 3).map_err(err)?.is_some(),
+        "an entry lost on reopen",
+    )
+}

@@ -1,0 +1,382 @@
+//! Durable storage behind a small trait, so its guarantees are tested (see
+//! [`conformance`]) rather than assumed, whatever the backend.
+//!
+//! What a store keeps, per co-op: log entries by (log, sequence) and by hash, each log's head
+//! (so the version vector is read, not recomputed), record documents, and the co-op's genesis;
+//! plus compact views and peer addresses. [`Store::commit`] writes a [`WriteBatch`] atomically
+//! and durably: when it returns, everything in it survives a crash, and nothing of a batch is
+//! ever half-written.
+
+mod memory;
+mod sled_store;
+
+pub mod conformance;
+
+use minga_protocol::{CoopId, EntryHash, LogId, RecordId, RecordKind, RecordState, VersionVector};
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+/// Why the store could not read or write.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (disk full, permissions, corruption it detected).
+    #[error("storage: {0}")]
+    Backend(String),
+    /// A stored value does not decode: the data directory is damaged or from a newer version.
+    #[error("stored value under {key} is damaged: {reason}")]
+    Corrupt {
+        /// Which key (hex, cut short).
+        key: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A key and its value.
+pub type Pair = (Vec<u8>, Vec<u8>);
+/// Key-value pairs in key order, as a backend scans them.
+pub type Pairs<'a> = Box<dyn Iterator<Item = Result<Pair, StoreError>> + 'a>;
+
+/// A co-op's genesis as stored: the signed bytes and the signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredGenesis {
+    /// The co-op it founds.
+    pub coop: CoopId,
+    /// The canonical statement bytes.
+    pub bytes: Vec<u8>,
+    /// The co-op key's signature.
+    pub signature: [u8; 64],
+}
+
+/// Where an entry sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryPos {
+    /// The co-op whose ledger holds it.
+    pub coop: CoopId,
+    /// Its log.
+    pub log: LogId,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
+/// One entry to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Where it goes.
+    pub pos: EntryPos,
+    /// Its hash.
+    pub hash: EntryHash,
+    /// Its encoded bytes (header, signature and payload unless detached).
+    pub bytes: Vec<u8>,
+}
+
+/// Everything one commit writes, all or nothing.
+#[derive(Clone, Debug, Default)]
+pub struct WriteBatch {
+    /// Entries, in log order within each log. Each log's head advances to its highest entry.
+    pub entries: Vec<StoredEntry>,
+    /// Record states to put (replacing any earlier state).
+    pub records: Vec<(CoopId, RecordId, RecordState)>,
+    /// Geneses of co-ops this node carries: (co-op, signed bytes, signature).
+    pub geneses: Vec<StoredGenesis>,
+    /// Compact views and other small values, by key.
+    pub views: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Peer addresses to remember (multiaddr text).
+    pub peers: Vec<String>,
+}
+
+impl WriteBatch {
+    /// Whether the batch writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+            && self.records.is_empty()
+            && self.geneses.is_empty()
+            && self.views.is_empty()
+            && self.peers.is_empty()
+    }
+}
+
+/// The ordered key-value operations a backend provides; [`Store`] is built on them once, so
+/// every backend stores the same bytes under the same keys.
+pub trait KeyValue: Send + Sync + 'static {
+    /// Writes all pairs atomically and durably.
+    fn apply(&self, pairs: Vec<Pair>) -> Result<(), StoreError>;
+    /// One value.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every pair whose key starts with `prefix`, in key order.
+    fn scan(&self, prefix: &[u8]) -> Pairs<'_>;
+}
+
+/// A node's durable storage.
+pub trait Store: Send + Sync + 'static {
+    /// Writes the batch atomically and durably; when this returns `Ok`, it survives a crash.
+    fn commit(&self, batch: &WriteBatch) -> Result<(), StoreError>;
+    /// One entry's bytes.
+    fn entry(&self, coop: &CoopId, log: &LogId, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Where an entry with this hash sits.
+    fn entry_pos(&self, hash: &EntryHash) -> Result<Option<EntryPos>, StoreError>;
+    /// Each log's head for one co-op.
+    fn version_vector(&self, coop: &CoopId) -> Result<VersionVector, StoreError>;
+    /// One record's state.
+    fn record(&self, coop: &CoopId, id: &RecordId) -> Result<Option<RecordState>, StoreError>;
+    /// Every record id of one co-op, in order.
+    fn record_ids(&self, coop: &CoopId) -> Result<Vec<RecordId>, StoreError>;
+    /// Co-ops whose genesis is stored, with the signed bytes and signature.
+    fn geneses(&self) -> Result<Vec<StoredGenesis>, StoreError>;
+    /// A view or small value.
+    fn view(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Remembered peer addresses.
+    fn peers(&self) -> Result<Vec<String>, StoreError>;
+}
+
+// Keys share one keyspace, each kind under its own one-byte prefix, so a commit is a single
+// atomic batch.
+const ENTRY: u8 = b'e';
+const HASH: u8 = b'h';
+const HEAD: u8 = b'v';
+const RECORD: u8 = b'r';
+const GENESIS: u8 = b'g';
+const VIEW: u8 = b'w';
+const PEER: u8 = b'p';
+
+fn log_key(prefix: u8, coop: &CoopId, log: &LogId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 32 + 32 + 8 + 8);
+    k.push(prefix);
+    k.extend_from_slice(coop.as_bytes());
+    k.extend_from_slice(log.author.as_bytes());
+    k.extend_from_slice(&log.device.0.to_be_bytes());
+    k
+}
+
+fn entry_key(coop: &CoopId, log: &LogId, seq: u64) -> Vec<u8> {
+    let mut k = log_key(ENTRY, coop, log);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn hash_key(hash: &EntryHash) -> Vec<u8> {
+    let mut k = vec![HASH];
+    k.extend_from_slice(hash.as_bytes());
+    k
+}
+
+fn record_key(coop: &CoopId, id: &RecordId) -> Vec<u8> {
+    let mut k = vec![RECORD];
+    k.extend_from_slice(coop.as_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = vec![prefix];
+    k.extend_from_slice(rest);
+    k
+}
+
+fn corrupt(key: &[u8], reason: &'static str) -> StoreError {
+    StoreError::Corrupt {
+        key: minga_protocol::Hash::of(key).short(),
+        reason,
+    }
+}
+
+fn encode_pos(pos: &EntryPos) -> Vec<u8> {
+    let mut v = log_key(0, &pos.coop, &pos.log)[1..].to_vec();
+    v.extend_from_slice(&pos.seq.to_be_bytes());
+    v
+}
+
+fn array<const N: usize>(key: &[u8], b: Option<&[u8]>) -> Result<[u8; N], StoreError> {
+    b.and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(key, "a stored field is short"))
+}
+
+fn decode_pos(key: &[u8], v: &[u8]) -> Result<EntryPos, StoreError> {
+    if v.len() != 80 {
+        return Err(corrupt(key, "entry position has the wrong length"));
+    }
+    Ok(EntryPos {
+        coop: CoopId(minga_protocol::Hash(array(key, v.get(..32))?)),
+        log: decode_log(key, &v[32..72])?,
+        seq: u64::from_be_bytes(array(key, v.get(72..80))?),
+    })
+}
+
+/// Decodes author (32 bytes) and device (8 bytes).
+fn decode_log(key: &[u8], b: &[u8]) -> Result<LogId, StoreError> {
+    let author = minga_protocol::PublicKey::from_bytes(&array(key, b.get(..32))?)
+        .map_err(|_| corrupt(key, "log author is not a key"))?;
+    Ok(LogId {
+        author,
+        device: minga_protocol::DeviceId(u64::from_be_bytes(array(key, b.get(32..40))?)),
+    })
+}
+
+fn encode_record(state: &RecordState) -> Vec<u8> {
+    let kind = state.kind.map_or(0, |k| {
+        1 + RecordKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as u8
+    });
+    let mut v = Vec::with_capacity(2 + state.doc.len());
+    v.push(kind);
+    v.push(u8::from(state.pruned));
+    v.extend_from_slice(&state.doc);
+    v
+}
+
+fn decode_record(key: &[u8], v: &[u8]) -> Result<RecordState, StoreError> {
+    let (&kind, rest) = v
+        .split_first()
+        .ok_or_else(|| corrupt(key, "record state is empty"))?;
+    let (&pruned, doc) = rest
+        .split_first()
+        .ok_or_else(|| corrupt(key, "record state is short"))?;
+    let kind = match kind {
+        0 => None,
+        k => Some(
+            *RecordKind::ALL
+                .get(usize::from(k) - 1)
+                .ok_or_else(|| corrupt(key, "unknown record kind"))?,
+        ),
+    };
+    Ok(RecordState {
+        kind,
+        pruned: pruned != 0,
+        doc: doc.to_vec(),
+    })
+}
+
+fn decode_u64(key: &[u8], v: &[u8]) -> Result<u64, StoreError> {
+    let b: [u8; 8] = v
+        .try_into()
+        .map_err(|_| corrupt(key, "log head is not 8 bytes"))?;
+    Ok(u64::from_be_bytes(b))
+}
+
+/// The keys and values a batch writes, in one order for every backend.
+fn batch_pairs(
+    batch: &WriteBatch,
+    current_head: impl Fn(&[u8]) -> Result<u64, StoreError>,
+) -> Result<Vec<Pair>, StoreError> {
+    let mut out = Vec::new();
+    let mut heads: std::collections::BTreeMap<Vec<u8>, u64> = std::collections::BTreeMap::new();
+    for e in &batch.entries {
+        out.push((
+            entry_key(&e.pos.coop, &e.pos.log, e.pos.seq),
+            e.bytes.clone(),
+        ));
+        out.push((hash_key(&e.hash), encode_pos(&e.pos)));
+        let hk = log_key(HEAD, &e.pos.coop, &e.pos.log);
+        let h = match heads.get(&hk) {
+            Some(h) => *h,
+            None => current_head(&hk)?,
+        };
+        heads.insert(hk, h.max(e.pos.seq));
+    }
+    for (k, seq) in heads {
+        out.push((k, seq.to_be_bytes().to_vec()));
+    }
+    for (coop, id, state) in &batch.records {
+        out.push((record_key(coop, id), encode_record(state)));
+    }
+    for g in &batch.geneses {
+        let mut v = g.signature.to_vec();
+        v.extend_from_slice(&g.bytes);
+        out.push((prefixed(GENESIS, g.coop.as_bytes()), v));
+    }
+    for (k, v) in &batch.views {
+        out.push((prefixed(VIEW, k), v.clone()));
+    }
+    for p in &batch.peers {
+        out.push((prefixed(PEER, p.as_bytes()), Vec::new()));
+    }
+    Ok(out)
+}
+
+/// Reads a version vector out of `(key, value)` pairs under a co-op's head prefix.
+fn heads_to_vector(
+    pairs: impl Iterator<Item = Result<Pair, StoreError>>,
+) -> Result<VersionVector, StoreError> {
+    let mut out = Vec::new();
+    for pair in pairs {
+        let (k, v) = pair?;
+        let log = decode_log(&k, k.get(33..).unwrap_or_default())?;
+        out.push((log, decode_u64(&k, &v)?));
+    }
+    Ok(VersionVector::from_heads(out))
+}
+
+fn decode_genesis(k: &[u8], v: &[u8]) -> Result<StoredGenesis, StoreError> {
+    Ok(StoredGenesis {
+        coop: CoopId(minga_protocol::Hash(array(k, k.get(1..33))?)),
+        signature: array(k, v.get(..64))?,
+        bytes: v[64..].to_vec(),
+    })
+}
+
+fn decode_record_id(k: &[u8]) -> Result<RecordId, StoreError> {
+    Ok(RecordId(minga_protocol::Hash(array(k, k.get(33..65))?)))
+}
+
+impl<K: KeyValue> Store for K {
+    fn commit(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let pairs = batch_pairs(batch, |k| self.get(k)?.map_or(Ok(0), |v| decode_u64(k, &v)))?;
+        self.apply(pairs)
+    }
+
+    fn entry(&self, coop: &CoopId, log: &LogId, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&entry_key(coop, log, seq))
+    }
+
+    fn entry_pos(&self, hash: &EntryHash) -> Result<Option<EntryPos>, StoreError> {
+        let k = hash_key(hash);
+        self.get(&k)?.map(|v| decode_pos(&k, &v)).transpose()
+    }
+
+    fn version_vector(&self, coop: &CoopId) -> Result<VersionVector, StoreError> {
+        heads_to_vector(self.scan(&prefixed(HEAD, coop.as_bytes())))
+    }
+
+    fn record(&self, coop: &CoopId, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
+        let k = record_key(coop, id);
+        self.get(&k)?.map(|v| decode_record(&k, &v)).transpose()
+    }
+
+    fn record_ids(&self, coop: &CoopId) -> Result<Vec<RecordId>, StoreError> {
+        self.scan(&prefixed(RECORD, coop.as_bytes()))
+            .map(|p| decode_record_id(&p?.0))
+            .collect()
+    }
+
+    fn geneses(&self) -> Result<Vec<StoredGenesis>, StoreError> {
+        self.scan(&[GENESIS])
+            .map(|p| {
+                let (k, v) = p?;
+                decode_genesis(&k, &v)
+            })
+            .collect()
+    }
+
+    fn view(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&prefixed(VIEW, key))
+    }
+
+    fn peers(&self) -> Result<Vec<String>, StoreError> {
+        self.scan(&[PEER])
+            .map(|p| {
+                let (k, _) = p?;
+                String::from_utf8(k[1..].to_vec())
+                    .map_err(|_| corrupt(&k, "peer address is not text"))
+            })
+            .collect()
+    }
+}
