@@ -1,374 +1,40 @@
-//! Validating log entries against a co-op's ledger, and an in-memory ledger that applies them.
-//!
-//! [`validate`] is the whole acceptance decision, pure over a [`LedgerView`]: the node's
-//! sled-backed ledger and the [`MemoryLedger`] here (used by tests and as the reference) share
-//! it, so every node accepts exactly the same entries.
+//! Applying validated entries: one ledger logic over any [`LedgerStore`], so the node's
+//! sled-backed ledger and the in-memory [`MemoryLedger`] (tests, the reference) apply entries
+//! identically.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{AutoCommit, Change};
+use automerge::AutoCommit;
 
-use crate::entry::{DecodeError, Entry, EntryKind, Equivocation};
+use crate::entry::{Entry, EntryKind, Equivocation};
 use crate::hash::Hash;
-use crate::ids::{CoopId, DeviceId, EntryHash, LogId, RecordId};
+use crate::ids::{DeviceId, EntryHash, LogId, RecordId};
 use crate::keys::MemberSecret;
-use crate::membership::{Membership, MembershipError, Role};
-use crate::record::{Record, RecordError, RecordKind};
+use crate::membership::Membership;
+use crate::record::Record;
 use crate::sync::VersionVector;
 use crate::time::Timestamp;
+use crate::validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};
 
-/// What a ledger knows about one record.
-#[derive(Clone, Debug)]
-pub struct RecordState {
-    /// Its kind, fixed at creation; `None` while the creating entry's payload is missing.
-    pub kind: Option<RecordKind>,
-    /// The saved automerge document (empty once pruned).
-    pub doc: Vec<u8>,
-    /// Whether a prune entry withdrew it.
-    pub pruned: bool,
-}
-
-/// What validation needs to know of a ledger.
-pub trait LedgerView {
-    /// The co-op's membership state.
-    fn membership(&self) -> &Membership;
+/// Where a [`Ledger`] keeps entries and record states.
+pub trait LedgerStore {
     /// The highest sequence number held for a log, and that entry's hash.
     fn log_head(&self, log: &LogId) -> Option<(u64, EntryHash)>;
-    /// The entry held at a position (for duplicate and equivocation checks).
+    /// The entry held at a position.
     fn entry_at(&self, log: &LogId, seq: u64) -> Option<Entry>;
     /// A record's state.
     fn record_state(&self, id: &RecordId) -> Option<RecordState>;
-}
-
-/// Why an entry is not accepted: one variant per violated rule.
-#[derive(Debug, thiserror::Error)]
-pub enum EntryError {
-    /// Rule 1: it does not decode within its size limits.
-    #[error("malformed entry: {0}")]
-    Decode(#[from] DecodeError),
-    /// Rule 1: the signature does not verify.
-    #[error("entry signature does not verify")]
-    BadSignature,
-    /// Rule 3: it claims another co-op's ledger.
-    #[error("entry is for co-op {found}, not this ledger's {expected}")]
-    WrongCoop {
-        /// This ledger's co-op.
-        expected: CoopId,
-        /// The co-op the entry names.
-        found: CoopId,
-    },
-    /// Rule 2: it skips ahead in its log (may be accepted once the gap is filled).
-    #[error("log {log}: expected entry {expected}, got {found}")]
-    Gap {
-        /// The log.
-        log: Box<LogId>,
-        /// The next sequence number the log needs.
-        expected: u64,
-        /// The one given.
-        found: u64,
-    },
-    /// Rule 2: the back-link is not the previous entry's hash.
-    #[error("log {log}: entry {seq} does not link to the previous entry")]
-    BackLink {
-        /// The log.
-        log: Box<LogId>,
-        /// The entry's sequence number.
-        seq: u64,
-    },
-    /// Rule 2: the payload is not the one the header commits to.
-    #[error("payload does not match its hash in the header")]
-    PayloadMismatch,
-    /// Rule 2: a different entry is already held at this position.
-    #[error("equivocation: two different entries at {} in log {}", .0.second.header.seq, .0.second.header.log())]
-    Equivocation(Box<Equivocation>),
-    /// Rule 3: the author may not write (not a member, expired, revoked, role too low).
-    #[error("author not allowed: {0}")]
-    Membership(#[from] MembershipError),
-    /// Rule 3: the automerge change's actor is not the author's device.
-    #[error("the change's actor is not the entry's author and device")]
-    ForeignActor,
-    /// Rule 4: the payload is not an automerge change.
-    #[error("payload is not an automerge change: {0}")]
-    BadChange(String),
-    /// Rule 4: the payload is missing and the record is not pruned.
-    #[error("payload is missing and the record was not withdrawn")]
-    PayloadMissing,
-    /// Rule 4: the record it changes is not known (may arrive later).
-    #[error("record {0:?} is not known")]
-    UnknownRecord(RecordId),
-    /// Rule 4: the change depends on changes not held (may arrive later).
-    #[error("the change depends on {0} changes not yet held")]
-    MissingDependencies(usize),
-    /// Rule 4: automerge refused the change.
-    #[error("the change does not apply: {0}")]
-    Apply(String),
-    /// Rule 5: the resulting record fails schema validation.
-    #[error("invalid record: {0}")]
-    Schema(#[from] RecordError),
-    /// Rule 5: the change alters a record that is written once.
-    #[error("a {0:?} record is written once and never edited")]
-    Immutable(RecordKind),
-    /// Rule 5: the change alters the record's kind.
-    #[error("a change may not turn a {from:?} into a {to:?}")]
-    KindChanged {
-        /// The kind at creation.
-        from: RecordKind,
-        /// The kind after the change.
-        to: RecordKind,
-    },
-    /// Rule 5: a commitment signed by someone else than the entry's author, or for another
-    /// co-op.
-    #[error("the statement is signed by another key or names another co-op than the entry")]
-    ForeignStatement,
-    /// Rule 5: a prune entry that carries a payload.
-    #[error("a prune entry carries no payload")]
-    PrunePayload,
-    /// The buffer for entries waiting for their predecessors is full.
-    #[error("too many entries waiting for their predecessors ({0})")]
-    PendingFull(usize),
-}
-
-impl EntryError {
-    /// Whether the entry may be accepted once more of the ledger arrives, so it should wait
-    /// in the bounded pending buffer rather than be dropped.
-    pub fn may_resolve_later(&self) -> bool {
-        match self {
-            EntryError::Gap { .. }
-            | EntryError::UnknownRecord(_)
-            | EntryError::MissingDependencies(_) => true,
-            EntryError::Membership(m) => m.may_resolve_later(),
-            _ => false,
-        }
-    }
-}
-
-/// What an accepted entry does.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The entry is already held; nothing to do.
-    Duplicate,
-    /// A change applied: the record's new document and value.
-    Change {
-        /// The record.
-        record: RecordId,
-        /// Whether this entry created it.
-        created: bool,
-        /// Whether this entry was held as a header and now gets its payload.
-        attach: bool,
-        /// The document after the change.
-        doc: Box<AutoCommit>,
-        /// The record read from it.
-        value: Box<Record>,
-    },
-    /// A header kept without payload, for a withdrawn record.
-    Detached {
-        /// The record.
-        record: RecordId,
-    },
-    /// The record is withdrawn for real: drop its payloads, keep headers.
-    Prune {
-        /// The record.
-        record: RecordId,
-    },
-}
-
-/// Decides whether `entry` may join the ledger. Rules, in order:
-/// 1. the signature verifies (decoding within size limits happened in [`Entry::decode`]);
-/// 2. the entry continues its log: the next sequence number (a later one is a
-///    [`EntryError::Gap`]), a back-link to the previous entry's hash, a payload that matches
-///    its hash; a different entry at a held position is [`EntryError::Equivocation`];
-/// 3. it names this ledger's co-op; the author holds a certificate valid at the entry and is
-///    not cut off by a revocation; the automerge change's actor is the author's device;
-/// 4. the change applies to its record's document with all its dependencies known;
-/// 5. the record that results passes schema validation, keeps its kind, is not a written-once
-///    record being edited, is written by a role allowed to write it, and a commitment in it is
-///    signed by the entry's author for this co-op.
-///
-/// An entry without its payload passes rules 1 to 3 only and is kept as a header
-/// ([`Outcome::Detached`]): logs stay verifiable after a prune, and a node can fetch the
-/// payload later, when the same entry arrives whole and is checked against rules 4 and 5.
-pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryError> {
-    let h = &entry.header;
-    let log = h.log();
-    let membership = view.membership();
-
-    // Rule 1.
-    if !entry.verify_signature() {
-        return Err(EntryError::BadSignature);
-    }
-    // Rule 3, co-op part: checked early so a foreign entry never touches this ledger's logs.
-    if h.coop != membership.coop() {
-        return Err(EntryError::WrongCoop {
-            expected: membership.coop(),
-            found: h.coop,
-        });
-    }
-    // Rule 2.
-    let head = view.log_head(&log);
-    let held = head.map_or(0, |(seq, _)| seq);
-    let mut attach = false;
-    if h.seq <= held {
-        match view.entry_at(&log, h.seq) {
-            Some(first) if first.hash() == entry.hash() => {
-                // The same entry: new only if it brings a payload we were missing.
-                if first.payload.is_some() || entry.payload.is_none() {
-                    return Ok(Outcome::Duplicate);
-                }
-                attach = true;
-            }
-            Some(first) => {
-                return Err(EntryError::Equivocation(Box::new(Equivocation {
-                    first,
-                    second: entry.clone(),
-                })));
-            }
-            // A position below the head that is not held cannot happen in a gap-free log.
-            None => {
-                return Err(EntryError::Gap {
-                    log: Box::new(log),
-                    expected: held + 1,
-                    found: h.seq,
-                });
-            }
-        }
-    } else if h.seq != held + 1 {
-        return Err(EntryError::Gap {
-            log: Box::new(log),
-            expected: held + 1,
-            found: h.seq,
-        });
-    } else {
-        let expected_prev = head.map_or(EntryHash(Hash::ZERO), |(_, hash)| hash);
-        if h.prev != expected_prev {
-            return Err(EntryError::BackLink {
-                log: Box::new(log),
-                seq: h.seq,
-            });
-        }
-    }
-    if !entry.payload_matches() {
-        return Err(EntryError::PayloadMismatch);
-    }
-    // Rule 3.
-    let role = membership.authorize(&log, h.seq, h.timestamp)?;
-
-    let record = entry.record_id();
-    let state = view.record_state(&record);
-    if h.kind == EntryKind::Prune {
-        if h.payload_len != 0 {
-            return Err(EntryError::PrunePayload);
-        }
-        if state.is_none() {
-            return Err(EntryError::UnknownRecord(record));
-        }
-        if role < Role::Coordinator {
-            return Err(MembershipError::RoleTooLow {
-                key: h.author.to_string(),
-                has: role,
-                needs: Role::Coordinator,
-            }
-            .into());
-        }
-        return Ok(Outcome::Prune { record });
-    }
-    let pruned = state.as_ref().is_some_and(|s| s.pruned);
-    let payload = match &entry.payload {
-        Some(p) if !pruned => p,
-        _ => return Ok(Outcome::Detached { record }),
-    };
-    let change =
-        Change::from_bytes(payload.clone()).map_err(|e| EntryError::BadChange(e.to_string()))?;
-    if change.actor_id().to_bytes() != log.actor_bytes() {
-        return Err(EntryError::ForeignActor);
-    }
-
-    // Rule 4.
-    let known_kind = state.as_ref().and_then(|s| s.kind);
-    let mut doc = if entry.creates_record() {
-        if !change.deps().is_empty() {
-            return Err(EntryError::BadChange(
-                "the change that creates a record cannot depend on others".into(),
-            ));
-        }
-        AutoCommit::new()
-    } else {
-        let s = state.as_ref().ok_or(EntryError::UnknownRecord(record))?;
-        let kind = known_kind.ok_or(EntryError::UnknownRecord(record))?;
-        if kind.is_immutable() {
-            return Err(EntryError::Immutable(kind));
-        }
-        AutoCommit::load(&s.doc).map_err(|e| EntryError::Apply(e.to_string()))?
-    };
-    doc.apply_changes([change])
-        .map_err(|e| EntryError::Apply(e.to_string()))?;
-    let missing = doc.get_missing_deps(&[]);
-    if !missing.is_empty() {
-        return Err(EntryError::MissingDependencies(missing.len()));
-    }
-
-    // Rule 5.
-    let value = Record::read(&doc)?;
-    if let Some(kind) = known_kind.filter(|k| !entry.creates_record() && *k != value.kind()) {
-        return Err(EntryError::KindChanged {
-            from: kind,
-            to: value.kind(),
-        });
-    }
-    let needs = value.kind().min_role();
-    if role < needs {
-        return Err(MembershipError::RoleTooLow {
-            key: h.author.to_string(),
-            has: role,
-            needs,
-        }
-        .into());
-    }
-    match &value {
-        Record::Pledge(_) | Record::Acceptance(_) | Record::Delivery(_) => {
-            if value.statement_signer() != Some((h.author, Some(h.coop))) {
-                return Err(EntryError::ForeignStatement);
-            }
-        }
-        Record::Certificate(c) => {
-            membership.check_certificate(c)?;
-        }
-        Record::Revocation(r) => {
-            membership.check_revocation(r)?;
-        }
-        Record::Rotation(r) => {
-            membership.check_rotation(r)?;
-        }
-        Record::Offer(_) | Record::Need(_) | Record::Profile(_) => {}
-    }
-    Ok(Outcome::Change {
-        record,
-        created: entry.creates_record(),
-        attach,
-        doc: Box::new(doc),
-        value: Box::new(value),
-    })
-}
-
-/// Writes a record edit as an automerge change by one device: the payload of a new entry.
-/// `doc` is the record's saved document, or `None` to create the record.
-pub fn author_change(
-    doc: Option<&[u8]>,
-    log: &LogId,
-    record: &Record,
-    at: Timestamp,
-) -> Result<Vec<u8>, RecordError> {
-    let mut d = match doc {
-        Some(bytes) => AutoCommit::load(bytes)?,
-        None => AutoCommit::new(),
-    };
-    d.set_actor(automerge::ActorId::from(log.actor_bytes().as_slice()));
-    record.write(&mut d)?;
-    let hash = d
-        .commit_with(automerge::transaction::CommitOptions::default().with_time(at.0))
-        .ok_or(RecordError::Unchanged)?;
-    d.get_change_by_hash(&hash)
-        .map(|c| c.raw_bytes().to_vec())
-        .ok_or(RecordError::Unchanged)
+    /// Every record id held, in order.
+    fn record_ids(&self) -> Vec<RecordId>;
+    /// Positions of every entry held for a record.
+    fn record_entries(&self, id: &RecordId) -> Vec<(LogId, u64)>;
+    /// Stores an entry at its position: the next one of its log, or a held one again with
+    /// its payload attached or detached.
+    fn put_entry(&mut self, entry: Entry);
+    /// Stores a record's state.
+    fn put_record(&mut self, id: RecordId, state: RecordState);
+    /// Each log's head.
+    fn version_vector(&self) -> VersionVector;
 }
 
 /// The most entries a [`MemoryLedger`] keeps waiting for their predecessors.
@@ -383,45 +49,63 @@ pub struct Ingested {
     pub waiting: bool,
 }
 
-/// One co-op's ledger held in memory: the reference implementation of applying entries.
+/// One co-op's ledger: validates entries, applies them to a [`LedgerStore`], keeps the ones
+/// that wait for predecessors in a bounded buffer, and records equivocations.
 #[derive(Debug)]
-pub struct MemoryLedger {
+pub struct Ledger<S> {
     membership: Membership,
-    logs: HashMap<LogId, Vec<Entry>>,
-    records: BTreeMap<RecordId, RecordState>,
+    store: S,
     pending: BTreeMap<(LogId, u64), Entry>,
     equivocations: Vec<Equivocation>,
     missing_payloads: BTreeSet<EntryHash>,
 }
 
-impl LedgerView for MemoryLedger {
+/// A ledger held entirely in memory.
+pub type MemoryLedger = Ledger<MemoryLedgerStore>;
+
+impl<S: LedgerStore> LedgerView for Ledger<S> {
     fn membership(&self) -> &Membership {
         &self.membership
     }
     fn log_head(&self, log: &LogId) -> Option<(u64, EntryHash)> {
-        let entries = self.logs.get(log)?;
-        entries.last().map(|e| (e.header.seq, e.hash()))
+        self.store.log_head(log)
     }
     fn entry_at(&self, log: &LogId, seq: u64) -> Option<Entry> {
-        let idx = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.logs.get(log)?.get(idx).cloned()
+        self.store.entry_at(log, seq)
     }
     fn record_state(&self, id: &RecordId) -> Option<RecordState> {
-        self.records.get(id).cloned()
+        self.store.record_state(id)
     }
 }
 
 impl MemoryLedger {
-    /// An empty ledger for the co-op that `membership` describes.
+    /// An empty in-memory ledger for the co-op that `membership` describes.
     pub fn new(membership: Membership) -> MemoryLedger {
-        MemoryLedger {
+        Ledger::with_store(membership, MemoryLedgerStore::default())
+    }
+}
+
+impl<S: LedgerStore> Ledger<S> {
+    /// A ledger over `store`, whose membership state is `membership` (the caller restores it
+    /// from the store's certificate records when reopening).
+    pub fn with_store(membership: Membership, store: S) -> Ledger<S> {
+        Ledger {
             membership,
-            logs: HashMap::new(),
-            records: BTreeMap::new(),
+            store,
             pending: BTreeMap::new(),
             equivocations: Vec::new(),
             missing_payloads: BTreeSet::new(),
         }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, to take what was written (a node commits it durably).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
     }
 
     /// Validates and applies an entry; one that may become valid later waits (bounded).
@@ -498,7 +182,6 @@ impl MemoryLedger {
     fn apply(&mut self, entry: Entry, outcome: Outcome) -> Option<EntryHash> {
         let hash = entry.hash();
         let mut entry = entry;
-        let log = entry.header.log();
         match outcome {
             Outcome::Duplicate => return None,
             Outcome::Change {
@@ -516,7 +199,7 @@ impl MemoryLedger {
                     Record::Rotation(r) => self.membership.add_rotation(r.clone()),
                     _ => Ok(false),
                 };
-                self.records.insert(
+                self.store.put_record(
                     record,
                     RecordState {
                         kind: Some(value.kind()),
@@ -526,43 +209,48 @@ impl MemoryLedger {
                 );
                 if attach {
                     self.missing_payloads.remove(&hash);
-                    if let Some(held) = self.held_mut(&log, entry.header.seq) {
-                        held.payload = entry.payload;
-                    }
+                    self.store.put_entry(entry);
                     return Some(hash);
                 }
             }
             Outcome::Detached { record } => {
-                let state = self.records.entry(record).or_insert(RecordState {
-                    kind: None,
-                    doc: Vec::new(),
-                    pruned: false,
-                });
-                if !state.pruned {
-                    self.missing_payloads.insert(hash);
+                match self.store.record_state(&record) {
+                    Some(state) if state.pruned => {}
+                    Some(_) => {
+                        self.missing_payloads.insert(hash);
+                    }
+                    None => {
+                        self.missing_payloads.insert(hash);
+                        self.store.put_record(
+                            record,
+                            RecordState {
+                                kind: None,
+                                doc: Vec::new(),
+                                pruned: false,
+                            },
+                        );
+                    }
                 }
                 entry.payload = None;
             }
             Outcome::Prune { record } => {
-                if let Some(state) = self.records.get_mut(&record) {
+                if let Some(mut state) = self.store.record_state(&record) {
                     state.pruned = true;
                     state.doc.clear();
+                    self.store.put_record(record, state);
                 }
-                for held in self.logs.values_mut().flatten() {
-                    if held.record_id() == record {
+                for (l, seq) in self.store.record_entries(&record) {
+                    if let Some(held) = self.store.entry_at(&l, seq) {
                         self.missing_payloads.remove(&held.hash());
-                        held.payload = None;
+                        if held.payload.is_some() {
+                            self.store.put_entry(held.detached());
+                        }
                     }
                 }
             }
         }
-        self.logs.entry(log).or_default().push(entry);
+        self.store.put_entry(entry);
         Some(hash)
-    }
-
-    fn held_mut(&mut self, log: &LogId, seq: u64) -> Option<&mut Entry> {
-        let idx = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.logs.get_mut(log)?.get_mut(idx)
     }
 
     /// Writes a record edit as a new entry of this device's log, applies it, and returns it.
@@ -581,11 +269,10 @@ impl MemoryLedger {
         };
         let doc = match record_id {
             Some(id) => Some(
-                self.records
-                    .get(&id)
+                self.store
+                    .record_state(&id)
                     .ok_or(EntryError::UnknownRecord(id))?
-                    .doc
-                    .clone(),
+                    .doc,
             ),
             None => None,
         };
@@ -650,45 +337,44 @@ impl MemoryLedger {
 
     /// One record's current value (`None` if unknown, pruned or unreadable).
     pub fn record(&self, id: &RecordId) -> Option<Record> {
-        let state = self.records.get(id).filter(|s| !s.pruned)?;
+        let state = self.store.record_state(id).filter(|s| !s.pruned)?;
         let doc = AutoCommit::load(&state.doc).ok()?;
         Record::read(&doc).ok()
     }
 
     /// Every live record, by id.
     pub fn records(&self) -> BTreeMap<RecordId, Record> {
-        self.records
-            .keys()
-            .filter_map(|id| Some((*id, self.record(id)?)))
+        self.store
+            .record_ids()
+            .into_iter()
+            .filter_map(|id| Some((id, self.record(&id)?)))
             .collect()
     }
 
     /// Whether a record was withdrawn by a prune entry.
     pub fn is_pruned(&self, id: &RecordId) -> bool {
-        self.records.get(id).is_some_and(|s| s.pruned)
+        self.store.record_state(id).is_some_and(|s| s.pruned)
     }
 
     /// Entries of one log from `from` to `to` inclusive, in order.
     pub fn entries(&self, log: &LogId, from: u64, to: u64) -> Vec<Entry> {
-        (from..=to).map_while(|s| self.entry_at(log, s)).collect()
+        (from..=to)
+            .map_while(|s| self.store.entry_at(log, s))
+            .collect()
     }
 
     /// Every entry held, log by log in order.
     pub fn all_entries(&self) -> Vec<Entry> {
-        let mut logs: Vec<_> = self.logs.iter().collect();
-        logs.sort_by_key(|(id, _)| **id);
-        logs.into_iter()
-            .flat_map(|(_, e)| e.iter().cloned())
+        self.store
+            .version_vector()
+            .iter()
+            .flat_map(|(log, head)| self.entries(log, 1, *head))
             .collect()
     }
 
     /// What this ledger holds: each log's highest sequence number.
     pub fn version_vector(&self) -> VersionVector {
-        VersionVector::from_heads(
-            self.logs
-                .iter()
-                .filter_map(|(log, e)| Some((*log, e.last()?.header.seq))),
-        )
+        self.store.version_vector()
     }
 
     /// What this ledger has received: [`MemoryLedger::version_vector`] advanced over the
@@ -718,5 +404,59 @@ impl MemoryLedger {
     /// Equivocations seen: proof that a key signed two entries at one position.
     pub fn equivocations(&self) -> &[Equivocation] {
         &self.equivocations
+    }
+}
+
+/// The in-memory [`LedgerStore`].
+#[derive(Debug, Default)]
+pub struct MemoryLedgerStore {
+    logs: BTreeMap<LogId, Vec<Entry>>,
+    records: BTreeMap<RecordId, RecordState>,
+    by_record: BTreeMap<RecordId, Vec<(LogId, u64)>>,
+}
+
+impl LedgerStore for MemoryLedgerStore {
+    fn log_head(&self, log: &LogId) -> Option<(u64, EntryHash)> {
+        let e = self.logs.get(log)?.last()?;
+        Some((e.header.seq, e.hash()))
+    }
+    fn entry_at(&self, log: &LogId, seq: u64) -> Option<Entry> {
+        let idx = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.logs.get(log)?.get(idx).cloned()
+    }
+    fn record_state(&self, id: &RecordId) -> Option<RecordState> {
+        self.records.get(id).cloned()
+    }
+    fn record_ids(&self) -> Vec<RecordId> {
+        self.records.keys().copied().collect()
+    }
+    fn record_entries(&self, id: &RecordId) -> Vec<(LogId, u64)> {
+        self.by_record.get(id).cloned().unwrap_or_default()
+    }
+    fn put_entry(&mut self, entry: Entry) {
+        let (log, seq) = (entry.header.log(), entry.header.seq);
+        let entries = self.logs.entry(log).or_default();
+        let Some(idx) = usize::try_from(seq - 1).ok() else {
+            return;
+        };
+        if let Some(held) = entries.get_mut(idx) {
+            *held = entry;
+        } else if idx == entries.len() {
+            self.by_record
+                .entry(entry.record_id())
+                .or_default()
+                .push((log, seq));
+            entries.push(entry);
+        }
+    }
+    fn put_record(&mut self, id: RecordId, state: RecordState) {
+        self.records.insert(id, state);
+    }
+    fn version_vector(&self) -> VersionVector {
+        VersionVector::from_heads(
+            self.logs
+                .iter()
+                .filter_map(|(log, e)| Some((*log, e.last()?.header.seq))),
+        )
     }
 }

@@ -27,6 +27,7 @@ mod statement;
 mod status;
 mod sync;
 mod time;
+mod validate;
 mod wire;
 
 pub use canonical::{
@@ -42,10 +43,7 @@ pub use ids::{CoopId, DeviceId, EntryHash, LogId, RecordId, RecordRef};
 pub use keys::{
     CoopSecret, KeyError, MemberSecret, NodeSecret, PublicKey, SecretKey, Signature, verify_batch,
 };
-pub use ledger::{
-    EntryError, Ingested, LedgerView, MAX_PENDING, MemoryLedger, Outcome, RecordState,
-    author_change, validate,
-};
+pub use ledger::{Ingested, Ledger, LedgerStore, MAX_PENDING, MemoryLedger, MemoryLedgerStore};
 pub use membership::{Certificate, Cutoff, Membership, MembershipError, Revocation, Role};
 pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
@@ -64,4 +62,5 @@ pub use sync::{
     Want, differing_vectors, plan_wants, serve_wants,
 };
 pub use time::Timestamp;
+pub use validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};
 pub use wire::WireError;
