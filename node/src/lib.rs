@@ -4,7 +4,10 @@
 //! suite. The validation the node runs is [`minga_protocol::validate`], so every node accepts
 //! the same entries. Ledgers and the network come next.
 
+mod ledger;
 pub mod store;
+
+pub use ledger::{BatchReport, CoopLedger, LedgerError, StagedStore};
 
 pub use minga_protocol as protocol;
 pub use store::{

@@ -41,6 +41,7 @@ fn stored(seq: u64) -> StoredEntry {
             seq,
         },
         hash: EntryHash(Hash::of(&bytes)),
+        record: minga_protocol::RecordId(Hash::of(b"one record")),
         bytes,
     }
 }

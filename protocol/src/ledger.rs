@@ -37,8 +37,10 @@ pub trait LedgerStore {
     fn version_vector(&self) -> VersionVector;
 }
 
-/// The most entries a [`MemoryLedger`] keeps waiting for their predecessors.
+/// The most entries a [`Ledger`] keeps waiting for their predecessors.
 pub const MAX_PENDING: usize = 4096;
+/// The most payload bytes those waiting entries may hold together.
+pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
 
 /// What ingesting one entry did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -56,6 +58,7 @@ pub struct Ledger<S> {
     membership: Membership,
     store: S,
     pending: BTreeMap<(LogId, u64), Entry>,
+    pending_bytes: usize,
     equivocations: Vec<Equivocation>,
     missing_payloads: BTreeSet<EntryHash>,
 }
@@ -93,6 +96,7 @@ impl<S: LedgerStore> Ledger<S> {
             membership,
             store,
             pending: BTreeMap::new(),
+            pending_bytes: 0,
             equivocations: Vec::new(),
             missing_payloads: BTreeSet::new(),
         }
@@ -120,10 +124,16 @@ impl<S: LedgerStore> Ledger<S> {
             }
             Err(e) if e.may_resolve_later() => {
                 let key = (entry.header.log(), entry.header.seq);
-                if !self.pending.contains_key(&key) && self.pending.len() >= MAX_PENDING {
-                    return Err(EntryError::PendingFull(MAX_PENDING));
+                let size = entry.payload.as_ref().map_or(0, Vec::len);
+                let full = self.pending.len() >= MAX_PENDING
+                    || self.pending_bytes + size > MAX_PENDING_BYTES;
+                if !self.pending.contains_key(&key) && full {
+                    return Err(EntryError::PendingFull(self.pending.len()));
                 }
-                self.pending.insert(key, entry);
+                if let Some(old) = self.pending.insert(key, entry) {
+                    self.pending_bytes -= old.payload.as_ref().map_or(0, Vec::len);
+                }
+                self.pending_bytes += size;
                 out.waiting = true;
                 return Ok(out);
             }
@@ -153,9 +163,9 @@ impl<S: LedgerStore> Ledger<S> {
                     .map(|(k, _)| *k)
                     .collect();
                 for k in stale {
-                    self.pending.remove(&k);
+                    self.take_pending(&k);
                 }
-                let Some(entry) = self.pending.remove(&(log, next)) else {
+                let Some(entry) = self.take_pending(&(log, next)) else {
                     continue;
                 };
                 match validate(&entry, self) {
@@ -166,6 +176,7 @@ impl<S: LedgerStore> Ledger<S> {
                         progressed = true;
                     }
                     Err(e) if e.may_resolve_later() => {
+                        self.pending_bytes += entry.payload.as_ref().map_or(0, Vec::len);
                         self.pending.insert((log, next), entry);
                     }
                     // Invalid for good (a revocation arrived, say): dropped. The log stays
@@ -177,6 +188,12 @@ impl<S: LedgerStore> Ledger<S> {
                 return;
             }
         }
+    }
+
+    fn take_pending(&mut self, key: &(LogId, u64)) -> Option<Entry> {
+        let e = self.pending.remove(key)?;
+        self.pending_bytes -= e.payload.as_ref().map_or(0, Vec::len);
+        Some(e)
     }
 
     fn apply(&mut self, entry: Entry, outcome: Outcome) -> Option<EntryHash> {

@@ -38,6 +38,7 @@ fn entry(c: CoopId, l: LogId, seq: u64) -> StoredEntry {
             seq,
         },
         hash: EntryHash(Hash::of(&bytes)),
+        record: RecordId(Hash::of(&[seq as u8 % 2])),
         bytes,
     }
 }

@@ -73,6 +73,8 @@ pub struct StoredEntry {
     pub pos: EntryPos,
     /// Its hash.
     pub hash: EntryHash,
+    /// The record it changes (indexed, so a prune finds every entry of its record).
+    pub record: RecordId,
     /// Its encoded bytes (header, signature and payload unless detached).
     pub bytes: Vec<u8>,
 }
@@ -123,7 +125,17 @@ pub trait Store: Send + Sync + 'static {
     /// Where an entry with this hash sits.
     fn entry_pos(&self, hash: &EntryHash) -> Result<Option<EntryPos>, StoreError>;
     /// Each log's head for one co-op.
-    fn version_vector(&self, coop: &CoopId) -> Result<VersionVector, StoreError>;
+    fn version_vector(&self, coop: &CoopId) -> Result<VersionVector, StoreError> {
+        Ok(VersionVector::from_heads(
+            self.log_heads(coop)?
+                .into_iter()
+                .map(|(log, seq, _)| (log, seq)),
+        ))
+    }
+    /// Each log's head for one co-op, with the head entry's hash.
+    fn log_heads(&self, coop: &CoopId) -> Result<Vec<(LogId, u64, EntryHash)>, StoreError>;
+    /// Positions of every entry held for a record.
+    fn record_entries(&self, coop: &CoopId, id: &RecordId) -> Result<Vec<EntryPos>, StoreError>;
     /// One record's state.
     fn record(&self, coop: &CoopId, id: &RecordId) -> Result<Option<RecordState>, StoreError>;
     /// Every record id of one co-op, in order.
@@ -132,6 +144,9 @@ pub trait Store: Send + Sync + 'static {
     fn geneses(&self) -> Result<Vec<StoredGenesis>, StoreError>;
     /// A view or small value.
     fn view(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every view whose key starts with `prefix`, in key order (keys without the prefix
+    /// stripped).
+    fn views(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
     /// Remembered peer addresses.
     fn peers(&self) -> Result<Vec<String>, StoreError>;
 }
@@ -145,6 +160,7 @@ const RECORD: u8 = b'r';
 const GENESIS: u8 = b'g';
 const VIEW: u8 = b'w';
 const PEER: u8 = b'p';
+const RECORD_ENTRY: u8 = b'x';
 
 fn log_key(prefix: u8, coop: &CoopId, log: &LogId) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + 32 + 32 + 8 + 8);
@@ -252,35 +268,52 @@ fn decode_record(key: &[u8], v: &[u8]) -> Result<RecordState, StoreError> {
     })
 }
 
-fn decode_u64(key: &[u8], v: &[u8]) -> Result<u64, StoreError> {
-    let b: [u8; 8] = v
-        .try_into()
-        .map_err(|_| corrupt(key, "log head is not 8 bytes"))?;
-    Ok(u64::from_be_bytes(b))
+fn decode_head(key: &[u8], v: &[u8]) -> Result<(u64, EntryHash), StoreError> {
+    if v.len() != 40 {
+        return Err(corrupt(key, "log head is not 40 bytes"));
+    }
+    Ok((
+        u64::from_be_bytes(array(key, v.get(..8))?),
+        EntryHash(minga_protocol::Hash(array(key, v.get(8..))?)),
+    ))
 }
 
 /// The keys and values a batch writes, in one order for every backend.
 fn batch_pairs(
     batch: &WriteBatch,
-    current_head: impl Fn(&[u8]) -> Result<u64, StoreError>,
+    current_head: impl Fn(&[u8]) -> Result<(u64, EntryHash), StoreError>,
 ) -> Result<Vec<Pair>, StoreError> {
     let mut out = Vec::new();
-    let mut heads: std::collections::BTreeMap<Vec<u8>, u64> = std::collections::BTreeMap::new();
+    let mut heads: std::collections::BTreeMap<Vec<u8>, (u64, EntryHash)> =
+        std::collections::BTreeMap::new();
     for e in &batch.entries {
         out.push((
             entry_key(&e.pos.coop, &e.pos.log, e.pos.seq),
             e.bytes.clone(),
         ));
         out.push((hash_key(&e.hash), encode_pos(&e.pos)));
+        let mut ix = record_key(&e.pos.coop, &e.record);
+        ix[0] = RECORD_ENTRY;
+        ix.extend_from_slice(&encode_pos(&e.pos)[32..]);
+        out.push((ix, Vec::new()));
         let hk = log_key(HEAD, &e.pos.coop, &e.pos.log);
-        let h = match heads.get(&hk) {
+        let held = match heads.get(&hk) {
             Some(h) => *h,
             None => current_head(&hk)?,
         };
-        heads.insert(hk, h.max(e.pos.seq));
+        heads.insert(
+            hk,
+            if e.pos.seq >= held.0 {
+                (e.pos.seq, e.hash)
+            } else {
+                held
+            },
+        );
     }
-    for (k, seq) in heads {
-        out.push((k, seq.to_be_bytes().to_vec()));
+    for (k, (seq, hash)) in heads {
+        let mut v = seq.to_be_bytes().to_vec();
+        v.extend_from_slice(hash.as_bytes());
+        out.push((k, v));
     }
     for (coop, id, state) in &batch.records {
         out.push((record_key(coop, id), encode_record(state)));
@@ -299,17 +332,18 @@ fn batch_pairs(
     Ok(out)
 }
 
-/// Reads a version vector out of `(key, value)` pairs under a co-op's head prefix.
-fn heads_to_vector(
+/// Reads log heads out of `(key, value)` pairs under a co-op's head prefix.
+fn decode_heads(
     pairs: impl Iterator<Item = Result<Pair, StoreError>>,
-) -> Result<VersionVector, StoreError> {
+) -> Result<Vec<(LogId, u64, EntryHash)>, StoreError> {
     let mut out = Vec::new();
     for pair in pairs {
         let (k, v) = pair?;
         let log = decode_log(&k, k.get(33..).unwrap_or_default())?;
-        out.push((log, decode_u64(&k, &v)?));
+        let (seq, hash) = decode_head(&k, &v)?;
+        out.push((log, seq, hash));
     }
-    Ok(VersionVector::from_heads(out))
+    Ok(out)
 }
 
 fn decode_genesis(k: &[u8], v: &[u8]) -> Result<StoredGenesis, StoreError> {
@@ -329,7 +363,10 @@ impl<K: KeyValue> Store for K {
         if batch.is_empty() {
             return Ok(());
         }
-        let pairs = batch_pairs(batch, |k| self.get(k)?.map_or(Ok(0), |v| decode_u64(k, &v)))?;
+        let pairs = batch_pairs(batch, |k| {
+            self.get(k)?
+                .map_or(Ok((0, EntryHash::default())), |v| decode_head(k, &v))
+        })?;
         self.apply(pairs)
     }
 
@@ -342,8 +379,24 @@ impl<K: KeyValue> Store for K {
         self.get(&k)?.map(|v| decode_pos(&k, &v)).transpose()
     }
 
-    fn version_vector(&self, coop: &CoopId) -> Result<VersionVector, StoreError> {
-        heads_to_vector(self.scan(&prefixed(HEAD, coop.as_bytes())))
+    fn log_heads(&self, coop: &CoopId) -> Result<Vec<(LogId, u64, EntryHash)>, StoreError> {
+        decode_heads(self.scan(&prefixed(HEAD, coop.as_bytes())))
+    }
+
+    fn record_entries(&self, coop: &CoopId, id: &RecordId) -> Result<Vec<EntryPos>, StoreError> {
+        let mut prefix = record_key(coop, id);
+        prefix[0] = RECORD_ENTRY;
+        self.scan(&prefix)
+            .map(|p| {
+                let (k, _) = p?;
+                let rest = k.get(65..).unwrap_or_default();
+                Ok(EntryPos {
+                    coop: *coop,
+                    log: decode_log(&k, rest)?,
+                    seq: u64::from_be_bytes(array(&k, rest.get(40..48))?),
+                })
+            })
+            .collect()
     }
 
     fn record(&self, coop: &CoopId, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
@@ -368,6 +421,12 @@ impl<K: KeyValue> Store for K {
 
     fn view(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&prefixed(VIEW, key))
+    }
+
+    fn views(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+        self.scan(&prefixed(VIEW, prefix))
+            .map(|p| p.map(|(k, v)| (k[1..].to_vec(), v)))
+            .collect()
     }
 
     fn peers(&self) -> Result<Vec<String>, StoreError> {

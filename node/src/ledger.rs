@@ -1,0 +1,319 @@
+//! A co-op's ledger on disk: the protocol's [`Ledger`] logic over the node's [`Store`].
+//!
+//! Entries are validated one by one against the ledger as it stands, including the entries
+//! earlier in the same batch, and everything a batch changes is committed to the store in one
+//! atomic, durable write before [`CoopLedger::ingest`] returns: nothing is acknowledged or
+//! forwarded before it is on disk. Log heads live in memory (a few bytes per log); entries and
+//! record documents are read from the store on demand.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use minga_protocol::{
+    CoopId, DeviceId, Entry, EntryError, EntryHash, Genesis, Ingested, Ledger, LedgerStore, LogId,
+    MemberSecret, Membership, Record, RecordId, RecordKind, RecordState, Signature, Signed,
+    Timestamp, VersionVector,
+};
+
+use crate::store::{EntryPos, Store, StoreError, StoredEntry, StoredGenesis, WriteBatch};
+
+/// Why a ledger operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The store failed; nothing of the batch was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A local write was refused by validation.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// A stored genesis or membership statement no longer verifies: the data is damaged.
+    #[error("stored {0} does not verify; the data directory is damaged")]
+    Damaged(&'static str),
+}
+
+/// View-key prefix under which membership statements are kept, so opening a ledger restores
+/// who may write without reading every record.
+const MEMBERSHIP_VIEW: &[u8] = b"membership/";
+
+/// The [`LedgerStore`] of one co-op over the node's store, staging writes until commit.
+pub struct StagedStore {
+    coop: CoopId,
+    store: Arc<dyn Store>,
+    heads: BTreeMap<LogId, (u64, EntryHash)>,
+    entries: BTreeMap<(LogId, u64), Entry>,
+    records: BTreeMap<RecordId, RecordState>,
+    /// The first read error since the last commit: a batch that saw one is not committed.
+    read_error: RefCell<Option<StoreError>>,
+}
+
+impl StagedStore {
+    fn read<T>(&self, r: Result<T, StoreError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.read_error.borrow_mut().get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    fn take_batch(&mut self) -> WriteBatch {
+        let mut batch = WriteBatch::default();
+        for ((log, seq), e) in std::mem::take(&mut self.entries) {
+            batch.entries.push(StoredEntry {
+                pos: EntryPos {
+                    coop: self.coop,
+                    log,
+                    seq,
+                },
+                hash: e.hash(),
+                record: e.record_id(),
+                bytes: e.encode(),
+            });
+        }
+        for (id, state) in std::mem::take(&mut self.records) {
+            if matches!(
+                state.kind,
+                Some(RecordKind::Certificate | RecordKind::Revocation | RecordKind::Rotation)
+            ) && !state.doc.is_empty()
+            {
+                let mut key = MEMBERSHIP_VIEW.to_vec();
+                key.extend_from_slice(self.coop.as_bytes());
+                key.extend_from_slice(id.as_bytes());
+                batch.views.push((key, state.doc.clone()));
+            }
+            batch.records.push((self.coop, id, state));
+        }
+        batch
+    }
+}
+
+// The store's reads return `Result`; the ledger logic needs plain values. A read error is
+// remembered (so the batch is not committed) and reads as "absent", which validation treats
+// as "wait": never as permission.
+impl LedgerStore for StagedStore {
+    fn log_head(&self, log: &LogId) -> Option<(u64, EntryHash)> {
+        self.heads.get(log).copied()
+    }
+
+    fn entry_at(&self, log: &LogId, seq: u64) -> Option<Entry> {
+        if let Some(e) = self.entries.get(&(*log, seq)) {
+            return Some(e.clone());
+        }
+        let bytes = self.read(self.store.entry(&self.coop, log, seq))??;
+        Entry::decode(&bytes).ok()
+    }
+
+    fn record_state(&self, id: &RecordId) -> Option<RecordState> {
+        if let Some(s) = self.records.get(id) {
+            return Some(s.clone());
+        }
+        self.read(self.store.record(&self.coop, id))?
+    }
+
+    fn record_ids(&self) -> Vec<RecordId> {
+        let mut ids: BTreeSet<RecordId> = self
+            .read(self.store.record_ids(&self.coop))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        ids.extend(self.records.keys().copied());
+        ids.into_iter().collect()
+    }
+
+    fn record_entries(&self, id: &RecordId) -> Vec<(LogId, u64)> {
+        let mut out: BTreeSet<(LogId, u64)> = self
+            .read(self.store.record_entries(&self.coop, id))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.log, p.seq))
+            .collect();
+        out.extend(
+            self.entries
+                .iter()
+                .filter(|(_, e)| e.record_id() == *id)
+                .map(|(k, _)| *k),
+        );
+        out.into_iter().collect()
+    }
+
+    fn put_entry(&mut self, entry: Entry) {
+        let (log, seq) = (entry.header.log(), entry.header.seq);
+        if self.heads.get(&log).is_none_or(|(h, _)| seq > *h) {
+            self.heads.insert(log, (seq, entry.hash()));
+        }
+        self.entries.insert((log, seq), entry);
+    }
+
+    fn put_record(&mut self, id: RecordId, state: RecordState) {
+        self.records.insert(id, state);
+    }
+
+    fn version_vector(&self) -> VersionVector {
+        VersionVector::from_heads(self.heads.iter().map(|(l, (s, _))| (*l, *s)))
+    }
+}
+
+/// What one ingested batch did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Entries now durably stored (including waiting ones they unblocked).
+    pub accepted: Vec<EntryHash>,
+    /// Entries that wait for something they depend on.
+    pub waiting: usize,
+    /// Entries rejected, with why.
+    pub rejected: Vec<(EntryHash, String)>,
+}
+
+/// One co-op's ledger, persisted in the node's store.
+pub struct CoopLedger {
+    ledger: Ledger<StagedStore>,
+    genesis: Signed<Genesis>,
+}
+
+impl CoopLedger {
+    /// Opens the ledger of the co-op that `genesis` founds, creating it if new: loads log heads
+    /// and membership statements, never the records themselves.
+    pub fn open(
+        store: Arc<dyn Store>,
+        genesis: Signed<Genesis>,
+    ) -> Result<CoopLedger, LedgerError> {
+        let coop = genesis.coop_id();
+        let stored = StoredGenesis {
+            coop,
+            bytes: genesis.bytes().to_vec(),
+            signature: genesis.signature().0,
+        };
+        if !store.geneses()?.contains(&stored) {
+            store.commit(&WriteBatch {
+                geneses: vec![stored],
+                ..WriteBatch::default()
+            })?;
+        }
+        let heads = store
+            .log_heads(&coop)?
+            .into_iter()
+            .map(|(log, seq, hash)| (log, (seq, hash)))
+            .collect();
+        let membership = restore_membership(store.as_ref(), genesis.clone())?;
+        let staged = StagedStore {
+            coop,
+            store,
+            heads,
+            entries: BTreeMap::new(),
+            records: BTreeMap::new(),
+            read_error: RefCell::new(None),
+        };
+        Ok(CoopLedger {
+            ledger: Ledger::with_store(membership, staged),
+            genesis,
+        })
+    }
+
+    /// Reopens every co-op ledger the store holds a genesis for.
+    pub fn open_all(store: Arc<dyn Store>) -> Result<Vec<CoopLedger>, LedgerError> {
+        store
+            .geneses()?
+            .into_iter()
+            .map(|g| {
+                let genesis = Signed::<Genesis>::verify(&g.bytes, Signature(g.signature))
+                    .map_err(|_| LedgerError::Damaged("genesis"))?;
+                CoopLedger::open(store.clone(), genesis)
+            })
+            .collect()
+    }
+
+    /// The co-op.
+    pub fn coop(&self) -> CoopId {
+        self.genesis.coop_id()
+    }
+
+    /// The protocol ledger, for reads.
+    pub fn ledger(&self) -> &Ledger<StagedStore> {
+        &self.ledger
+    }
+
+    /// Validates and applies a batch of entries, then commits everything it changed in one
+    /// durable write. Invalid entries are reported, never stored.
+    pub fn ingest(&mut self, entries: Vec<Entry>) -> Result<BatchReport, LedgerError> {
+        let mut report = BatchReport::default();
+        for e in entries {
+            let hash = e.hash();
+            match self.ledger.ingest(e) {
+                Ok(Ingested { accepted, waiting }) => {
+                    report.accepted.extend(accepted);
+                    report.waiting += usize::from(waiting);
+                }
+                Err(err) => report.rejected.push((hash, err.to_string())),
+            }
+        }
+        self.commit()?;
+        Ok(report)
+    }
+
+    /// Writes a record edit by a local member as a new entry, durably.
+    pub fn write(
+        &mut self,
+        key: &MemberSecret,
+        device: DeviceId,
+        record: Option<RecordId>,
+        value: &Record,
+        at: Timestamp,
+    ) -> Result<Entry, LedgerError> {
+        let entry = self.ledger.write(key, device, record, value, at);
+        self.commit()?;
+        Ok(entry?)
+    }
+
+    fn commit(&mut self) -> Result<(), LedgerError> {
+        let staged = self.ledger.store_mut();
+        let batch = staged.take_batch();
+        let read_error = staged.read_error.get_mut().take();
+        let result = match read_error {
+            Some(e) => Err(e),
+            None => staged.store.commit(&batch),
+        };
+        if let Err(e) = result {
+            // The in-memory state ran ahead of the disk: rebuild it from what is stored.
+            let store = self.ledger.store().store.clone();
+            *self = CoopLedger::open(store, self.genesis.clone())?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+/// Rebuilds the membership state from the statements kept under [`MEMBERSHIP_VIEW`].
+/// Certificates may depend on others and rotations on earlier rotations, so statements are
+/// admitted in passes until no more can be.
+fn restore_membership(
+    store: &dyn Store,
+    genesis: Signed<Genesis>,
+) -> Result<Membership, LedgerError> {
+    let mut prefix = MEMBERSHIP_VIEW.to_vec();
+    prefix.extend_from_slice(genesis.coop_id().as_bytes());
+    let mut membership = Membership::new(genesis);
+    let mut waiting = Vec::new();
+    for (_, doc) in store.views(&prefix)? {
+        let d = automerge::AutoCommit::load(&doc)
+            .map_err(|_| LedgerError::Damaged("membership record"))?;
+        waiting.push(Record::read(&d).map_err(|_| LedgerError::Damaged("membership record"))?);
+    }
+    loop {
+        let before = waiting.len();
+        waiting.retain(|r| {
+            let admitted = match r {
+                Record::Certificate(c) => membership.add_certificate(c.clone()).is_ok(),
+                Record::Revocation(x) => membership.add_revocation(x.clone()).is_ok(),
+                Record::Rotation(x) => membership.add_rotation(x.clone()).is_ok(),
+                _ => true,
+            };
+            !admitted
+        });
+        if waiting.is_empty() || waiting.len() == before {
+            break;
+        }
+    }
+    Ok(membership)
+}
