@@ -4,8 +4,15 @@
 //! suite. The validation the node runs is [`minga_protocol::validate`], so every node accepts
 //! the same entries. Ledgers and the network come next.
 
+mod config;
 mod ledger;
+mod net;
 pub mod store;
+
+pub use config::NodeConfig;
+pub use net::{
+    Node, NodeError, NodeEvent, NodeHandle, PROTOCOL_VERSION, SyncStats, peer_of, topic,
+};
 
 pub use ledger::{BatchReport, CoopLedger, LedgerError, StagedStore};
 

@@ -58,8 +58,8 @@ pub use status::{
     NeedStatus, OfferStatus, PledgeState, PledgeStatus, need_status, offer_status, pledge_status,
 };
 pub use sync::{
-    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SyncError, SyncMessage, VersionVector,
-    Want, differing_vectors, plan_wants, serve_wants,
+    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_LOGS, MAX_MESSAGE_BYTES, MAX_WANTS,
+    SyncError, SyncMessage, VersionVector, Want, differing_vectors, plan_wants, serve_wants,
 };
 pub use time::Timestamp;
 pub use validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};

@@ -1,0 +1,49 @@
+//! The node's configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use minga_protocol::{Genesis, Signed};
+
+/// Everything a node needs to start. The defaults talk to nobody: a node sends traffic only
+/// to the bootstrap peers it is given and to peers that dial it.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Where the store lives.
+    pub data_dir: PathBuf,
+    /// Addresses to listen on (TCP and QUIC).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start, each ending in `/p2p/<peer id>`.
+    pub bootstrap: Vec<Multiaddr>,
+    /// The network's name: one gossip topic per network.
+    pub network: String,
+    /// The co-ops this node replicates, by their signed genesis (the co-ops already in the
+    /// store are replicated too).
+    pub trusted: Vec<Signed<Genesis>>,
+    /// mDNS discovery on the local network. Off by default: multicast leaves the machine.
+    pub lan: bool,
+    /// A relay to listen through when behind NAT (`…/p2p/<relay id>`).
+    pub relay: Option<Multiaddr>,
+    /// How often to reconcile with every connected peer.
+    pub sync_interval: Duration,
+    /// How many gossip messages to publish per pacing tick (10 ms).
+    pub publish_per_tick: usize,
+}
+
+impl NodeConfig {
+    /// A configuration with the defaults, storing under `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> NodeConfig {
+        NodeConfig {
+            data_dir: data_dir.into(),
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            network: "minga".into(),
+            trusted: Vec::new(),
+            lan: false,
+            relay: None,
+            sync_interval: Duration::from_secs(30),
+            publish_per_tick: 32,
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The node: one task owns the libp2p swarm and the ledgers; a cloneable [`NodeHandle`] sends it
+//! commands over a bounded channel, each with a oneshot reply.
+
+mod behaviour;
+mod codec;
+mod event_loop;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
+use minga_protocol::{
+    CoopId, DeviceId, Entry, EntryHash, Genesis, MemberSecret, NodeSecret, Record, RecordId,
+    Signed, Timestamp, VersionVector,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::config::NodeConfig;
+use crate::ledger::{CoopLedger, LedgerError};
+use crate::store::{SledStore, Store, StoreError};
+
+pub use behaviour::{PROTOCOL_VERSION, topic};
+
+/// Commands waiting for the event loop; senders wait when it is full.
+const COMMAND_QUEUE: usize = 256;
+/// Events kept for slow subscribers; a subscriber that falls further behind is told it lagged.
+const EVENT_QUEUE: usize = 4096;
+
+/// Why a node could not start or do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The store could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A ledger operation failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The network could not be set up.
+    #[error("network: {0}")]
+    Network(String),
+    /// The co-op is not one this node replicates.
+    #[error("co-op {0} is not replicated by this node; trust its genesis first")]
+    UnknownCoop(CoopId),
+    /// The node has stopped.
+    #[error("the node has stopped")]
+    Stopped,
+}
+
+/// Something that happened in the node, for observers (tests, the API's event stream).
+#[derive(Clone, Debug)]
+pub enum NodeEvent {
+    /// Entries were accepted and durably stored.
+    Applied {
+        /// The co-op.
+        coop: CoopId,
+        /// The entries.
+        entries: Vec<EntryHash>,
+        /// The peer they came from (`None`: written here).
+        from: Option<PeerId>,
+    },
+    /// A peer sent an entry that failed validation; it was not stored or forwarded.
+    Rejected {
+        /// The peer.
+        from: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// A connection to a peer opened.
+    Connected(PeerId),
+    /// The last connection to a peer closed.
+    Disconnected(PeerId),
+    /// A catch-up session with a peer finished for one co-op.
+    Synced {
+        /// The peer.
+        peer: PeerId,
+        /// The co-op.
+        coop: CoopId,
+        /// Entries received in the session.
+        received: usize,
+    },
+}
+
+/// Entries and bytes exchanged with one peer by catch-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Entries received.
+    pub entries_in: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Entries sent.
+    pub entries_out: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+}
+
+enum Command {
+    Write {
+        coop: CoopId,
+        key: Box<MemberSecret>,
+        device: DeviceId,
+        record: Option<RecordId>,
+        value: Box<Record>,
+        reply: oneshot::Sender<Result<Entry, NodeError>>,
+    },
+    Trust {
+        genesis: Box<Signed<Genesis>>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Records {
+        coop: CoopId,
+        reply: oneshot::Sender<Result<BTreeMap<RecordId, Record>, NodeError>>,
+    },
+    Vector {
+        coop: CoopId,
+        reply: oneshot::Sender<Result<VersionVector, NodeError>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Disconnect {
+        peer: PeerId,
+        reply: oneshot::Sender<()>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Score {
+        peer: PeerId,
+        reply: oneshot::Sender<Option<f64>>,
+    },
+    Stats {
+        reply: oneshot::Sender<BTreeMap<PeerId, SyncStats>>,
+    },
+    GossipUnchecked {
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<()>,
+    },
+    SyncNow {
+        reply: oneshot::Sender<()>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+}
+
+/// A handle to a running node. Cloning it is cheap; the node stops when asked to, or when
+/// every handle is dropped.
+#[derive(Clone)]
+pub struct NodeHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<NodeEvent>,
+    peer_id: PeerId,
+    listen_addrs: Vec<Multiaddr>,
+}
+
+/// Starts nodes.
+pub struct Node;
+
+impl Node {
+    /// Opens the store, starts the swarm, waits until every listen address is bound, and runs
+    /// the event loop on its own task.
+    pub async fn start(config: NodeConfig, key: &NodeSecret) -> Result<NodeHandle, NodeError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| NodeError::Store(StoreError::Backend(e.to_string())))?;
+        let sled = Arc::new(SledStore::open(&config.data_dir.join("store"))?);
+        let store: Arc<dyn Store> = sled.clone();
+        let mut ledgers = BTreeMap::new();
+        for l in CoopLedger::open_all(store.clone())? {
+            ledgers.insert(l.coop(), l);
+        }
+        for g in &config.trusted {
+            if let std::collections::btree_map::Entry::Vacant(v) = ledgers.entry(g.coop_id()) {
+                v.insert(CoopLedger::open(store.clone(), g.clone())?);
+            }
+        }
+
+        let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.0.seed())
+            .map_err(|e| NodeError::Network(e.to_string()))?;
+        let network = config.network.clone();
+        let lan = config.lan;
+        let net = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| net(&e))?
+            .with_quic()
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| net(&e))?
+            .with_behaviour(|key, relay| {
+                behaviour::build(key, relay, &network, lan)
+                    .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+            })
+            .map_err(|e| net(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .build();
+
+        for addr in &config.listen {
+            swarm.listen_on(addr.clone()).map_err(|e| net(&e))?;
+        }
+        if let Some(relay) = &config.relay {
+            swarm
+                .listen_on(relay.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
+                .map_err(|e| net(&e))?;
+        }
+        // Wait until each listener is bound, so callers (and tests on port 0) know where.
+        let mut listen_addrs = Vec::new();
+        while listen_addrs.len() < config.listen.len() {
+            let event = tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some())
+                .await
+                .map_err(|_| NodeError::Network("listening took more than 10 s".into()))?;
+            match event {
+                SwarmEvent::NewListenAddr { address, .. } => listen_addrs.push(address),
+                SwarmEvent::ListenerError { error, .. } => return Err(net(&error)),
+                SwarmEvent::ListenerClosed {
+                    reason: Err(error), ..
+                } => return Err(net(&error)),
+                _ => {}
+            }
+        }
+        for addr in &config.bootstrap {
+            if let Some(peer) = peer_of(addr) {
+                swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            }
+            if let Err(e) = swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, error = %e, "cannot dial bootstrap peer");
+            }
+        }
+
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let peer_id = *swarm.local_peer_id();
+        tracing::info!(%peer_id, addrs = ?listen_addrs, coops = ledgers.len(), "node started");
+        let event_loop =
+            event_loop::EventLoop::new(swarm, rx, events.clone(), ledgers, sled, &config);
+        tokio::spawn(event_loop.run());
+        Ok(NodeHandle {
+            commands: tx,
+            events,
+            peer_id,
+            listen_addrs,
+        })
+    }
+}
+
+/// The peer id at the end of a multiaddr, if any.
+pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+impl NodeHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The addresses the node listens on, each with `/p2p/<peer id>` so others can dial them.
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.listen_addrs
+            .iter()
+            .map(|a| {
+                a.clone()
+                    .with(libp2p::multiaddr::Protocol::P2p(self.peer_id))
+            })
+            .collect()
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    /// Writes a record edit by a local member: stored durably, then gossiped.
+    pub async fn write(
+        &self,
+        coop: CoopId,
+        key: &MemberSecret,
+        device: DeviceId,
+        record: Option<RecordId>,
+        value: Record,
+    ) -> Result<Entry, NodeError> {
+        self.ask(|reply| Command::Write {
+            coop,
+            key: Box::new(key.clone()),
+            device,
+            record,
+            value: Box::new(value),
+            reply,
+        })
+        .await?
+    }
+
+    /// Starts replicating a co-op.
+    pub async fn trust(&self, genesis: Signed<Genesis>) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Trust {
+            genesis: Box::new(genesis),
+            reply,
+        })
+        .await?
+    }
+
+    /// Every live record of a co-op.
+    pub async fn records(&self, coop: CoopId) -> Result<BTreeMap<RecordId, Record>, NodeError> {
+        self.ask(|reply| Command::Records { coop, reply }).await?
+    }
+
+    /// What this node holds of a co-op.
+    pub async fn version_vector(&self, coop: CoopId) -> Result<VersionVector, NodeError> {
+        self.ask(|reply| Command::Vector { coop, reply }).await?
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Closes every connection to a peer and refuses new ones until it is dialled again with
+    /// [`NodeHandle::dial`].
+    pub async fn disconnect(&self, peer: PeerId) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Disconnect { peer, reply }).await
+    }
+
+    /// Connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerId>, NodeError> {
+        self.ask(|reply| Command::Peers { reply }).await
+    }
+
+    /// A peer's gossip score (negative: it misbehaved).
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, NodeError> {
+        self.ask(|reply| Command::Score { peer, reply }).await
+    }
+
+    /// Catch-up statistics per peer.
+    pub async fn sync_stats(&self) -> Result<BTreeMap<PeerId, SyncStats>, NodeError> {
+        self.ask(|reply| Command::Stats { reply }).await
+    }
+
+    /// Starts a catch-up session with every connected peer now.
+    pub async fn sync_now(&self) -> Result<(), NodeError> {
+        self.ask(|reply| Command::SyncNow { reply }).await
+    }
+
+    /// Publishes bytes on the gossip topic without validating them: for fault-injection tests
+    /// that play a misbehaving peer. Honest code never needs it.
+    pub async fn gossip_unchecked(&self, bytes: Vec<u8>) -> Result<(), NodeError> {
+        self.ask(|reply| Command::GossipUnchecked { bytes, reply })
+            .await
+    }
+
+    /// Stops the node: closes connections and flushes the store.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Shutdown { reply }).await?
+    }
+}
+
+/// A timestamp for local writes.
+pub(crate) fn now() -> Timestamp {
+    Timestamp::now()
+}
