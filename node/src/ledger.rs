@@ -43,6 +43,8 @@ pub struct StagedStore {
     heads: BTreeMap<LogId, (u64, EntryHash)>,
     entries: BTreeMap<(LogId, u64), Entry>,
     records: BTreeMap<RecordId, RecordState>,
+    truncations: Vec<(LogId, u64)>,
+    removed: BTreeSet<RecordId>,
     /// The first read error since the last commit: a batch that saw one is not committed.
     read_error: RefCell<Option<StoreError>>,
 }
@@ -58,8 +60,22 @@ impl StagedStore {
         }
     }
 
+    fn membership_key(&self, id: &RecordId) -> Vec<u8> {
+        let mut key = MEMBERSHIP_VIEW.to_vec();
+        key.extend_from_slice(self.coop.as_bytes());
+        key.extend_from_slice(id.as_bytes());
+        key
+    }
+
     fn take_batch(&mut self) -> WriteBatch {
         let mut batch = WriteBatch::default();
+        for (log, from) in std::mem::take(&mut self.truncations) {
+            batch.truncations.push((self.coop, log, from));
+        }
+        for id in std::mem::take(&mut self.removed) {
+            batch.removed_records.push((self.coop, id));
+            batch.removed_views.push(self.membership_key(&id));
+        }
         for ((log, seq), e) in std::mem::take(&mut self.entries) {
             batch.entries.push(StoredEntry {
                 pos: EntryPos {
@@ -78,10 +94,9 @@ impl StagedStore {
                 Some(RecordKind::Certificate | RecordKind::Revocation | RecordKind::Rotation)
             ) && !state.doc.is_empty()
             {
-                let mut key = MEMBERSHIP_VIEW.to_vec();
-                key.extend_from_slice(self.coop.as_bytes());
-                key.extend_from_slice(id.as_bytes());
-                batch.views.push((key, state.doc.clone()));
+                batch
+                    .views
+                    .push((self.membership_key(&id), state.doc.clone()));
             }
             batch.records.push((self.coop, id, state));
         }
@@ -98,6 +113,10 @@ impl LedgerStore for StagedStore {
     }
 
     fn entry_at(&self, log: &LogId, seq: u64) -> Option<Entry> {
+        // Past the head is nothing, even if a truncated entry is still on disk until commit.
+        if self.heads.get(log).is_none_or(|(h, _)| seq > *h) {
+            return None;
+        }
         if let Some(e) = self.entries.get(&(*log, seq)) {
             return Some(e.clone());
         }
@@ -106,6 +125,9 @@ impl LedgerStore for StagedStore {
     }
 
     fn record_state(&self, id: &RecordId) -> Option<RecordState> {
+        if self.removed.contains(id) {
+            return None;
+        }
         if let Some(s) = self.records.get(id) {
             return Some(s.clone());
         }
@@ -119,7 +141,9 @@ impl LedgerStore for StagedStore {
             .into_iter()
             .collect();
         ids.extend(self.records.keys().copied());
-        ids.into_iter().collect()
+        ids.into_iter()
+            .filter(|id| !self.removed.contains(id))
+            .collect()
     }
 
     fn record_entries(&self, id: &RecordId) -> Vec<(LogId, u64)> {
@@ -135,7 +159,9 @@ impl LedgerStore for StagedStore {
                 .filter(|(_, e)| e.record_id() == *id)
                 .map(|(k, _)| *k),
         );
-        out.into_iter().collect()
+        out.into_iter()
+            .filter(|(log, seq)| self.heads.get(log).is_some_and(|(h, _)| seq <= h))
+            .collect()
     }
 
     fn put_entry(&mut self, entry: Entry) {
@@ -147,7 +173,30 @@ impl LedgerStore for StagedStore {
     }
 
     fn put_record(&mut self, id: RecordId, state: RecordState) {
+        self.removed.remove(&id);
         self.records.insert(id, state);
+    }
+
+    fn truncate_log(&mut self, log: &LogId, from: u64) {
+        self.entries.retain(|(l, s), _| !(l == log && *s >= from));
+        let prev = from
+            .checked_sub(1)
+            .filter(|s| *s > 0)
+            .and_then(|s| Some((s, self.entry_at(log, s)?.hash())));
+        match prev {
+            Some(head) => {
+                self.heads.insert(*log, head);
+            }
+            None => {
+                self.heads.remove(log);
+            }
+        }
+        self.truncations.push((*log, from));
+    }
+
+    fn remove_record(&mut self, id: &RecordId) {
+        self.records.remove(id);
+        self.removed.insert(*id);
     }
 
     fn version_vector(&self) -> VersionVector {
@@ -203,6 +252,8 @@ impl CoopLedger {
             heads,
             entries: BTreeMap::new(),
             records: BTreeMap::new(),
+            truncations: Vec::new(),
+            removed: BTreeSet::new(),
             read_error: RefCell::new(None),
         };
         Ok(CoopLedger {

@@ -11,7 +11,7 @@ use crate::hash::Hash;
 use crate::ids::{DeviceId, EntryHash, LogId, RecordId};
 use crate::keys::MemberSecret;
 use crate::membership::Membership;
-use crate::record::Record;
+use crate::record::{Record, RecordKind};
 use crate::sync::VersionVector;
 use crate::time::Timestamp;
 use crate::validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};
@@ -33,6 +33,10 @@ pub trait LedgerStore {
     fn put_entry(&mut self, entry: Entry);
     /// Stores a record's state.
     fn put_record(&mut self, id: RecordId, state: RecordState);
+    /// Removes a log's entries from `from` on (a revocation cut them off).
+    fn truncate_log(&mut self, log: &LogId, from: u64);
+    /// Forgets a record whose creating entry was cut off.
+    fn remove_record(&mut self, id: &RecordId);
     /// Each log's head.
     fn version_vector(&self) -> VersionVector;
 }
@@ -190,6 +194,116 @@ impl<S: LedgerStore> Ledger<S> {
         }
     }
 
+    /// Makes revocations retroactive, so the outcome does not depend on the order in which a
+    /// node learnt things: entries past a cut-off that were accepted before the revocation
+    /// arrived are removed, the records they touched are rebuilt from the entries that remain,
+    /// and membership is rebuilt from the statements that remain (a revoked admin's later
+    /// certificates go with its entries), until nothing more is cut off.
+    fn enforce_revocations(&mut self) {
+        loop {
+            let mut touched: BTreeSet<RecordId> = BTreeSet::new();
+            let vv = self.store.version_vector();
+            for (log, head) in vv.iter() {
+                let cut = (1..=*head).find(|seq| {
+                    self.store.entry_at(log, *seq).is_some_and(|e| {
+                        self.membership
+                            .authorize(log, *seq, e.header.timestamp)
+                            .is_err()
+                    })
+                });
+                let Some(from) = cut else { continue };
+                for seq in from..=*head {
+                    if let Some(e) = self.store.entry_at(log, seq) {
+                        self.missing_payloads.remove(&e.hash());
+                        touched.insert(e.record_id());
+                    }
+                }
+                self.store.truncate_log(log, from);
+            }
+            if touched.is_empty() {
+                return;
+            }
+            for id in touched {
+                self.rebuild_record(id);
+            }
+            self.rebuild_membership();
+        }
+    }
+
+    /// Recomputes a record's document from the entries that remain for it.
+    fn rebuild_record(&mut self, id: RecordId) {
+        let entries: Vec<Entry> = self
+            .store
+            .record_entries(&id)
+            .into_iter()
+            .filter_map(|(log, seq)| self.store.entry_at(&log, seq))
+            .collect();
+        if !entries.iter().any(Entry::creates_record) {
+            self.store.remove_record(&id);
+            return;
+        }
+        let Some(state) = self.store.record_state(&id) else {
+            return;
+        };
+        if state.pruned {
+            return;
+        }
+        let changes: Vec<automerge::Change> = entries
+            .iter()
+            .filter(|e| e.header.kind == EntryKind::Change)
+            .filter_map(|e| automerge::Change::from_bytes(e.payload.clone()?).ok())
+            .collect();
+        let mut doc = AutoCommit::new();
+        // Changes that depended on removed ones stay queued inside automerge, invisible.
+        let _ = doc.apply_changes(changes);
+        let kind = Record::read(&doc).map(|r| r.kind()).ok().or(state.kind);
+        self.store.put_record(
+            id,
+            RecordState {
+                kind,
+                doc: doc.save(),
+                pruned: false,
+            },
+        );
+    }
+
+    /// Rebuilds membership from the genesis and the membership records that remain.
+    fn rebuild_membership(&mut self) {
+        let mut fresh = Membership::new(self.membership.genesis().clone());
+        let mut statements: Vec<Record> = self
+            .store
+            .record_ids()
+            .into_iter()
+            .filter_map(|id| {
+                let state = self.store.record_state(&id)?;
+                if !matches!(
+                    state.kind,
+                    Some(RecordKind::Certificate | RecordKind::Revocation | RecordKind::Rotation)
+                ) || state.pruned
+                {
+                    return None;
+                }
+                Record::read(&AutoCommit::load(&state.doc).ok()?).ok()
+            })
+            .collect();
+        loop {
+            let before = statements.len();
+            statements.retain(|r| {
+                let admitted = match r {
+                    Record::Certificate(c) => fresh.add_certificate(c.clone()).is_ok(),
+                    Record::Revocation(x) => fresh.add_revocation(x.clone()).is_ok(),
+                    Record::Rotation(x) => fresh.add_rotation(x.clone()).is_ok(),
+                    _ => true,
+                };
+                !admitted
+            });
+            if statements.is_empty() || statements.len() == before {
+                break;
+            }
+        }
+        self.membership = fresh;
+    }
+
     fn take_pending(&mut self, key: &(LogId, u64)) -> Option<Entry> {
         let e = self.pending.remove(key)?;
         self.pending_bytes -= e.payload.as_ref().map_or(0, Vec::len);
@@ -197,6 +311,15 @@ impl<S: LedgerStore> Ledger<S> {
     }
 
     fn apply(&mut self, entry: Entry, outcome: Outcome) -> Option<EntryHash> {
+        let revokes = matches!(&outcome, Outcome::Change { value, .. } if value.kind() == RecordKind::Revocation);
+        let hash = self.apply_outcome(entry, outcome);
+        if revokes {
+            self.enforce_revocations();
+        }
+        hash
+    }
+
+    fn apply_outcome(&mut self, entry: Entry, outcome: Outcome) -> Option<EntryHash> {
         let hash = entry.hash();
         let mut entry = entry;
         match outcome {
@@ -468,6 +591,24 @@ impl LedgerStore for MemoryLedgerStore {
     }
     fn put_record(&mut self, id: RecordId, state: RecordState) {
         self.records.insert(id, state);
+    }
+    fn truncate_log(&mut self, log: &LogId, from: u64) {
+        let Some(entries) = self.logs.get_mut(log) else {
+            return;
+        };
+        let keep = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        for e in entries.drain(keep.min(entries.len())..) {
+            if let Some(positions) = self.by_record.get_mut(&e.record_id()) {
+                positions.retain(|(l, s)| !(l == log && *s >= from));
+            }
+        }
+        if entries.is_empty() {
+            self.logs.remove(log);
+        }
+    }
+    fn remove_record(&mut self, id: &RecordId) {
+        self.records.remove(id);
+        self.by_record.remove(id);
     }
     fn version_vector(&self) -> VersionVector {
         VersionVector::from_heads(

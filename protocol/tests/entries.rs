@@ -449,3 +449,87 @@ fn a_detached_entry_is_completed_when_it_arrives_whole() {
     assert!(replica.missing_payloads().is_empty());
     assert_eq!(replica.records(), c.ledger.records());
 }
+
+#[test]
+fn a_revocation_learnt_late_removes_what_it_cuts_off() {
+    let (mut c, m, need_id) = setup();
+    let dev = DeviceId(9);
+    // The member writes three offers and edits the founder's need; the admin had seen only the
+    // first offer when it revoked the key.
+    let mut by_member = Vec::new();
+    for i in 0..3 {
+        let e = c
+            .ledger
+            .write(
+                &m,
+                dev,
+                None,
+                &Record::Offer(offer(&format!("lot {i}"), "1 kg")),
+                day(2),
+            )
+            .unwrap();
+        by_member.push(e);
+    }
+    let edit = edit_by(&c.ledger, &m, dev, need_id, "hijacked title");
+    c.ledger.ingest(edit.clone()).unwrap();
+    let rev = c.revoke(
+        &m,
+        vec![Cutoff {
+            device: dev,
+            last_valid: 1,
+        }],
+    );
+    let rev_entry = c.founder_writes(None, &Record::Revocation(rev));
+
+    // Node X learns everything in log order: the member's entries first, the revocation last.
+    let everything = c.ledger.all_entries();
+    assert!(
+        c.ledger.record(&by_member[1].record_id()).is_none(),
+        "the author's own ledger enforced it too"
+    );
+    let mut x = c.empty_ledger();
+    let mut member_entries: Vec<Entry> = by_member.clone();
+    member_entries.push(edit.clone());
+    for e in everything.iter().filter(|e| e.header.author != m.public()) {
+        if e.hash() != rev_entry.hash() {
+            x.ingest(e.clone()).unwrap();
+        }
+    }
+    for e in &member_entries {
+        x.ingest(e.clone()).unwrap();
+    }
+    assert!(x.record(&by_member[2].record_id()).is_some());
+    x.ingest(rev_entry.clone()).unwrap();
+
+    // Node Y learns the revocation before the member's entries.
+    let mut y = c.empty_ledger();
+    for e in everything.iter().filter(|e| e.header.author != m.public()) {
+        y.ingest(e.clone()).unwrap();
+    }
+    for e in &member_entries {
+        let _ = y.ingest(e.clone());
+    }
+
+    for ledger in [&x, &y] {
+        assert!(
+            ledger.record(&by_member[0].record_id()).is_some(),
+            "within the cut-off"
+        );
+        assert!(ledger.record(&by_member[1].record_id()).is_none());
+        assert!(ledger.record(&by_member[2].record_id()).is_none());
+        let Some(Record::Need(n)) = ledger.record(&need_id) else {
+            panic!()
+        };
+        assert_eq!(
+            n.title, "Rice for the kitchen",
+            "the edit past the cut-off is undone"
+        );
+        let log = LogId {
+            author: m.public(),
+            device: dev,
+        };
+        assert_eq!(ledger.version_vector().get(&log), 1);
+    }
+    assert_eq!(x.records(), y.records());
+    assert_eq!(x.version_vector(), y.version_vector());
+}

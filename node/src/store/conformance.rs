@@ -3,7 +3,8 @@
 //! suite can live in library code and report which promise broke.
 
 use minga_protocol::{
-    CoopId, DeviceId, EntryHash, Hash, LogId, MemberSecret, RecordId, RecordKind, RecordState,
+    CoopId, DeviceId, Entry, EntryHash, EntryKind, Hash, LogId, MemberSecret, RecordId, RecordKind,
+    RecordState, Timestamp,
 };
 
 use super::{EntryPos, Store, StoredEntry, StoredGenesis, WriteBatch};
@@ -29,17 +30,39 @@ fn coop(n: u8) -> CoopId {
     CoopId(Hash::of(&[n]))
 }
 
+/// A real signed entry (truncation decodes what it deletes), in record 0 or 1 by parity.
 fn entry(c: CoopId, l: LogId, seq: u64) -> StoredEntry {
-    let bytes = format!("{c}/{l}/{seq}").into_bytes();
+    let seed = if l == log(1, 7) || l == log(1, 1) {
+        1
+    } else if l == log(2, 1) {
+        2
+    } else if l == log(3, 3) {
+        3
+    } else {
+        9
+    };
+    let key = MemberSecret::from_seed(&[seed; 32]);
+    let record = RecordId(Hash::of(&[seq as u8 % 2]));
+    let e = Entry::sign(
+        &key,
+        c,
+        l.device,
+        seq,
+        EntryHash::default(),
+        record,
+        EntryKind::Change,
+        format!("payload {seq}").into_bytes(),
+        Timestamp(0),
+    );
     StoredEntry {
         pos: EntryPos {
             coop: c,
             log: l,
             seq,
         },
-        hash: EntryHash(Hash::of(&bytes)),
-        record: RecordId(Hash::of(&[seq as u8 % 2])),
-        bytes,
+        hash: e.hash(),
+        record,
+        bytes: e.encode(),
     }
 }
 
@@ -58,6 +81,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Check {
     heads_track_the_highest_entry_per_log(&fresh())?;
     coops_are_kept_apart(&fresh())?;
     records_geneses_views_and_peers_round_trip(&fresh())?;
+    truncation_removes_a_log_tail_everywhere(&fresh())?;
     Ok(())
 }
 
@@ -253,6 +277,66 @@ pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
     ensure(
         s.peers().map_err(err)? == vec!["/ip4/127.0.0.1/tcp/4001".to_string()],
         "peers read back different",
+    )
+}
+
+/// Cutting a log removes its tail from every index and moves its head back.
+pub fn truncation_removes_a_log_tail_everywhere(s: &impl Store) -> Check {
+    let (c, l) = (coop(6), log(1, 7));
+    let all: Vec<StoredEntry> = (1..=5).map(|i| entry(c, l, i)).collect();
+    s.commit(&WriteBatch {
+        entries: all.clone(),
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    s.commit(&WriteBatch {
+        truncations: vec![(c, l, 3)],
+        removed_records: vec![(c, RecordId(Hash::of(&[9])))],
+        removed_views: vec![b"gone".to_vec()],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    for e in &all {
+        let kept = e.pos.seq < 3;
+        ensure(
+            s.entry(&c, &l, e.pos.seq).map_err(err)?.is_some() == kept,
+            "an entry survived or vanished wrongly",
+        )?;
+        ensure(
+            s.entry_pos(&e.hash).map_err(err)?.is_some() == kept,
+            "a hash outlived its entry",
+        )?;
+    }
+    let heads = s.log_heads(&c).map_err(err)?;
+    ensure(
+        heads == vec![(l, 2, all[1].hash)],
+        "the head did not move back to the last kept entry",
+    )?;
+    let odd: Vec<u64> = s
+        .record_entries(&c, &RecordId(Hash::of(&[1])))
+        .map_err(err)?
+        .iter()
+        .map(|p| p.seq)
+        .collect();
+    ensure(odd == vec![1], "the record index lists a cut entry")?;
+    // Cutting from the first entry leaves no head at all; a new entry 1 starts the log again.
+    s.commit(&WriteBatch {
+        truncations: vec![(c, l, 1)],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    ensure(
+        s.version_vector(&c).map_err(err)?.is_empty(),
+        "a fully cut log keeps a head",
+    )?;
+    s.commit(&WriteBatch {
+        entries: vec![entry(c, l, 1)],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    ensure(
+        s.version_vector(&c).map_err(err)?.get(&l) == 1,
+        "a cut log cannot start again",
     )
 }
 

@@ -28,8 +28,11 @@ impl MemoryStore {
 }
 
 impl KeyValue for MemoryStore {
-    fn apply(&self, pairs: Vec<Pair>) -> Result<(), StoreError> {
+    fn apply(&self, pairs: Vec<Pair>, deletes: Vec<Vec<u8>>) -> Result<(), StoreError> {
         let mut map = self.lock()?;
+        for k in deletes {
+            map.remove(&k);
+        }
         map.extend(pairs);
         Ok(())
     }

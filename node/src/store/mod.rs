@@ -92,6 +92,13 @@ pub struct WriteBatch {
     pub views: Vec<(Vec<u8>, Vec<u8>)>,
     /// Peer addresses to remember (multiaddr text).
     pub peers: Vec<String>,
+    /// Logs to cut from a sequence number on (a revocation's cut-off), applied before the
+    /// entries above are written.
+    pub truncations: Vec<(CoopId, LogId, u64)>,
+    /// Records to forget.
+    pub removed_records: Vec<(CoopId, RecordId)>,
+    /// Views to delete, by key.
+    pub removed_views: Vec<Vec<u8>>,
 }
 
 impl WriteBatch {
@@ -102,14 +109,17 @@ impl WriteBatch {
             && self.geneses.is_empty()
             && self.views.is_empty()
             && self.peers.is_empty()
+            && self.truncations.is_empty()
+            && self.removed_records.is_empty()
+            && self.removed_views.is_empty()
     }
 }
 
 /// The ordered key-value operations a backend provides; [`Store`] is built on them once, so
 /// every backend stores the same bytes under the same keys.
 pub trait KeyValue: Send + Sync + 'static {
-    /// Writes all pairs atomically and durably.
-    fn apply(&self, pairs: Vec<Pair>) -> Result<(), StoreError>;
+    /// Deletes `deletes`, then writes `pairs`, all atomically and durably.
+    fn apply(&self, pairs: Vec<Pair>, deletes: Vec<Vec<u8>>) -> Result<(), StoreError>;
     /// One value.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every pair whose key starts with `prefix`, in key order.
@@ -281,11 +291,11 @@ fn decode_head(key: &[u8], v: &[u8]) -> Result<(u64, EntryHash), StoreError> {
 /// The keys and values a batch writes, in one order for every backend.
 fn batch_pairs(
     batch: &WriteBatch,
+    mut heads: std::collections::BTreeMap<Vec<u8>, (u64, EntryHash)>,
     current_head: impl Fn(&[u8]) -> Result<(u64, EntryHash), StoreError>,
+    deletes: &mut Vec<Vec<u8>>,
 ) -> Result<Vec<Pair>, StoreError> {
     let mut out = Vec::new();
-    let mut heads: std::collections::BTreeMap<Vec<u8>, (u64, EntryHash)> =
-        std::collections::BTreeMap::new();
     for e in &batch.entries {
         out.push((
             entry_key(&e.pos.coop, &e.pos.log, e.pos.seq),
@@ -311,6 +321,10 @@ fn batch_pairs(
         );
     }
     for (k, (seq, hash)) in heads {
+        if seq == 0 {
+            deletes.push(k);
+            continue;
+        }
         let mut v = seq.to_be_bytes().to_vec();
         v.extend_from_slice(hash.as_bytes());
         out.push((k, v));
@@ -363,11 +377,54 @@ impl<K: KeyValue> Store for K {
         if batch.is_empty() {
             return Ok(());
         }
-        let pairs = batch_pairs(batch, |k| {
-            self.get(k)?
-                .map_or(Ok((0, EntryHash::default())), |v| decode_head(k, &v))
-        })?;
-        self.apply(pairs)
+        let mut deletes = Vec::new();
+        let mut heads = std::collections::BTreeMap::new();
+        for (coop, log, from) in &batch.truncations {
+            for pair in self.scan(&log_key(ENTRY, coop, log)) {
+                let (k, v) = pair?;
+                let seq = u64::from_be_bytes(array(&k, k.get(k.len().saturating_sub(8)..))?);
+                if seq < *from {
+                    continue;
+                }
+                let e = minga_protocol::Entry::decode(&v)
+                    .map_err(|_| corrupt(&k, "stored entry does not decode"))?;
+                deletes.push(hash_key(&e.hash()));
+                let mut ix = record_key(coop, &e.record_id());
+                ix[0] = RECORD_ENTRY;
+                ix.extend_from_slice(&k[33..]);
+                deletes.push(ix);
+                deletes.push(k);
+            }
+            let new_head = match from.checked_sub(1).filter(|s| *s > 0) {
+                Some(prev) => {
+                    let bytes = self
+                        .get(&entry_key(coop, log, prev))?
+                        .ok_or_else(|| corrupt(&log_key(HEAD, coop, log), "log has a gap"))?;
+                    let e = minga_protocol::Entry::decode(&bytes).map_err(|_| {
+                        corrupt(&log_key(HEAD, coop, log), "stored entry does not decode")
+                    })?;
+                    (prev, e.hash())
+                }
+                None => (0, EntryHash::default()),
+            };
+            heads.insert(log_key(HEAD, coop, log), new_head);
+        }
+        for (coop, id) in &batch.removed_records {
+            deletes.push(record_key(coop, id));
+        }
+        for k in &batch.removed_views {
+            deletes.push(prefixed(VIEW, k));
+        }
+        let pairs = batch_pairs(
+            batch,
+            heads,
+            |k| {
+                self.get(k)?
+                    .map_or(Ok((0, EntryHash::default())), |v| decode_head(k, &v))
+            },
+            &mut deletes,
+        )?;
+        self.apply(pairs, deletes)
     }
 
     fn entry(&self, coop: &CoopId, log: &LogId, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {

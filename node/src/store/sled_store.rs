@@ -12,13 +12,34 @@ pub struct SledStore {
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
+    /// A store that was just closed in this process may hold its file lock for a moment
+    /// while sled's background thread exits, so a locked directory is retried for up to 5 s;
+    /// another process holding it is reported then.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            // sled's default flushes every 500 ms on its own; commits flush explicitly.
-            .flush_every_ms(None)
-            .open()?;
-        Ok(SledStore { db })
+        let mut attempts = 0;
+        loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                // sled's default flushes every 500 ms on its own; commits flush explicitly.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => return Ok(SledStore { db }),
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 100 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(StoreError::Backend(format!(
+                        "{} is in use by another minga process",
+                        dir.display()
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Bytes on disk, as sled reports them.
@@ -34,8 +55,12 @@ impl SledStore {
 }
 
 impl KeyValue for SledStore {
-    fn apply(&self, pairs: Vec<Pair>) -> Result<(), StoreError> {
+    fn apply(&self, pairs: Vec<Pair>, deletes: Vec<Vec<u8>>) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        // Later operations on a key win within a batch: deletes first, then writes.
+        for k in deletes {
+            batch.remove(k);
+        }
         for (k, v) in pairs {
             batch.insert(k, v);
         }

@@ -12,6 +12,9 @@ async fn a_record_written_at_a_reaches_c_through_b() {
         spawn(&w, 12).await,
         spawn(&w, 13).await,
     );
+    // A and C refuse each other, so Kademlia cannot turn the line into a triangle.
+    a.handle.disconnect(c.handle.peer_id()).await.unwrap();
+    c.handle.disconnect(a.handle.peer_id()).await.unwrap();
     connect(&a.handle, &b.handle).await;
     connect(&c.handle, &b.handle).await;
 

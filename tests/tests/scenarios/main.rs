@@ -9,3 +9,4 @@ mod line;
 mod misbehaving_peer;
 mod partition;
 mod restart;
+mod revocation;
