@@ -1,7 +1,9 @@
 //! `minga`: the command-line tool of the minga network node.
 //!
-//! Today it verifies signed commitments offline (`minga verify`); the node itself (`minga up`)
-//! and the commands that talk to it come next.
+//! `minga up` runs this machine's node; `minga verify` checks signed commitments offline. The
+//! commands that talk to a running node come next.
+
+mod up;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,8 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run this machine's minga node in the foreground (not built yet: see the README).
-    Up,
+    /// Run this machine's minga node in the foreground until Ctrl-C.
+    Up(up::UpArgs),
     /// Verify a signed pledge, acceptance or delivery bundle offline. No node is needed.
     Verify {
         /// The bundle file (JSON, as `minga export` writes it).
@@ -48,14 +50,14 @@ enum Command {
 }
 
 /// An error for the user: one line, a hint, and the exit code.
-struct Failure {
+pub(crate) struct Failure {
     message: String,
     hint: Option<String>,
     code: u8,
 }
 
 impl Failure {
-    fn user(message: impl Into<String>, hint: impl Into<String>) -> Failure {
+    pub(crate) fn user(message: impl Into<String>, hint: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
             hint: Some(hint.into()),
@@ -67,10 +69,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up => Err(Failure::user(
-            "the node is not built yet: this release verifies commitments offline",
-            "run `minga verify FILE`; the README says what works today",
-        )),
+        Command::Up(args) => up::run(args),
         Command::Verify {
             file,
             json,

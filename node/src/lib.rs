@@ -16,6 +16,7 @@ pub use net::{
 
 pub use ledger::{BatchReport, CoopLedger, LedgerError, StagedStore};
 
+pub use libp2p::{Multiaddr, PeerId};
 pub use minga_protocol as protocol;
 pub use store::{
     EntryPos, KeyValue, MemoryStore, SledStore, Store, StoreError, StoredEntry, WriteBatch,

@@ -202,22 +202,31 @@ impl Node {
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
             .build();
 
+        let mut unbound = std::collections::HashSet::new();
         for addr in &config.listen {
-            swarm.listen_on(addr.clone()).map_err(|e| net(&e))?;
+            unbound.insert(swarm.listen_on(addr.clone()).map_err(|e| net(&e))?);
         }
         if let Some(relay) = &config.relay {
             swarm
                 .listen_on(relay.clone().with(libp2p::multiaddr::Protocol::P2pCircuit))
                 .map_err(|e| net(&e))?;
         }
-        // Wait until each listener is bound, so callers (and tests on port 0) know where.
+        // Wait until each listener is bound, so callers (and tests on port 0) know where. A
+        // listener on 0.0.0.0 reports one address per interface; take all that come with the
+        // first.
         let mut listen_addrs = Vec::new();
-        while listen_addrs.len() < config.listen.len() {
+        while !unbound.is_empty() {
             let event = tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some())
                 .await
                 .map_err(|_| NodeError::Network("listening took more than 10 s".into()))?;
             match event {
-                SwarmEvent::NewListenAddr { address, .. } => listen_addrs.push(address),
+                SwarmEvent::NewListenAddr {
+                    address,
+                    listener_id,
+                } => {
+                    unbound.remove(&listener_id);
+                    listen_addrs.push(address);
+                }
                 SwarmEvent::ListenerError { error, .. } => return Err(net(&error)),
                 SwarmEvent::ListenerClosed {
                     reason: Err(error), ..

@@ -1,0 +1,96 @@
+//! `minga up` as a co-op would run it: it prints its identity and addresses, keeps its node key
+//! across restarts, and stops cleanly on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Runs `minga up` on loopback until it is ready, stops it with SIGTERM, and returns its
+/// stdout lines and whether it exited successfully.
+fn up_once(dir: &std::path::Path) -> (Vec<String>, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minga"))
+        .args(["up", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::sync_channel(64);
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("minga up did not become ready");
+        let ready = line.starts_with("press Ctrl-C");
+        lines.push(line);
+        if ready {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    reader.join().unwrap();
+    lines.extend(rx.try_iter());
+    (lines, exit.success())
+}
+
+#[test]
+fn up_prints_its_identity_keeps_it_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, ok) = up_once(dir.path());
+    assert!(ok, "{first:?}");
+    let id = first[0]
+        .strip_prefix("minga node ")
+        .expect("first line names the node")
+        .to_string();
+    assert!(id.starts_with("12D3KooW"), "{id}");
+    assert!(
+        first
+            .iter()
+            .any(|l| l.starts_with("listening   /ip4/127.0.0.1/tcp/") && l.ends_with(&id))
+    );
+    assert_eq!(first.last().map(String::as_str), Some("stopped"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("node.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (second, ok) = up_once(dir.path());
+    assert!(ok);
+    assert_eq!(second[0], first[0], "the node key is kept across restarts");
+}
+
+#[test]
+fn a_bad_listen_address_is_a_user_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_minga"))
+        .args(["up", "--listen", "not-an-address", "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a multiaddr") && err.contains("hint:"),
+        "{err}"
+    );
+}
