@@ -25,17 +25,16 @@ impl SledStore {
                 .open();
             match opened {
                 Ok(db) => return Ok(SledStore { db }),
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && attempts < 100 =>
-                {
+                // sled 0.34 reports a held lock only as an `Other` error with this text.
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    if attempts == 100 {
+                        return Err(StoreError::Backend(format!(
+                            "{} is in use by another minga process",
+                            dir.display()
+                        )));
+                    }
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Err(StoreError::Backend(format!(
-                        "{} is in use by another minga process",
-                        dir.display()
-                    )));
                 }
                 Err(e) => return Err(e.into()),
             }
