@@ -17,6 +17,7 @@ use minga_protocol::{
 };
 
 use crate::store::{EntryPos, Store, StoreError, StoredEntry, StoredGenesis, WriteBatch};
+use crate::views::RecordView;
 
 /// Why a ledger operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,32 @@ pub enum LedgerError {
 /// View-key prefix under which membership statements are kept, so opening a ledger restores
 /// who may write without reading every record.
 const MEMBERSHIP_VIEW: &[u8] = b"membership/";
+/// View-key prefix of the compact record views a node loads at start.
+pub const RECORD_VIEW: &[u8] = b"view/";
+
+fn view_key(coop: &CoopId, id: &RecordId) -> Vec<u8> {
+    let mut k = RECORD_VIEW.to_vec();
+    k.extend_from_slice(coop.as_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// A record view to put (`Some`) or drop (`None`) after a commit.
+pub type ViewChange = ((CoopId, RecordId), Option<RecordView>);
+
+/// Reads every stored record view, for a fast start. A view that does not parse is skipped
+/// and reported; the record itself is intact.
+pub fn load_views(store: &dyn Store) -> Result<(crate::Views, usize), LedgerError> {
+    let mut views = crate::Views::default();
+    let mut damaged = 0;
+    for (_, bytes) in store.views(RECORD_VIEW)? {
+        match serde_json::from_slice::<RecordView>(&bytes) {
+            Ok(v) => views.upsert(v),
+            Err(_) => damaged += 1,
+        }
+    }
+    Ok((views, damaged))
+}
 
 /// The [`LedgerStore`] of one co-op over the node's store, staging writes until commit.
 pub struct StagedStore {
@@ -45,6 +72,8 @@ pub struct StagedStore {
     records: BTreeMap<RecordId, RecordState>,
     truncations: Vec<(LogId, u64)>,
     removed: BTreeSet<RecordId>,
+    /// Views of the records changed since the last commit (`None`: the view goes).
+    views: BTreeMap<RecordId, Option<RecordView>>,
     /// The first read error since the last commit: a batch that saw one is not committed.
     read_error: RefCell<Option<StoreError>>,
 }
@@ -67,8 +96,20 @@ impl StagedStore {
         key
     }
 
-    fn take_batch(&mut self) -> WriteBatch {
+    fn take_batch(&mut self) -> (WriteBatch, Vec<ViewChange>) {
         let mut batch = WriteBatch::default();
+        let mut changes = Vec::new();
+        for (id, view) in std::mem::take(&mut self.views) {
+            let key = view_key(&self.coop, &id);
+            match &view {
+                // Serializing a view of plain strings and numbers cannot fail.
+                Some(v) => batch
+                    .views
+                    .push((key, serde_json::to_vec(v).unwrap_or_default())),
+                None => batch.removed_views.push(key),
+            }
+            changes.push(((self.coop, id), view));
+        }
         for (log, from) in std::mem::take(&mut self.truncations) {
             batch.truncations.push((self.coop, log, from));
         }
@@ -100,7 +141,7 @@ impl StagedStore {
             }
             batch.records.push((self.coop, id, state));
         }
-        batch
+        (batch, changes)
     }
 }
 
@@ -172,8 +213,12 @@ impl LedgerStore for StagedStore {
         self.entries.insert((log, seq), entry);
     }
 
-    fn put_record(&mut self, id: RecordId, state: RecordState) {
+    fn put_record(&mut self, id: RecordId, state: RecordState, value: Option<&Record>) {
         self.removed.remove(&id);
+        let view = value
+            .filter(|_| !state.pruned)
+            .map(|v| RecordView::of(self.coop, id, v));
+        self.views.insert(id, view);
         self.records.insert(id, state);
     }
 
@@ -196,6 +241,7 @@ impl LedgerStore for StagedStore {
 
     fn remove_record(&mut self, id: &RecordId) {
         self.records.remove(id);
+        self.views.insert(*id, None);
         self.removed.insert(*id);
     }
 
@@ -219,6 +265,7 @@ pub struct BatchReport {
 pub struct CoopLedger {
     ledger: Ledger<StagedStore>,
     genesis: Signed<Genesis>,
+    view_changes: Vec<ViewChange>,
 }
 
 impl CoopLedger {
@@ -254,11 +301,13 @@ impl CoopLedger {
             records: BTreeMap::new(),
             truncations: Vec::new(),
             removed: BTreeSet::new(),
+            views: BTreeMap::new(),
             read_error: RefCell::new(None),
         };
         Ok(CoopLedger {
             ledger: Ledger::with_store(membership, staged),
             genesis,
+            view_changes: Vec::new(),
         })
     }
 
@@ -317,9 +366,14 @@ impl CoopLedger {
         Ok(entry?)
     }
 
+    /// The view changes of everything committed since the last call.
+    pub fn take_view_changes(&mut self) -> Vec<ViewChange> {
+        std::mem::take(&mut self.view_changes)
+    }
+
     fn commit(&mut self) -> Result<(), LedgerError> {
         let staged = self.ledger.store_mut();
-        let batch = staged.take_batch();
+        let (batch, changes) = staged.take_batch();
         let read_error = staged.read_error.get_mut().take();
         let result = match read_error {
             Some(e) => Err(e),
@@ -331,6 +385,7 @@ impl CoopLedger {
             *self = CoopLedger::open(store, self.genesis.clone())?;
             return Err(e.into());
         }
+        self.view_changes.extend(changes);
         Ok(())
     }
 }

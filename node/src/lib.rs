@@ -8,16 +8,20 @@ mod config;
 mod ledger;
 mod net;
 pub mod store;
+mod views;
 
 pub use config::NodeConfig;
 pub use net::{
     Node, NodeError, NodeEvent, NodeHandle, PROTOCOL_VERSION, SyncStats, peer_of, topic,
 };
 
-pub use ledger::{BatchReport, CoopLedger, LedgerError, StagedStore};
+pub use ledger::{
+    BatchReport, CoopLedger, LedgerError, RECORD_VIEW, StagedStore, ViewChange, load_views,
+};
 
 pub use libp2p::{Multiaddr, PeerId};
 pub use minga_protocol as protocol;
 pub use store::{
     EntryPos, KeyValue, MemoryStore, SledStore, Store, StoreError, StoredEntry, WriteBatch,
 };
+pub use views::{Query, RecordView, Status, Views};

@@ -31,8 +31,10 @@ pub trait LedgerStore {
     /// Stores an entry at its position: the next one of its log, or a held one again with
     /// its payload attached or detached.
     fn put_entry(&mut self, entry: Entry);
-    /// Stores a record's state.
-    fn put_record(&mut self, id: RecordId, state: RecordState);
+    /// Stores a record's state, with its value when the caller has read it (a store may keep
+    /// views of it); `None` for a record without readable content (pruned, or its payload
+    /// still missing).
+    fn put_record(&mut self, id: RecordId, state: RecordState, value: Option<&Record>);
     /// Removes a log's entries from `from` on (a revocation cut them off).
     fn truncate_log(&mut self, log: &LogId, from: u64);
     /// Forgets a record whose creating entry was cut off.
@@ -256,7 +258,8 @@ impl<S: LedgerStore> Ledger<S> {
         let mut doc = AutoCommit::new();
         // Changes that depended on removed ones stay queued inside automerge, invisible.
         let _ = doc.apply_changes(changes);
-        let kind = Record::read(&doc).map(|r| r.kind()).ok().or(state.kind);
+        let value = Record::read(&doc).ok();
+        let kind = value.as_ref().map(Record::kind).or(state.kind);
         self.store.put_record(
             id,
             RecordState {
@@ -264,6 +267,7 @@ impl<S: LedgerStore> Ledger<S> {
                 doc: doc.save(),
                 pruned: false,
             },
+            value.as_ref(),
         );
     }
 
@@ -346,6 +350,7 @@ impl<S: LedgerStore> Ledger<S> {
                         doc: doc.save(),
                         pruned: false,
                     },
+                    Some(&value),
                 );
                 if attach {
                     self.missing_payloads.remove(&hash);
@@ -368,6 +373,7 @@ impl<S: LedgerStore> Ledger<S> {
                                 doc: Vec::new(),
                                 pruned: false,
                             },
+                            None,
                         );
                     }
                 }
@@ -377,7 +383,7 @@ impl<S: LedgerStore> Ledger<S> {
                 if let Some(mut state) = self.store.record_state(&record) {
                     state.pruned = true;
                     state.doc.clear();
-                    self.store.put_record(record, state);
+                    self.store.put_record(record, state, None);
                 }
                 for (l, seq) in self.store.record_entries(&record) {
                     if let Some(held) = self.store.entry_at(&l, seq) {
@@ -589,7 +595,7 @@ impl LedgerStore for MemoryLedgerStore {
             entries.push(entry);
         }
     }
-    fn put_record(&mut self, id: RecordId, state: RecordState) {
+    fn put_record(&mut self, id: RecordId, state: RecordState, _: Option<&Record>) {
         self.records.insert(id, state);
     }
     fn truncate_log(&mut self, log: &LogId, from: u64) {

@@ -55,7 +55,8 @@ pub use statement::{
     SignedPart, Verified,
 };
 pub use status::{
-    NeedStatus, OfferStatus, PledgeState, PledgeStatus, need_status, offer_status, pledge_status,
+    Answer, NeedStatus, OfferStatus, PledgeState, PledgeStatus, Received, need_status,
+    need_status_from, offer_status, offer_status_from, pledge_status, pledge_status_from,
 };
 pub use sync::{
     MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_LOGS, MAX_MESSAGE_BYTES, MAX_WANTS,

@@ -1,5 +1,6 @@
 //! Derived status: never typed in, always a pure function of the records and the clock.
 
+use crate::ids::CoopId;
 use crate::quantity::Quantity;
 use crate::record::{Need, Offer};
 use crate::statement::{Acceptance, Decision, Delivery, Pledge};
@@ -32,6 +33,26 @@ pub struct PledgeStatus {
     pub delivered: Quantity,
 }
 
+/// A receiver's answer to a pledge, as status needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The co-op that answered.
+    pub coop: CoopId,
+    /// Accept or decline.
+    pub decision: Decision,
+    /// When.
+    pub issued: Timestamp,
+}
+
+/// A confirmed delivery, as status needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// The co-op that confirmed it.
+    pub coop: CoopId,
+    /// How much arrived.
+    pub quantity: Quantity,
+}
+
 /// Derives a pledge's status. Only answers and deliveries signed for the co-op that owns the
 /// need count; the latest answer wins (a decline wins a tie); deliveries add up, and those in
 /// a unit that does not convert to the pledge's are ignored.
@@ -40,22 +61,44 @@ pub fn pledge_status(
     acceptances: &[&Acceptance],
     deliveries: &[&Delivery],
 ) -> PledgeStatus {
-    let receiver = pledge.need.coop;
-    let decision = acceptances
-        .iter()
+    pledge_status_from(
+        pledge.need.coop,
+        pledge.quantity,
+        acceptances.iter().map(|a| Answer {
+            coop: a.coop,
+            decision: a.decision,
+            issued: a.issued,
+        }),
+        deliveries.iter().map(|d| Received {
+            coop: d.coop,
+            quantity: d.quantity,
+        }),
+    )
+}
+
+/// [`pledge_status`] from the facts alone: the co-op that owns the need, the pledged quantity,
+/// and the answers and deliveries that reference the pledge.
+pub fn pledge_status_from(
+    receiver: CoopId,
+    quantity: Quantity,
+    answers: impl IntoIterator<Item = Answer>,
+    deliveries: impl IntoIterator<Item = Received>,
+) -> PledgeStatus {
+    let decision = answers
+        .into_iter()
         .filter(|a| a.coop == receiver)
         .max_by_key(|a| (a.issued, a.decision == Decision::Decline))
         .map(|a| a.decision);
-    let unit = pledge.quantity.unit();
+    let unit = quantity.unit();
     let delivered = deliveries
-        .iter()
+        .into_iter()
         .filter(|d| d.coop == receiver)
         .fold(Quantity::zero(unit), |sum, d| {
             sum.checked_add(&d.quantity).unwrap_or(sum)
         });
     let state = if decision == Some(Decision::Decline) {
         PledgeState::Declined
-    } else if delivered.value() >= pledge.quantity.value() {
+    } else if delivered.value() >= quantity.value() {
         PledgeState::Fulfilled
     } else if !delivered.value().is_zero() {
         PledgeState::PartlyFulfilled
@@ -66,7 +109,7 @@ pub fn pledge_status(
     };
     PledgeStatus {
         state,
-        pledged: pledge.quantity,
+        pledged: quantity,
         delivered,
     }
 }
@@ -107,13 +150,24 @@ fn totals(unit: crate::quantity::Unit, pledges: &[PledgeStatus]) -> (Quantity, Q
 /// withdrawn; fulfilled when confirmed deliveries cover it; expired when its expiry has
 /// passed; pledged or partly pledged by the pledges not declined; otherwise open.
 pub fn need_status(need: &Need, pledges: &[PledgeStatus], now: Timestamp) -> NeedStatus {
-    let (pledged, delivered) = totals(need.quantity.unit(), pledges);
-    let want = need.quantity.value();
-    if need.withdrawn {
+    need_status_from(need.quantity, need.withdrawn, need.expires, pledges, now)
+}
+
+/// [`need_status`] from the facts alone.
+pub fn need_status_from(
+    quantity: Quantity,
+    withdrawn: bool,
+    expires: Option<Timestamp>,
+    pledges: &[PledgeStatus],
+    now: Timestamp,
+) -> NeedStatus {
+    let (pledged, delivered) = totals(quantity.unit(), pledges);
+    let want = quantity.value();
+    if withdrawn {
         NeedStatus::Withdrawn
     } else if delivered.value() >= want {
         NeedStatus::Fulfilled
-    } else if need.expires.is_some_and(|e| e <= now) {
+    } else if expires.is_some_and(|e| e <= now) {
         NeedStatus::Expired
     } else if pledged.value() >= want {
         NeedStatus::Pledged
@@ -142,14 +196,30 @@ pub enum OfferStatus {
 
 /// Derives an offer's status from the pledges that draw on it and the clock.
 pub fn offer_status(offer: &Offer, pledges: &[PledgeStatus], now: Timestamp) -> OfferStatus {
-    let (pledged, _) = totals(offer.quantity.unit(), pledges);
-    let ended =
-        offer.expires.is_some_and(|e| e <= now) || offer.available.until.is_some_and(|u| u <= now);
-    if offer.withdrawn {
+    offer_status_from(
+        offer.quantity,
+        offer.withdrawn,
+        offer.expires.into_iter().chain(offer.available.until).min(),
+        pledges,
+        now,
+    )
+}
+
+/// [`offer_status`] from the facts alone; `ends` is the earlier of its expiry and the end of
+/// its availability.
+pub fn offer_status_from(
+    quantity: Quantity,
+    withdrawn: bool,
+    ends: Option<Timestamp>,
+    pledges: &[PledgeStatus],
+    now: Timestamp,
+) -> OfferStatus {
+    let (pledged, _) = totals(quantity.unit(), pledges);
+    if withdrawn {
         OfferStatus::Withdrawn
-    } else if ended {
+    } else if ends.is_some_and(|e| e <= now) {
         OfferStatus::Expired
-    } else if pledged.value() >= offer.quantity.value() {
+    } else if pledged.value() >= quantity.value() {
         OfferStatus::Pledged
     } else if !pledged.value().is_zero() {
         OfferStatus::PartlyPledged

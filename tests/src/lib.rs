@@ -127,6 +127,17 @@ pub async fn spawn(world: &World, seed: u8) -> TestNode {
     TestNode { handle, dir, seed }
 }
 
+/// Starts a node that replicates several co-ops.
+pub async fn spawn_trusting(worlds: &[&World], seed: u8) -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), worlds[0]);
+    c.trusted = worlds.iter().map(|w| w.genesis.clone()).collect();
+    let handle = Node::start(c, &NodeSecret::from_seed(&[seed; 32]))
+        .await
+        .unwrap();
+    TestNode { handle, dir, seed }
+}
+
 /// Restarts a stopped node from its data directory.
 pub async fn restart(node: TestNode, world: &World) -> TestNode {
     node.handle.shutdown().await.unwrap();

@@ -20,6 +20,7 @@ use super::{Command, NodeError, NodeEvent, SyncStats, now};
 use crate::config::NodeConfig;
 use crate::ledger::CoopLedger;
 use crate::store::{SledStore, Store};
+use crate::views::Views;
 
 /// Entries waiting to be gossiped. Past this, new local entries are not queued for gossip
 /// (they are already stored; catch-up delivers them).
@@ -44,6 +45,7 @@ pub(super) struct EventLoop {
     requests: HashMap<OutboundRequestId, PeerId>,
     sessions: HashMap<(PeerId, CoopId), Session>,
     stats: BTreeMap<PeerId, SyncStats>,
+    views: Views,
 }
 
 impl EventLoop {
@@ -53,6 +55,7 @@ impl EventLoop {
         events: broadcast::Sender<NodeEvent>,
         ledgers: BTreeMap<CoopId, CoopLedger>,
         store: Arc<SledStore>,
+        views: Views,
         config: &NodeConfig,
     ) -> EventLoop {
         EventLoop {
@@ -68,6 +71,7 @@ impl EventLoop {
             requests: HashMap::new(),
             sessions: HashMap::new(),
             stats: BTreeMap::new(),
+            views,
         }
     }
 
@@ -107,6 +111,19 @@ impl EventLoop {
         Ok(())
     }
 
+    /// Applies the view changes a ledger committed to the in-memory views.
+    fn absorb_views(&mut self, coop: &CoopId) {
+        let Some(ledger) = self.ledgers.get_mut(coop) else {
+            return;
+        };
+        for (key, view) in ledger.take_view_changes() {
+            match view {
+                Some(v) => self.views.upsert(v),
+                None => self.views.remove(&key),
+            }
+        }
+    }
+
     fn emit(&self, event: NodeEvent) {
         // No subscriber is fine.
         let _ = self.events.send(event);
@@ -128,6 +145,7 @@ impl EventLoop {
                         .write(&key, device, record, &value, now())
                         .map_err(NodeError::from),
                 };
+                self.absorb_views(&coop);
                 if let Ok(entry) = &result {
                     self.emit(NodeEvent::Applied {
                         coop,
@@ -166,6 +184,16 @@ impl EventLoop {
                     .map(|l| l.ledger().records())
                     .ok_or(NodeError::UnknownCoop(coop));
                 let _ = reply.send(r);
+            }
+            Command::List { query, reply } => {
+                let now = now();
+                let found = self
+                    .views
+                    .query(&query, now)
+                    .into_iter()
+                    .map(|(v, s)| (v.clone(), s))
+                    .collect();
+                let _ = reply.send(found);
             }
             Command::Vector { coop, reply } => {
                 let r = self
@@ -341,7 +369,9 @@ impl EventLoop {
         let Some(ledger) = self.ledgers.get_mut(&coop) else {
             return MessageAcceptance::Ignore;
         };
-        match ledger.ingest(vec![entry]) {
+        let result = ledger.ingest(vec![entry]);
+        self.absorb_views(&coop);
+        match result {
             Err(e) => {
                 tracing::error!(error = %e, "could not store a gossiped entry");
                 MessageAcceptance::Ignore
@@ -474,7 +504,9 @@ impl EventLoop {
                     }
                 }
                 if let Some(ledger) = self.ledgers.get_mut(&coop) {
-                    match ledger.ingest(decoded) {
+                    let result = ledger.ingest(decoded);
+                    self.absorb_views(&coop);
+                    match result {
                         Ok(report) => {
                             for (_, reason) in report.rejected {
                                 self.emit(NodeEvent::Rejected { from: peer, reason });

@@ -19,8 +19,9 @@ use minga_protocol::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::NodeConfig;
-use crate::ledger::{CoopLedger, LedgerError};
+use crate::ledger::{CoopLedger, LedgerError, load_views};
 use crate::store::{SledStore, Store, StoreError};
+use crate::views::{Query, RecordView, Status};
 
 pub use behaviour::{PROTOCOL_VERSION, topic};
 
@@ -113,6 +114,10 @@ enum Command {
         coop: CoopId,
         reply: oneshot::Sender<Result<BTreeMap<RecordId, Record>, NodeError>>,
     },
+    List {
+        query: Box<Query>,
+        reply: oneshot::Sender<Vec<(RecordView, Option<Status>)>>,
+    },
     Vector {
         coop: CoopId,
         reply: oneshot::Sender<Result<VersionVector, NodeError>>,
@@ -171,6 +176,14 @@ impl Node {
         let mut ledgers = BTreeMap::new();
         for l in CoopLedger::open_all(store.clone())? {
             ledgers.insert(l.coop(), l);
+        }
+        // Views, not history: a start reads one compact view per record.
+        let (views, damaged) = load_views(store.as_ref())?;
+        if damaged > 0 {
+            tracing::warn!(
+                damaged,
+                "some stored record views did not parse; those records are not listed"
+            );
         }
         for g in &config.trusted {
             if let std::collections::btree_map::Entry::Vacant(v) = ledgers.entry(g.coop_id()) {
@@ -248,7 +261,7 @@ impl Node {
         let peer_id = *swarm.local_peer_id();
         tracing::info!(%peer_id, addrs = ?listen_addrs, coops = ledgers.len(), "node started");
         let event_loop =
-            event_loop::EventLoop::new(swarm, rx, events.clone(), ledgers, sled, &config);
+            event_loop::EventLoop::new(swarm, rx, events.clone(), ledgers, sled, views, &config);
         tokio::spawn(event_loop.run());
         Ok(NodeHandle {
             commands: tx,
@@ -333,6 +346,15 @@ impl NodeHandle {
     /// Every live record of a co-op.
     pub async fn records(&self, coop: CoopId) -> Result<BTreeMap<RecordId, Record>, NodeError> {
         self.ask(|reply| Command::Records { coop, reply }).await?
+    }
+
+    /// Records of every replicated co-op that match `query`, with their derived status.
+    pub async fn list(&self, query: Query) -> Result<Vec<(RecordView, Option<Status>)>, NodeError> {
+        self.ask(|reply| Command::List {
+            query: Box::new(query),
+            reply,
+        })
+        .await
     }
 
     /// What this node holds of a co-op.

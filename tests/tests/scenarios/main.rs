@@ -10,3 +10,4 @@ mod misbehaving_peer;
 mod partition;
 mod restart;
 mod revocation;
+mod views;

@@ -1,0 +1,675 @@
+//! Compact in-memory views of every record, and the indexes that answer listings without
+//! reading a document: by kind, category prefix, co-op, location grid, and by the record a
+//! commitment references (from which status is derived).
+//!
+//! Views are written to the store in the same commit as the records they describe, so a node
+//! starts by reading views, never by replaying history.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use minga_protocol::{
+    Answer, Category, CoopId, Decision, NeedStatus, OfferStatus, PledgeState, PledgeStatus, Point,
+    Quantity, Received, Record, RecordId, RecordKind, RecordRef, Timestamp, Urgency,
+    need_status_from, offer_status_from, pledge_status_from,
+};
+use serde::{Deserialize, Serialize};
+
+/// What listing, filtering and status need of one record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordView {
+    /// The co-op whose ledger holds it.
+    pub coop: CoopId,
+    /// Its id.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Title (offers, needs) or name (profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Category path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Quantity offered, needed, pledged or delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Quantity>,
+    /// Location, `lat,lon`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<String>,
+    /// Urgency (needs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<Urgency>,
+    /// When it stops showing: the earlier of expiry and end of availability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<Timestamp>,
+    /// Withdrawn by its co-op.
+    #[serde(default)]
+    pub withdrawn: bool,
+    /// What a commitment references: a pledge its need, an answer or delivery its pledge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refers_to: Option<RecordRef>,
+    /// The offer a pledge draws on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<RecordRef>,
+    /// An answer's decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// When a commitment was signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued: Option<Timestamp>,
+}
+
+impl RecordView {
+    /// The view of a record.
+    pub fn of(coop: CoopId, id: RecordId, record: &Record) -> RecordView {
+        let mut v = RecordView {
+            coop,
+            id,
+            kind: record.kind(),
+            title: None,
+            category: None,
+            quantity: None,
+            point: None,
+            urgency: None,
+            ends: None,
+            withdrawn: false,
+            refers_to: None,
+            offer: None,
+            decision: None,
+            issued: None,
+        };
+        match record {
+            Record::Offer(o) => {
+                v.title = Some(o.title.clone());
+                v.category = Some(o.category.to_string());
+                v.quantity = Some(o.quantity);
+                v.point = o.location.as_ref().map(|l| l.point.to_string());
+                v.ends = o.expires.into_iter().chain(o.available.until).min();
+                v.withdrawn = o.withdrawn;
+            }
+            Record::Need(n) => {
+                v.title = Some(n.title.clone());
+                v.category = Some(n.category.to_string());
+                v.quantity = Some(n.quantity);
+                v.point = n.location.as_ref().map(|l| l.point.to_string());
+                v.urgency = Some(n.urgency);
+                v.ends = n.expires;
+                v.withdrawn = n.withdrawn;
+            }
+            Record::Profile(p) => {
+                v.title = Some(p.name.clone());
+                v.point = p.location.as_ref().map(|l| l.point.to_string());
+            }
+            Record::Pledge(p) => {
+                let p = p.value();
+                v.refers_to = Some(p.need);
+                v.offer = p.offer;
+                v.quantity = Some(p.quantity);
+                v.issued = Some(p.issued);
+            }
+            Record::Acceptance(a) => {
+                let a = a.value();
+                v.refers_to = Some(a.pledge);
+                v.decision = Some(a.decision);
+                v.issued = Some(a.issued);
+            }
+            Record::Delivery(d) => {
+                let d = d.value();
+                v.refers_to = Some(d.pledge);
+                v.quantity = Some(d.quantity);
+                v.issued = Some(d.issued);
+            }
+            Record::Certificate(_) | Record::Revocation(_) | Record::Rotation(_) => {}
+        }
+        v
+    }
+
+    /// The view's point, parsed.
+    pub fn location(&self) -> Option<Point> {
+        self.point.as_deref().and_then(|p| p.parse().ok())
+    }
+
+    fn key(&self) -> Key {
+        (self.coop, self.id)
+    }
+}
+
+/// A derived status, of whatever kind the record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Status {
+    /// A need's status.
+    Need(NeedStatus),
+    /// An offer's status.
+    Offer(OfferStatus),
+    /// A pledge's state.
+    Pledge(PledgeState),
+}
+
+/// Which records to list. Every filter is optional.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// Only this kind.
+    pub kind: Option<RecordKind>,
+    /// Only this category or its descendants.
+    pub category: Option<Category>,
+    /// Only this co-op's records.
+    pub coop: Option<CoopId>,
+    /// Only within this many km of this point (records without a location are left out).
+    pub near: Option<(Point, f64)>,
+    /// Only records at least this urgent.
+    pub urgency: Option<Urgency>,
+    /// Only records with this status.
+    pub status: Option<Status>,
+    /// Include withdrawn and expired records (left out by default).
+    pub all: bool,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+type Key = (CoopId, RecordId);
+
+/// A grid cell of one degree of latitude by one of longitude.
+type Cell = (i16, i16);
+
+fn cell_of(p: &Point) -> Cell {
+    use rust_decimal::prelude::ToPrimitive;
+    let f = |d: rust_decimal::Decimal| d.floor().to_i16().unwrap_or(0);
+    (f(p.lat()), f(p.lon()))
+}
+
+/// Every view the node holds, with its indexes.
+#[derive(Debug, Default)]
+pub struct Views {
+    records: HashMap<Key, RecordView>,
+    by_kind: BTreeMap<RecordKind, BTreeSet<Key>>,
+    by_category: BTreeMap<String, BTreeSet<Key>>,
+    by_cell: BTreeMap<Cell, BTreeSet<Key>>,
+    by_ref: HashMap<RecordRef, BTreeSet<Key>>,
+}
+
+impl Views {
+    /// Adds or replaces a view, updating every index.
+    pub fn upsert(&mut self, v: RecordView) {
+        let key = v.key();
+        self.remove(&key);
+        self.by_kind.entry(v.kind).or_default().insert(key);
+        if let Some(c) = &v.category {
+            self.by_category.entry(c.clone()).or_default().insert(key);
+        }
+        if let Some(p) = v.location() {
+            self.by_cell.entry(cell_of(&p)).or_default().insert(key);
+        }
+        if let Some(r) = v.refers_to {
+            self.by_ref.entry(r).or_default().insert(key);
+        }
+        self.records.insert(key, v);
+    }
+
+    /// Removes a view from every index.
+    pub fn remove(&mut self, key: &Key) {
+        let Some(old) = self.records.remove(key) else {
+            return;
+        };
+        fn drop_from<K: Ord>(map: &mut BTreeMap<K, BTreeSet<Key>>, k: &K, key: &Key) {
+            if let Some(set) = map.get_mut(k) {
+                set.remove(key);
+                if set.is_empty() {
+                    map.remove(k);
+                }
+            }
+        }
+        drop_from(&mut self.by_kind, &old.kind, key);
+        if let Some(c) = &old.category {
+            drop_from(&mut self.by_category, c, key);
+        }
+        if let Some(p) = old.location() {
+            drop_from(&mut self.by_cell, &cell_of(&p), key);
+        }
+        if let Some(r) = old.refers_to {
+            let emptied = self.by_ref.get_mut(&r).is_some_and(|set| {
+                set.remove(key);
+                set.is_empty()
+            });
+            if emptied {
+                self.by_ref.remove(&r);
+            }
+        }
+    }
+
+    /// One view.
+    pub fn get(&self, coop: &CoopId, id: &RecordId) -> Option<&RecordView> {
+        self.records.get(&(*coop, *id))
+    }
+
+    /// How many views are held.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn referring(&self, to: RecordRef) -> impl Iterator<Item = &RecordView> {
+        self.by_ref
+            .get(&to)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.records.get(k))
+    }
+
+    /// A pledge's status from the answers and deliveries that reference it.
+    fn pledge_status(&self, pledge: &RecordView) -> Option<PledgeStatus> {
+        let need = pledge.refers_to?;
+        let me = RecordRef {
+            coop: pledge.coop,
+            record: pledge.id,
+        };
+        let answers = self.referring(me).filter_map(|v| {
+            Some(Answer {
+                coop: v.coop,
+                decision: v.decision?,
+                issued: v.issued?,
+            })
+        });
+        let deliveries = self.referring(me).filter_map(|v| {
+            (v.kind == RecordKind::Delivery).then_some(Received {
+                coop: v.coop,
+                quantity: v.quantity?,
+            })
+        });
+        Some(pledge_status_from(
+            need.coop,
+            pledge.quantity?,
+            answers,
+            deliveries,
+        ))
+    }
+
+    /// A record's derived status at `now` (offers, needs and pledges).
+    pub fn status(&self, v: &RecordView, now: Timestamp) -> Option<Status> {
+        let me = RecordRef {
+            coop: v.coop,
+            record: v.id,
+        };
+        match v.kind {
+            RecordKind::Need => {
+                let pledges: Vec<PledgeStatus> = self
+                    .referring(me)
+                    .filter(|p| p.kind == RecordKind::Pledge)
+                    .filter_map(|p| self.pledge_status(p))
+                    .collect();
+                Some(Status::Need(need_status_from(
+                    v.quantity?,
+                    v.withdrawn,
+                    v.ends,
+                    &pledges,
+                    now,
+                )))
+            }
+            RecordKind::Offer => {
+                // Pledges drawing on an offer reference it in `offer`, not `refers_to`: scan
+                // only the pledges of the needs near in the index would need another map; few
+                // offers have pledges, so this walks the pledges once.
+                let pledges: Vec<PledgeStatus> = self
+                    .by_kind
+                    .get(&RecordKind::Pledge)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| self.records.get(k))
+                    .filter(|p| p.offer == Some(me))
+                    .filter_map(|p| self.pledge_status(p))
+                    .collect();
+                Some(Status::Offer(offer_status_from(
+                    v.quantity?,
+                    v.withdrawn,
+                    v.ends,
+                    &pledges,
+                    now,
+                )))
+            }
+            RecordKind::Pledge => self.pledge_status(v).map(|s| Status::Pledge(s.state)),
+            _ => None,
+        }
+    }
+
+    /// The records a query selects, with their status, ordered by co-op and id. The most
+    /// selective index narrows the candidates first, so a listing never scans every record
+    /// when a filter names a kind, category or place.
+    pub fn query(&self, q: &Query, now: Timestamp) -> Vec<(&RecordView, Option<Status>)> {
+        let candidates: Box<dyn Iterator<Item = &Key>> = if let Some((p, km)) = &q.near {
+            // Cells within reach: one degree of latitude is about 111 km.
+            let reach = (km / 111.0).ceil() as i16 + 1;
+            let (la, lo) = cell_of(p);
+            Box::new(
+                (la - reach..=la + reach)
+                    .flat_map(move |a| (lo - reach * 4..=lo + reach * 4).map(move |b| (a, b)))
+                    .filter_map(|c| self.by_cell.get(&c))
+                    .flatten(),
+            )
+        } else if let Some(c) = &q.category {
+            let prefix = c.as_str().to_string();
+            Box::new(
+                self.by_category
+                    .range(prefix.clone()..)
+                    .take_while(move |(k, _)| k.starts_with(&prefix))
+                    .filter(|(k, _)| k.parse::<Category>().is_ok_and(|k| c.contains(&k)))
+                    .flat_map(|(_, set)| set),
+            )
+        } else if let Some(kind) = q.kind {
+            Box::new(self.by_kind.get(&kind).into_iter().flatten())
+        } else {
+            Box::new(self.records.keys())
+        };
+        let mut out: Vec<(&RecordView, Option<Status>)> = candidates
+            .filter_map(|k| self.records.get(k))
+            .filter(|v| q.kind.is_none_or(|k| v.kind == k))
+            .filter(|v| q.coop.is_none_or(|c| v.coop == c))
+            .filter(|v| {
+                q.category.as_ref().is_none_or(|c| {
+                    v.category
+                        .as_deref()
+                        .and_then(|s| s.parse::<Category>().ok())
+                        .is_some_and(|k| c.contains(&k))
+                })
+            })
+            .filter(|v| q.urgency.is_none_or(|u| v.urgency.is_some_and(|x| x >= u)))
+            .filter(|v| {
+                q.near
+                    .as_ref()
+                    .is_none_or(|(p, km)| v.location().is_some_and(|l| l.distance_km(p) <= *km))
+            })
+            .map(|v| (v, self.status(v, now)))
+            .filter(|(_, s)| q.status.is_none_or(|want| *s == Some(want)))
+            .filter(|(v, s)| {
+                q.all
+                    || !(v.withdrawn
+                        || matches!(
+                            s,
+                            Some(Status::Need(NeedStatus::Expired | NeedStatus::Withdrawn))
+                                | Some(Status::Offer(
+                                    OfferStatus::Expired | OfferStatus::Withdrawn
+                                ))
+                        ))
+            })
+            .collect();
+        out.sort_by_key(|(v, _)| v.key());
+        out.dedup_by_key(|(v, _)| v.key());
+        if let Some(n) = q.limit {
+            out.truncate(n);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use minga_protocol::{Hash, Location, Need, Offer, TimeWindow};
+
+    fn coop(n: u8) -> CoopId {
+        CoopId(Hash::of(&[n]))
+    }
+
+    fn id(n: u8) -> RecordId {
+        RecordId(Hash::of(&[b'r', n]))
+    }
+
+    fn need(cat: &str, point: Option<&str>) -> Record {
+        Record::Need(Need {
+            title: "x".into(),
+            category: cat.parse().unwrap(),
+            quantity: "200 kg".parse().unwrap(),
+            location: point.map(|p| Location {
+                point: p.parse().unwrap(),
+                place: None,
+                radius_km: None,
+            }),
+            needed: TimeWindow::default(),
+            urgency: Urgency::High,
+            expires: None,
+            notes: None,
+            withdrawn: false,
+        })
+    }
+
+    fn commitment(
+        kind: RecordKind,
+        c: CoopId,
+        n: u8,
+        to: RecordRef,
+        qty: &str,
+        day: i64,
+    ) -> RecordView {
+        RecordView {
+            coop: c,
+            id: id(n),
+            kind,
+            title: None,
+            category: None,
+            quantity: Some(qty.parse().unwrap()),
+            point: None,
+            urgency: None,
+            ends: None,
+            withdrawn: false,
+            refers_to: Some(to),
+            offer: None,
+            decision: (kind == RecordKind::Acceptance).then_some(Decision::Accept),
+            issued: Some(Timestamp(day * 86_400_000)),
+        }
+    }
+
+    #[test]
+    fn indexes_answer_kind_category_place_and_coop() {
+        let mut v = Views::default();
+        v.upsert(RecordView::of(
+            coop(1),
+            id(1),
+            &need("food/grain/rice", Some("-32.95,-60.66")),
+        ));
+        v.upsert(RecordView::of(
+            coop(1),
+            id(2),
+            &need("food/oil", Some("-34.60,-58.38")),
+        ));
+        v.upsert(RecordView::of(
+            coop(2),
+            id(3),
+            &need("labour/electrical", None),
+        ));
+        fn ids(v: &Views, q: Query) -> Vec<RecordId> {
+            v.query(&q, Timestamp(0))
+                .iter()
+                .map(|(r, _)| r.id)
+                .collect()
+        }
+        let food: Category = "food".parse().unwrap();
+        assert_eq!(
+            ids(
+                &v,
+                Query {
+                    category: Some(food),
+                    ..Query::default()
+                }
+            )
+            .len(),
+            2
+        );
+        let rosario: Point = "-32.9468,-60.6393".parse().unwrap();
+        assert_eq!(
+            ids(
+                &v,
+                Query {
+                    near: Some((rosario, 50.0)),
+                    ..Query::default()
+                }
+            ),
+            vec![id(1)]
+        );
+        assert_eq!(
+            ids(
+                &v,
+                Query {
+                    near: Some((rosario, 400.0)),
+                    ..Query::default()
+                }
+            )
+            .len(),
+            2
+        );
+        assert_eq!(
+            ids(
+                &v,
+                Query {
+                    coop: Some(coop(2)),
+                    ..Query::default()
+                }
+            ),
+            vec![id(3)]
+        );
+        assert_eq!(
+            ids(
+                &v,
+                Query {
+                    kind: Some(RecordKind::Offer),
+                    ..Query::default()
+                }
+            )
+            .len(),
+            0
+        );
+        // An edit moves a record between index entries; a removal drops it everywhere.
+        v.upsert(RecordView::of(coop(1), id(1), &need("tools", None)));
+        let food: Category = "food".parse().unwrap();
+        assert_eq!(
+            ids(
+                &v,
+                Query {
+                    category: Some(food),
+                    ..Query::default()
+                }
+            ),
+            vec![id(2)]
+        );
+        v.remove(&(coop(1), id(2)));
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            ids(
+                &v,
+                Query {
+                    near: Some((rosario, 400.0)),
+                    ..Query::default()
+                }
+            )
+            .len(),
+            0
+        );
+    }
+
+    #[test]
+    fn status_is_derived_across_coops_from_commitments() {
+        let (a, b) = (coop(1), coop(2));
+        let mut v = Views::default();
+        v.upsert(RecordView::of(b, id(1), &need("food/grain/rice", None)));
+        let need_ref = RecordRef {
+            coop: b,
+            record: id(1),
+        };
+        let pledge = commitment(RecordKind::Pledge, a, 2, need_ref, "120 kg", 1);
+        let pledge_ref = RecordRef {
+            coop: a,
+            record: id(2),
+        };
+        v.upsert(pledge);
+        let status = |v: &Views, c, i| v.status(v.get(&c, &i).unwrap(), Timestamp(0));
+        assert_eq!(
+            status(&v, b, id(1)),
+            Some(Status::Need(NeedStatus::PartlyPledged))
+        );
+        assert_eq!(
+            status(&v, a, id(2)),
+            Some(Status::Pledge(PledgeState::Proposed))
+        );
+        v.upsert(commitment(
+            RecordKind::Acceptance,
+            b,
+            3,
+            pledge_ref,
+            "0 kg",
+            2,
+        ));
+        v.upsert(commitment(
+            RecordKind::Delivery,
+            b,
+            4,
+            pledge_ref,
+            "70 kg",
+            3,
+        ));
+        assert_eq!(
+            status(&v, a, id(2)),
+            Some(Status::Pledge(PledgeState::PartlyFulfilled))
+        );
+        // A delivery "confirmed" by the pledging co-op itself does not count.
+        v.upsert(commitment(
+            RecordKind::Delivery,
+            a,
+            5,
+            pledge_ref,
+            "50 kg",
+            3,
+        ));
+        assert_eq!(
+            status(&v, a, id(2)),
+            Some(Status::Pledge(PledgeState::PartlyFulfilled))
+        );
+        v.upsert(commitment(
+            RecordKind::Delivery,
+            b,
+            6,
+            pledge_ref,
+            "50 kg",
+            4,
+        ));
+        assert_eq!(
+            status(&v, a, id(2)),
+            Some(Status::Pledge(PledgeState::Fulfilled))
+        );
+        let listed = v.query(
+            &Query {
+                status: Some(Status::Need(NeedStatus::PartlyPledged)),
+                ..Query::default()
+            },
+            Timestamp(0),
+        );
+        assert_eq!(listed.len(), 1);
+        let offer = Record::Offer(Offer {
+            title: "rice".into(),
+            category: "food".parse().unwrap(),
+            quantity: "1 t".parse().unwrap(),
+            minimum: None,
+            location: None,
+            available: TimeWindow::default(),
+            expires: Some(Timestamp(10)),
+            notes: None,
+            withdrawn: false,
+        });
+        v.upsert(RecordView::of(a, id(9), &offer));
+        // Expired offers are left out unless asked for.
+        let offers = |all| {
+            v.query(
+                &Query {
+                    kind: Some(RecordKind::Offer),
+                    all,
+                    ..Query::default()
+                },
+                Timestamp(20),
+            )
+            .len()
+        };
+        assert_eq!((offers(false), offers(true)), (0, 1));
+    }
+}
