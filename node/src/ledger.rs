@@ -13,7 +13,7 @@ use std::sync::Arc;
 use minga_protocol::{
     CoopId, DeviceId, Entry, EntryError, EntryHash, Genesis, Ingested, Ledger, LedgerStore, LogId,
     MemberSecret, Membership, Record, RecordId, RecordKind, RecordState, Signature, Signed,
-    Timestamp, VersionVector,
+    Timestamp, VersionVector, membership_from,
 };
 
 use crate::store::{EntryPos, Store, StoreError, StoredEntry, StoredGenesis, WriteBatch};
@@ -391,35 +391,17 @@ impl CoopLedger {
 }
 
 /// Rebuilds the membership state from the statements kept under [`MEMBERSHIP_VIEW`].
-/// Certificates may depend on others and rotations on earlier rotations, so statements are
-/// admitted in passes until no more can be.
 fn restore_membership(
     store: &dyn Store,
     genesis: Signed<Genesis>,
 ) -> Result<Membership, LedgerError> {
     let mut prefix = MEMBERSHIP_VIEW.to_vec();
     prefix.extend_from_slice(genesis.coop_id().as_bytes());
-    let mut membership = Membership::new(genesis);
-    let mut waiting = Vec::new();
+    let mut statements = Vec::new();
     for (_, doc) in store.views(&prefix)? {
         let d = automerge::AutoCommit::load(&doc)
             .map_err(|_| LedgerError::Damaged("membership record"))?;
-        waiting.push(Record::read(&d).map_err(|_| LedgerError::Damaged("membership record"))?);
+        statements.push(Record::read(&d).map_err(|_| LedgerError::Damaged("membership record"))?);
     }
-    loop {
-        let before = waiting.len();
-        waiting.retain(|r| {
-            let admitted = match r {
-                Record::Certificate(c) => membership.add_certificate(c.clone()).is_ok(),
-                Record::Revocation(x) => membership.add_revocation(x.clone()).is_ok(),
-                Record::Rotation(x) => membership.add_rotation(x.clone()).is_ok(),
-                _ => true,
-            };
-            !admitted
-        });
-        if waiting.is_empty() || waiting.len() == before {
-            break;
-        }
-    }
-    Ok(membership)
+    Ok(membership_from(genesis, statements))
 }

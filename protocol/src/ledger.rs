@@ -273,8 +273,7 @@ impl<S: LedgerStore> Ledger<S> {
 
     /// Rebuilds membership from the genesis and the membership records that remain.
     fn rebuild_membership(&mut self) {
-        let mut fresh = Membership::new(self.membership.genesis().clone());
-        let mut statements: Vec<Record> = self
+        let statements: Vec<Record> = self
             .store
             .record_ids()
             .into_iter()
@@ -290,22 +289,7 @@ impl<S: LedgerStore> Ledger<S> {
                 Record::read(&AutoCommit::load(&state.doc).ok()?).ok()
             })
             .collect();
-        loop {
-            let before = statements.len();
-            statements.retain(|r| {
-                let admitted = match r {
-                    Record::Certificate(c) => fresh.add_certificate(c.clone()).is_ok(),
-                    Record::Revocation(x) => fresh.add_revocation(x.clone()).is_ok(),
-                    Record::Rotation(x) => fresh.add_rotation(x.clone()).is_ok(),
-                    _ => true,
-                };
-                !admitted
-            });
-            if statements.is_empty() || statements.len() == before {
-                break;
-            }
-        }
-        self.membership = fresh;
+        self.membership = membership_from(self.membership.genesis().clone(), statements);
     }
 
     fn take_pending(&mut self, key: &(LogId, u64)) -> Option<Entry> {
@@ -550,6 +534,32 @@ impl<S: LedgerStore> Ledger<S> {
     /// Equivocations seen: proof that a key signed two entries at one position.
     pub fn equivocations(&self) -> &[Equivocation] {
         &self.equivocations
+    }
+}
+
+/// Membership from a genesis and membership statements in any order: certificates may chain
+/// to others and rotations follow each other, so statements are admitted in passes until no
+/// more can be. Statements that never fit are left out; other records are ignored.
+pub fn membership_from(
+    genesis: crate::canonical::Signed<crate::coop::Genesis>,
+    statements: impl IntoIterator<Item = Record>,
+) -> Membership {
+    let mut membership = Membership::new(genesis);
+    let mut waiting: Vec<Record> = statements.into_iter().collect();
+    loop {
+        let before = waiting.len();
+        waiting.retain(|r| {
+            let admitted = match r {
+                Record::Certificate(c) => membership.add_certificate(c.clone()).is_ok(),
+                Record::Revocation(x) => membership.add_revocation(x.clone()).is_ok(),
+                Record::Rotation(x) => membership.add_rotation(x.clone()).is_ok(),
+                _ => true,
+            };
+            !admitted
+        });
+        if waiting.is_empty() || waiting.len() == before {
+            return membership;
+        }
     }
 }
 

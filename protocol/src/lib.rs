@@ -43,7 +43,10 @@ pub use ids::{CoopId, DeviceId, EntryHash, LogId, RecordId, RecordRef};
 pub use keys::{
     CoopSecret, KeyError, MemberSecret, NodeSecret, PublicKey, SecretKey, Signature, verify_batch,
 };
-pub use ledger::{Ingested, Ledger, LedgerStore, MAX_PENDING, MemoryLedger, MemoryLedgerStore};
+pub use ledger::{
+    Ingested, Ledger, LedgerStore, MAX_PENDING, MAX_PENDING_BYTES, MemoryLedger, MemoryLedgerStore,
+    membership_from,
+};
 pub use membership::{Certificate, Cutoff, Membership, MembershipError, Revocation, Role};
 pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
