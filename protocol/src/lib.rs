@@ -22,6 +22,7 @@ mod ledger;
 mod membership;
 mod quantity;
 mod record;
+mod record_doc;
 mod resource;
 mod statement;
 mod status;

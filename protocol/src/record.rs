@@ -10,16 +10,19 @@
 use std::str::FromStr;
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{AutoCommit, ROOT, ReadDoc};
 use rust_decimal::Decimal;
 
-use crate::canonical::{CanonError, Signed, Statement};
+use crate::canonical::{CanonError, Signed};
 use crate::coop::Rotation;
 use crate::ids::CoopId;
-use crate::keys::{PublicKey, Signature};
+use crate::keys::PublicKey;
 use crate::membership::{Certificate, Revocation, Role};
 use crate::quantity::Quantity;
-use crate::resource::{Category, Location, Point, TimeWindow, Urgency};
+use crate::record_doc::{
+    DocReader, Field, FieldList, location_fields, os, ots, s, statement_fields,
+};
+use crate::resource::{Category, Location, TimeWindow, Urgency};
 use crate::statement::{Acceptance, Delivery, Pledge};
 use crate::time::Timestamp;
 
@@ -246,64 +249,6 @@ impl From<automerge::AutomergeError> for RecordError {
     }
 }
 
-/// A scalar as minga stores it.
-#[derive(Clone, Debug, PartialEq)]
-enum Field {
-    Str(String),
-    Int(i64),
-    Bool(bool),
-    Bytes(Vec<u8>),
-}
-
-impl Field {
-    fn scalar(&self) -> ScalarValue {
-        match self {
-            Field::Str(s) => ScalarValue::Str(s.as_str().into()),
-            Field::Int(i) => ScalarValue::Int(*i),
-            Field::Bool(b) => ScalarValue::Boolean(*b),
-            Field::Bytes(b) => ScalarValue::Bytes(b.clone()),
-        }
-    }
-
-    fn from_scalar(v: &ScalarValue) -> Option<Field> {
-        Some(match v {
-            ScalarValue::Str(s) => Field::Str(s.to_string()),
-            ScalarValue::Int(i) => Field::Int(*i),
-            ScalarValue::Boolean(b) => Field::Bool(*b),
-            ScalarValue::Bytes(b) => Field::Bytes(b.clone()),
-            _ => return None,
-        })
-    }
-}
-
-type FieldList = Vec<(&'static str, Option<Field>)>;
-
-fn s(v: impl ToString) -> Option<Field> {
-    Some(Field::Str(v.to_string()))
-}
-
-fn os(v: Option<impl ToString>) -> Option<Field> {
-    v.map(|v| Field::Str(v.to_string()))
-}
-
-fn ots(v: Option<Timestamp>) -> Option<Field> {
-    v.map(|t| Field::Int(t.0))
-}
-
-fn location_fields(loc: &Option<Location>, out: &mut FieldList) {
-    out.push(("point", loc.as_ref().and_then(|l| s(l.point))));
-    out.push(("place", loc.as_ref().and_then(|l| os(l.place.as_ref()))));
-    out.push(("radius_km", loc.as_ref().and_then(|l| os(l.radius_km))));
-}
-
-fn statement_fields<T: Statement>(kind: RecordKind, st: &Signed<T>) -> FieldList {
-    vec![
-        ("kind", s(kind.name())),
-        ("statement", Some(Field::Bytes(st.bytes().to_vec()))),
-        ("signature", Some(Field::Bytes(st.signature().0.to_vec()))),
-    ]
-}
-
 impl Record {
     /// The record's kind.
     pub fn kind(&self) -> RecordKind {
@@ -528,171 +473,3 @@ fn check_window(field: &'static str, w: &TimeWindow) -> Result<(), RecordError> 
     }
     Ok(())
 }
-
-struct DocReader<'a> {
-    doc: &'a AutoCommit,
-    seen: usize,
-}
-
-impl DocReader<'_> {
-    fn get(&mut self, key: &'static str) -> Result<Option<ScalarValue>, RecordError> {
-        match self.doc.get(ROOT, key)? {
-            None => Ok(None),
-            Some((Value::Scalar(v), _)) => {
-                self.seen += 1;
-                Ok(Some(v.into_owned()))
-            }
-            Some((Value::Object(_), _)) => Err(RecordError::WrongType {
-                field: key.into(),
-                expected: "a scalar",
-            }),
-        }
-    }
-
-    fn str(&mut self, key: &'static str) -> Result<Option<String>, RecordError> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(ScalarValue::Str(s)) if s.len() <= MAX_TEXT_BYTES => Ok(Some(s.to_string())),
-            Some(_) => Err(RecordError::WrongType {
-                field: key.into(),
-                expected: "text of at most 2048 bytes",
-            }),
-        }
-    }
-
-    fn str_req(&mut self, key: &'static str) -> Result<String, RecordError> {
-        self.str(key)?.ok_or(RecordError::MissingField(key))
-    }
-
-    fn parse<T: FromStr>(&mut self, key: &'static str) -> Result<Option<T>, RecordError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        self.str(key)?
-            .map(|s| {
-                s.parse().map_err(|e: T::Err| RecordError::BadValue {
-                    field: key,
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()
-    }
-
-    fn parse_req<T: FromStr>(&mut self, key: &'static str) -> Result<T, RecordError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        self.parse(key)?.ok_or(RecordError::MissingField(key))
-    }
-
-    fn time(&mut self, key: &'static str) -> Result<Option<Timestamp>, RecordError> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(ScalarValue::Int(ms)) => {
-                Timestamp::from_millis(ms)
-                    .map(Some)
-                    .ok_or(RecordError::BadValue {
-                        field: key,
-                        reason: "timestamp out of range".into(),
-                    })
-            }
-            Some(_) => Err(RecordError::WrongType {
-                field: key.into(),
-                expected: "an integer timestamp",
-            }),
-        }
-    }
-
-    fn bool_req(&mut self, key: &'static str) -> Result<bool, RecordError> {
-        match self.get(key)? {
-            Some(ScalarValue::Boolean(b)) => Ok(b),
-            None => Err(RecordError::MissingField(key)),
-            Some(_) => Err(RecordError::WrongType {
-                field: key.into(),
-                expected: "a boolean",
-            }),
-        }
-    }
-
-    fn bytes_req(&mut self, key: &'static str) -> Result<Vec<u8>, RecordError> {
-        match self.get(key)? {
-            Some(ScalarValue::Bytes(b)) => Ok(b),
-            None => Err(RecordError::MissingField(key)),
-            Some(_) => Err(RecordError::WrongType {
-                field: key.into(),
-                expected: "bytes",
-            }),
-        }
-    }
-
-    fn location(&mut self) -> Result<Option<Location>, RecordError> {
-        let point: Option<Point> = self.parse("point")?;
-        let place = self.str("place")?;
-        let radius_km: Option<Decimal> = self.parse("radius_km")?;
-        match point {
-            Some(point) => Ok(Some(Location {
-                point,
-                place,
-                radius_km,
-            })),
-            None if place.is_none() && radius_km.is_none() => Ok(None),
-            None => Err(RecordError::MissingField("point")),
-        }
-    }
-
-    fn window(&mut self) -> Result<TimeWindow, RecordError> {
-        Ok(TimeWindow {
-            from: self.time("from")?,
-            until: self.time("until")?,
-        })
-    }
-
-    fn signed<T: Statement>(&mut self) -> Result<Signed<T>, RecordError> {
-        let bytes = self.bytes_req("statement")?;
-        let sig: [u8; 64] =
-            self.bytes_req("signature")?
-                .try_into()
-                .map_err(|_| RecordError::BadValue {
-                    field: "signature",
-                    reason: "must be 64 bytes".into(),
-                })?;
-        Ok(Signed::verify(&bytes, Signature(sig))?)
-    }
-
-    fn finish(self) -> Result<(), RecordError> {
-        let total = self.doc.length(ROOT);
-        if total != self.seen {
-            let unknown = self
-                .doc
-                .keys(ROOT)
-                .find(|k| !KNOWN_KEYS.contains(&k.as_str()))
-                .unwrap_or_else(|| "?".into());
-            return Err(RecordError::UnknownField(
-                unknown.chars().take(40).collect(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-const KNOWN_KEYS: &[&str] = &[
-    "kind",
-    "title",
-    "category",
-    "quantity",
-    "minimum",
-    "point",
-    "place",
-    "radius_km",
-    "from",
-    "until",
-    "urgency",
-    "expires",
-    "notes",
-    "withdrawn",
-    "name",
-    "description",
-    "contact",
-    "statement",
-    "signature",
-];
