@@ -191,6 +191,14 @@ where
     }
 }
 
+/// Waits until `node` holds record `id` of `coop`.
+pub async fn arrives(node: &NodeHandle, coop: CoopId, id: RecordId) {
+    eventually(node, || async {
+        node.records(coop).await.unwrap().contains_key(&id)
+    })
+    .await;
+}
+
 /// Waits for a node event that `pick` accepts and returns what it picked. Subscribe with
 /// [`NodeHandle::subscribe`] before causing the event, so it cannot be missed.
 pub async fn next_event<T>(

@@ -30,10 +30,7 @@ async fn a_record_written_at_a_reaches_c_through_b() {
         .await
         .unwrap();
     let id = entry.record_id();
-    eventually(&c.handle, || async {
-        c.handle.records(w.coop()).await.unwrap().contains_key(&id)
-    })
-    .await;
+    arrives(&c.handle, w.coop(), id).await;
     let Some(Record::Need(n)) = c.handle.records(w.coop()).await.unwrap().remove(&id) else {
         panic!("not a need")
     };

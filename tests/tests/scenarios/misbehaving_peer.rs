@@ -30,14 +30,7 @@ async fn forged_entries_are_dropped_and_their_sender_penalised() {
         )
         .await
         .unwrap();
-    eventually(&h2.handle, || async {
-        h2.handle
-            .records(w.coop())
-            .await
-            .unwrap()
-            .contains_key(&first.record_id())
-    })
-    .await;
+    arrives(&h2.handle, w.coop(), first.record_id()).await;
 
     let stranger = MemberSecret::from_seed(&[66; 32]);
     let other = World::new(7);
@@ -64,18 +57,8 @@ async fn forged_entries_are_dropped_and_their_sender_penalised() {
         sign(&other.founder, other.coop(), 1, b"z"),
         // A gap: entry 5 of a log that has none.
         sign(&w.founder, w.coop(), 5, b"w"),
-        // Garbage.
-        Entry::sign(
-            &w.founder,
-            w.coop(),
-            DeviceId(9),
-            1,
-            EntryHash::default(),
-            RecordId::default(),
-            EntryKind::Change,
-            b"not an automerge change".to_vec(),
-            T0,
-        ),
+        // A payload that is not an automerge change.
+        sign(&w.founder, w.coop(), 1, b"not an automerge change"),
     ];
     let before = h1.handle.version_vector(w.coop()).await.unwrap();
     let rejected = {
@@ -123,14 +106,7 @@ async fn forged_entries_are_dropped_and_their_sender_penalised() {
         )
         .await
         .unwrap();
-    eventually(&h2.handle, || async {
-        h2.handle
-            .records(w.coop())
-            .await
-            .unwrap()
-            .contains_key(&later.record_id())
-    })
-    .await;
+    arrives(&h2.handle, w.coop(), later.record_id()).await;
     for h in [&h1.handle, &h2.handle] {
         let vv = h.version_vector(w.coop()).await.unwrap();
         assert_eq!(
