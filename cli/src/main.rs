@@ -1,59 +1,117 @@
 //! `minga`: the command-line tool of the minga network node.
 //!
-//! `minga up` runs this machine's node; `minga verify` checks signed commitments offline. The
-//! commands that talk to a running node come next.
+//! `minga init` sets up a data directory, `minga up` runs the node and its local API, and
+//! every other command is a client of that API, except `minga verify FILE`, which checks a
+//! signed commitment offline with no node at all.
 
+mod client;
+mod commands;
+mod home;
+mod show;
+mod transfer;
 mod up;
+mod verify;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use minga_protocol::{Bundle, Commitment, MAX_BUNDLE_BYTES, Verified};
+use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, stable for scripts.
-mod exit {
-    /// The input was wrong or unreadable: the message says what and how to fix it.
+pub(crate) mod exit {
+    /// The input was wrong, or the node refused it: the message says what and how to fix it.
     pub const USER_ERROR: u8 = 1;
-    /// The commitment does not verify.
+    /// The node's API could not be reached (or failed inside).
+    pub const UNREACHABLE: u8 = 2;
+    /// A commitment does not verify.
     pub const INVALID: u8 = 3;
+    /// The record asked for is not held (or did not arrive within --wait).
+    pub const NOT_FOUND: u8 = 4;
 }
+
+const EXIT_CODES: &str = "Exit codes: 0 ok; 1 bad input or refused (one line says what, one says what to do); \
+2 the node is not reachable; 3 a commitment that does not verify; 4 no such record (or it did not arrive within --wait).";
 
 #[derive(Parser)]
 #[command(
     name = "minga",
     version,
     about = "minga: a peer-to-peer node for cooperatives: offers, needs and signed pledges",
-    after_help = "Exit codes: 0 ok, 1 bad input (one line says what and a hint), 3 a commitment that does not verify."
+    after_help = EXIT_CODES
 )]
 struct Cli {
+    /// The node's data directory [default: $XDG_DATA_HOME/minga, or ~/.local/share/minga].
+    #[arg(long, global = true, value_name = "DIR", env = "MINGA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The API of the node to talk to [default: the one running on --data-dir].
+    #[arg(long, global = true, value_name = "HOST:PORT", env = "MINGA_API")]
+    api: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run this machine's minga node in the foreground until Ctrl-C.
-    Up(up::UpArgs),
-    /// Verify a signed pledge, acceptance or delivery bundle offline. No node is needed.
-    Verify {
-        /// The bundle file (JSON, as `minga export` writes it).
-        file: PathBuf,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Also write the signed bytes, the signature and the signer's key into DIR, as
-        /// `statement`, `signature` and `signer.pem`, for `openssl pkeyutl -verify`.
-        #[arg(long, value_name = "DIR")]
-        extract: Option<PathBuf>,
+    /// Set up the data directory: keys, API token, config; with --coop, found a co-op.
+    Init {
+        /// Found a new co-op with this name; this node's member is its founding admin.
+        #[arg(long, value_name = "NAME")]
+        coop: Option<String>,
     },
+    /// Run this machine's node and its local API in the foreground until Ctrl-C.
+    Up(up::UpArgs),
+    /// Post, list, show or withdraw this co-op's offers.
+    #[command(subcommand)]
+    Offer(commands::Listing),
+    /// Post, list, show or withdraw this co-op's needs.
+    #[command(subcommand)]
+    Need(commands::Listing),
+    /// Pledge part or all of a need, as this node's member.
+    Pledge(commands::PledgeArgs),
+    /// Accept a pledge made to one of this co-op's needs.
+    Accept(commands::AnswerArgs),
+    /// Decline a pledge made to one of this co-op's needs.
+    Decline(commands::AnswerArgs),
+    /// Confirm that (part of) a pledge arrived; partial deliveries add up.
+    Deliver(commands::DeliverArgs),
+    /// List records of every replicated co-op, with filters.
+    List(commands::ListArgs),
+    /// Show any record by its id (or a unique prefix of at least 4 digits).
+    Show(commands::ShowArgs),
+    /// Certify, revoke or list the members of this co-op.
+    #[command(subcommand)]
+    Member(commands::Member),
+    /// Show, trust or untrust co-ops.
+    #[command(subcommand)]
+    Coop(commands::Coop),
+    /// Connected peers and what catch-up exchanged with each.
+    Peers(Output),
+    /// The node: its id, member, co-ops, peers and sync lag.
+    Status(Output),
+    /// Print records as they appear or change, until Ctrl-C.
+    Watch(Output),
+    /// Verify a pledge, acceptance or delivery: a bundle FILE offline, or a record ID via the node.
+    Verify(verify::VerifyArgs),
+    /// Export a commitment's bundle, a record's automerge document, or offers and needs as CSV.
+    #[command(subcommand)]
+    Export(transfer::Export),
+    /// Import offers and needs from CSV: every row is checked first; one bad row imports nothing.
+    Import(transfer::ImportArgs),
+}
+
+/// `--json` for read commands.
+#[derive(Args, Clone, Copy, Default)]
+pub(crate) struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// An error for the user: one line, a hint, and the exit code.
 pub(crate) struct Failure {
-    message: String,
-    hint: Option<String>,
-    code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+    pub code: u8,
 }
 
 impl Failure {
@@ -68,14 +126,7 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Up(args) => up::run(args),
-        Command::Verify {
-            file,
-            json,
-            extract,
-        } => verify(&file, json, extract.as_deref()),
-    };
+    let result = run(cli);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -88,103 +139,55 @@ fn main() -> ExitCode {
     }
 }
 
-fn verify(file: &Path, json: bool, extract: Option<&Path>) -> Result<(), Failure> {
-    let shown = file.display();
-    let meta = std::fs::metadata(file).map_err(|e| {
-        Failure::user(
-            format!("cannot read {shown}: {e}"),
-            "give the path of a bundle file",
-        )
-    })?;
-    if meta.len() > MAX_BUNDLE_BYTES as u64 {
-        return Err(Failure::user(
-            format!(
-                "{shown} is {} bytes; a bundle is at most {MAX_BUNDLE_BYTES}",
-                meta.len()
-            ),
-            "is this really a minga bundle?",
-        ));
-    }
-    let bytes = std::fs::read(file)
-        .map_err(|e| Failure::user(format!("cannot read {shown}: {e}"), "check the path"))?;
-    let bundle = Bundle::from_json(&bytes).map_err(|e| {
-        Failure::user(
-            format!("{shown}: {e}"),
-            "a bundle is the JSON that `minga export` writes",
-        )
-    })?;
-    let verified = bundle.verify();
-    let outcome = match &verified {
-        Ok(v) => {
-            if let Some(dir) = extract {
-                extract_parts(&v.commitment, &bundle.signer_pem, dir)?;
-            }
-            report_valid(v, json);
-            return Ok(());
-        }
-        Err(e) => e.to_string(),
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "valid": false, "file": shown.to_string(), "reason": outcome })
-        );
-    }
-    Err(Failure {
-        message: format!("INVALID: {shown}: {outcome}"),
-        hint: Some("do not rely on this commitment; ask its signer for a fresh export".into()),
-        code: exit::INVALID,
-    })
-}
-
-fn report_valid(v: &Verified, json: bool) {
-    let c = &v.commitment;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "valid": true,
-                "kind": c.kind(),
-                "signer": c.signer().to_string(),
-                "coop": c.coop().to_string(),
-                "coop_name": v.coop_name,
-                "role": v.role,
-                "certificate": v.certificate.to_string(),
-                "issued": c.issued().to_string(),
-                "statement": String::from_utf8_lossy(c.signed_bytes().0),
+fn run(cli: Cli) -> Result<(), Failure> {
+    let home = home::Home::at(cli.data_dir)?;
+    match cli.command {
+        Command::Init { coop } => init(&home, coop.as_deref()),
+        Command::Up(args) => up::run(&home, args),
+        Command::Verify(args) if args.is_offline() => verify::offline(&args),
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    Failure::user(format!("cannot start: {e}"), "check the system's limits")
+                })?;
+            runtime.block_on(async {
+                let api = client::Client::new(&home, cli.api.as_deref())?;
+                commands::run(&api, command).await
             })
-        );
-        return;
-    }
-    println!("valid {}", c.kind());
-    println!("  signer       {}", c.signer());
-    println!("  co-op        {} ({})", v.coop_name, c.coop());
-    println!("  role         {}", v.role);
-    println!("  certificate  {}", v.certificate);
-    println!("  signed       {}", c.issued());
-    println!("statement:");
-    for line in String::from_utf8_lossy(c.signed_bytes().0).lines() {
-        println!("  {line}");
+        }
     }
 }
 
-fn extract_parts(c: &Commitment, signer_pem: &str, dir: &Path) -> Result<(), Failure> {
-    let (bytes, sig) = c.signed_bytes();
-    let write = |name: &str, content: &[u8]| {
-        let path = dir.join(name);
-        std::fs::write(&path, content).map_err(|e| {
-            Failure::user(
-                format!("cannot write {}: {e}", path.display()),
-                "give a directory that exists and is writable",
-            )
-        })
-    };
-    write("statement", bytes)?;
-    write("signature", &sig.0)?;
-    write("signer.pem", signer_pem.as_bytes())?;
-    eprintln!(
-        "wrote {0}/statement, {0}/signature, {0}/signer.pem; check with:\n  openssl pkeyutl -verify -pubin -inkey {0}/signer.pem -rawin -in {0}/statement -sigfile {0}/signature",
-        dir.display()
-    );
+fn init(home: &home::Home, coop: Option<&str>) -> Result<(), Failure> {
+    let made = home::init(home, coop)?;
+    println!("data        {}", home.dir.display());
+    println!("member key  {}", made.member);
+    match made.founded {
+        Some(g) => {
+            println!("co-op       {} {}", g.coop_id(), g.value().name);
+            println!();
+            println!(
+                "The co-op key is in {}: keep a copy offline.",
+                home.path("coop.key").display()
+            );
+            println!(
+                "Other co-ops trust yours with the file {} (`minga coop trust coop.json`).",
+                home.path("coop.json").display()
+            );
+            println!("Next: minga up");
+        }
+        None => {
+            println!();
+            println!("This member key is not in a co-op yet. Ask an admin of your co-op to run:");
+            println!("    minga member add {}", made.member);
+            println!("and to send you the co-op's genesis file, written by:");
+            println!("    minga coop show --genesis > coop.json");
+            println!("Then start your node and trust it:");
+            println!("    minga up        (in another terminal)");
+            println!("    minga coop trust coop.json");
+        }
+    }
     Ok(())
 }

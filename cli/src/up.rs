@@ -1,48 +1,36 @@
-//! `minga up`: run this machine's node in the foreground until Ctrl-C or SIGTERM.
+//! `minga up`: run this machine's node and its local API in the foreground until Ctrl-C or
+//! SIGTERM. A data directory that does not exist yet is initialized first.
 
-use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use minga_node::api::{ApiConfig, LocalMember};
 use minga_node::{Multiaddr, Node, NodeConfig};
-use minga_protocol::{KeyError, NodeSecret, SecretKey};
 
 use crate::Failure;
+use crate::home::{self, Home};
 
-/// The options of `minga up`.
+/// The options of `minga up`; each overrides `config.toml`.
 #[derive(clap::Args)]
 pub struct UpArgs {
-    /// Where the node keeps its key and store [default: $XDG_DATA_HOME/minga, or
-    /// ~/.local/share/minga].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Address to listen on, as a multiaddr; repeat for several.
-    #[arg(long, value_name = "MULTIADDR", default_values = ["/ip4/0.0.0.0/tcp/7740", "/ip4/0.0.0.0/udp/7740/quic-v1"])]
+    /// Address to listen on, as a multiaddr; repeat for several [default: TCP and QUIC on
+    /// port 7740, all interfaces].
+    #[arg(long, value_name = "MULTIADDR")]
     pub listen: Vec<String>,
     /// A peer to dial at start (`/ip4/…/tcp/…/p2p/<peer id>`); repeat for several.
     #[arg(long, value_name = "MULTIADDR")]
     pub bootstrap: Vec<String>,
-    /// The network to join: one gossip topic per network.
-    #[arg(long, default_value = "minga")]
-    pub network: String,
+    /// The network to join: one gossip topic per network [default: minga].
+    #[arg(long)]
+    pub network: Option<String>,
     /// Find peers on this LAN with mDNS (multicast leaves the machine, so it is off by default).
     #[arg(long)]
     pub lan: bool,
     /// A relay to listen through when behind NAT (`…/p2p/<relay id>`).
     #[arg(long, value_name = "MULTIADDR")]
     pub relay: Option<String>,
-}
-
-/// The platform data directory.
-pub fn default_data_dir() -> Result<PathBuf, Failure> {
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
-        return Ok(PathBuf::from(x).join("minga"));
-    }
-    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        Some(home) => Ok(PathBuf::from(home).join(".local/share/minga")),
-        None => Err(Failure::user(
-            "no data directory: neither XDG_DATA_HOME nor HOME is set",
-            "pass --data-dir DIR",
-        )),
-    }
+    /// Where the local API listens [default: 127.0.0.1:7878].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub api: Option<String>,
 }
 
 fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<Multiaddr>, Failure> {
@@ -58,37 +46,59 @@ fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<Multiaddr>, Failure> {
         .collect()
 }
 
-/// Loads the node key, creating it (owner-only) the first time.
-fn node_key(dir: &Path) -> Result<NodeSecret, Failure> {
-    let path = dir.join("node.key");
-    let key_error = |e: KeyError| Failure::user(e.to_string(), "fix the file or move it away");
-    if path.exists() {
-        return SecretKey::load(&path).map(NodeSecret).map_err(key_error);
-    }
-    let key = NodeSecret::generate().map_err(key_error)?;
-    key.0.save(&path).map_err(key_error)?;
-    Ok(key)
-}
-
 /// Runs the node until a stop signal.
-pub fn run(args: UpArgs) -> Result<(), Failure> {
-    let dir = match args.data_dir {
-        Some(d) => d,
-        None => default_data_dir()?,
+pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
+    if !home.is_initialized() {
+        let made = home::init(home, None)?;
+        println!("initialized {}", home.dir.display());
+        println!("member key  {}", made.member);
+    }
+    let file = home.config()?;
+    let key = home.node_key()?;
+    let member = LocalMember {
+        key: home.member_key()?,
+        device: home.device()?,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::user(
-            format!("cannot create {}: {e}", dir.display()),
-            "choose a writable --data-dir",
-        )
-    })?;
-    let key = node_key(&dir)?;
-    let mut config = NodeConfig::new(&dir);
-    config.listen = parse_addrs("--listen", &args.listen)?;
-    config.bootstrap = parse_addrs("--bootstrap", &args.bootstrap)?;
-    config.relay = parse_addrs("--relay", args.relay.as_slice())?.pop();
-    config.network = args.network;
-    config.lan = args.lan;
+    let token = home.token(true)?;
+    let founded = home.genesis()?;
+
+    let mut config = NodeConfig::new(&home.dir);
+    let net = file.network;
+    let listen = if args.listen.is_empty() {
+        net.listen.unwrap_or_else(|| {
+            vec![
+                "/ip4/0.0.0.0/tcp/7740".into(),
+                "/ip4/0.0.0.0/udp/7740/quic-v1".into(),
+            ]
+        })
+    } else {
+        args.listen
+    };
+    config.listen = parse_addrs("listen address", &listen)?;
+    let mut bootstrap = net.bootstrap.unwrap_or_default();
+    bootstrap.extend(args.bootstrap);
+    config.bootstrap = parse_addrs("bootstrap peer", &bootstrap)?;
+    let relay = args.relay.or(net.relay).filter(|r| !r.is_empty());
+    config.relay = parse_addrs("relay", relay.as_slice())?.pop();
+    config.network = args.network.or(net.name).unwrap_or_else(|| "minga".into());
+    config.lan = args.lan || net.lan.unwrap_or(false);
+    if let Some(secs) = net.sync_interval_secs {
+        config.sync_interval = Duration::from_secs(secs.clamp(1, 86_400));
+    }
+    config.trusted.extend(founded.clone());
+    let coop = match &file.coop {
+        Some(c) => Some(c.parse().map_err(|e| {
+            Failure::user(
+                format!("config.toml: coop {c:?}: {e}"),
+                "give the co-op's full id, as `minga coop show` prints it",
+            )
+        })?),
+        None => founded.as_ref().map(|g| g.coop_id()),
+    };
+    let api_addr = args
+        .api
+        .or(file.api.listen)
+        .unwrap_or_else(|| home::DEFAULT_API.into());
 
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -104,19 +114,56 @@ pub fn run(args: UpArgs) -> Result<(), Failure> {
         )
     })?;
     runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&api_addr).await.map_err(|e| {
+            Failure::user(
+                format!("cannot listen for the API on {api_addr}: {e}"),
+                "is another minga running? choose another port with --api 127.0.0.1:7879",
+            )
+        })?;
+        let bound = listener.local_addr().map_err(|e| Failure::user(e.to_string(), "try again"))?;
         let node = Node::start(config, &key).await.map_err(|e| {
             Failure::user(
                 e.to_string(),
                 "is another minga running on this data directory or port? try --listen /ip4/127.0.0.1/tcp/0",
             )
         })?;
+        home.write_api_addr(bound)?;
+        let (stop_api, api_stopping) = tokio::sync::oneshot::channel::<()>();
+        let api = tokio::spawn(minga_node::api::serve(
+            listener,
+            node.clone(),
+            ApiConfig {
+                token,
+                member: Some(member.clone()),
+                coop,
+            },
+            async move {
+                let _ = api_stopping.await;
+            },
+        ));
         println!("minga node {}", node.peer_id());
-        println!("data        {}", dir.display());
+        println!("data        {}", home.dir.display());
+        println!("member      {}", member.key.public());
+        match &founded {
+            Some(g) => println!("co-op       {} {}", g.coop_id(), g.value().name),
+            None => println!(
+                "co-op       none founded here; join one with `minga coop trust FILE` once an admin adds {}",
+                member.key.public()
+            ),
+        }
         for a in node.listen_addrs() {
             println!("listening   {a}");
         }
+        println!("api         http://{bound}");
         println!("press Ctrl-C to stop");
         wait_for_stop().await;
+        let _ = stop_api.send(());
+        match api.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("minga: the API stopped with an error: {e}"),
+            Err(e) => eprintln!("minga: the API task failed: {e}"),
+        }
+        let _ = std::fs::remove_file(home.path("api.addr"));
         node.shutdown()
             .await
             .map_err(|e| Failure::user(format!("shutting down: {e}"), "the store was flushed on every commit"))?;

@@ -12,7 +12,14 @@ use std::time::Duration;
 /// stdout lines and whether it exited successfully.
 fn up_once(dir: &std::path::Path) -> (Vec<String>, bool) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_minga"))
-        .args(["up", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir"])
+        .args([
+            "up",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -55,29 +62,54 @@ fn up_prints_its_identity_keeps_it_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (first, ok) = up_once(dir.path());
     assert!(ok, "{first:?}");
-    let id = first[0]
-        .strip_prefix("minga node ")
-        .expect("first line names the node")
-        .to_string();
+    let node_line = |lines: &[String]| {
+        lines
+            .iter()
+            .find(|l| l.starts_with("minga node "))
+            .cloned()
+            .expect("a line names the node")
+    };
+    assert!(
+        first[0].starts_with("initialized "),
+        "a fresh data directory is initialized first: {first:?}"
+    );
+    let id = node_line(&first)["minga node ".len()..].to_string();
     assert!(id.starts_with("12D3KooW"), "{id}");
     assert!(
         first
             .iter()
             .any(|l| l.starts_with("listening   /ip4/127.0.0.1/tcp/") && l.ends_with(&id))
     );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.starts_with("api         http://127.0.0.1:")),
+        "{first:?}"
+    );
     assert_eq!(first.last().map(String::as_str), Some("stopped"));
+    assert!(
+        !dir.path().join("api.addr").exists(),
+        "a stopped node leaves no API address behind"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("node.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        for secret in ["node.key", "member.key", "api.token"] {
+            let mode = std::fs::metadata(dir.path().join(secret))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{secret}");
+        }
     }
     let (second, ok) = up_once(dir.path());
     assert!(ok);
-    assert_eq!(second[0], first[0], "the node key is kept across restarts");
+    assert_eq!(
+        node_line(&second),
+        node_line(&first),
+        "the node key is kept across restarts"
+    );
+    assert!(!second[0].starts_with("initialized "), "{second:?}");
 }
 
 #[test]

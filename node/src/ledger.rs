@@ -352,7 +352,7 @@ impl CoopLedger {
         Ok(report)
     }
 
-    /// Writes a record edit by a local member as a new entry, durably.
+    /// Writes one record edit by a local member as a new entry, durably.
     pub fn write(
         &mut self,
         key: &MemberSecret,
@@ -364,6 +364,53 @@ impl CoopLedger {
         let entry = self.ledger.write(key, device, record, value, at);
         self.commit()?;
         Ok(entry?)
+    }
+
+    /// Writes record edits by a local member as new entries in one durable commit: all of
+    /// them, or (when one is refused) none.
+    pub fn write_all(
+        &mut self,
+        key: &MemberSecret,
+        device: DeviceId,
+        edits: &[(Option<RecordId>, Record)],
+        at: Timestamp,
+    ) -> Result<Vec<Entry>, LedgerError> {
+        let mut entries = Vec::with_capacity(edits.len());
+        for (record, value) in edits {
+            match self.ledger.write(key, device, *record, value, at) {
+                Ok(e) => entries.push(e),
+                Err(e) => {
+                    // Drop what the earlier edits staged: reopen from what is stored.
+                    let store = self.ledger.store().store.clone();
+                    *self = CoopLedger::open(store, self.genesis.clone())?;
+                    return Err(e.into());
+                }
+            }
+        }
+        self.commit()?;
+        Ok(entries)
+    }
+
+    /// The co-op's signed genesis.
+    pub fn genesis(&self) -> &Signed<Genesis> {
+        &self.genesis
+    }
+
+    /// A record's automerge document as stored (what `export --document` hands out).
+    pub fn document(&self, id: &RecordId) -> Option<Vec<u8>> {
+        self.ledger
+            .store()
+            .record_state(id)
+            .filter(|s| !s.pruned)
+            .map(|s| s.doc)
+    }
+
+    /// Deletes everything the store holds of a co-op (after it is no longer trusted).
+    pub fn forget(store: &dyn Store, coop: &CoopId) -> Result<(), LedgerError> {
+        let prefixes = [MEMBERSHIP_VIEW, RECORD_VIEW]
+            .map(|p| [p, coop.as_bytes().as_slice()].concat())
+            .to_vec();
+        Ok(store.forget_coop(coop, &prefixes)?)
     }
 
     /// The view changes of everything committed since the last call.

@@ -4,6 +4,7 @@
 //! suite. The validation the node runs is [`minga_protocol::validate`], so every node accepts
 //! the same entries. Ledgers and the network come next.
 
+pub mod api;
 mod config;
 mod ledger;
 mod net;
@@ -12,7 +13,8 @@ mod views;
 
 pub use config::NodeConfig;
 pub use net::{
-    Node, NodeError, NodeEvent, NodeHandle, PROTOCOL_VERSION, SyncStats, peer_of, topic,
+    CoopSummary, Listed, MAX_EDITS, Node, NodeError, NodeEvent, NodeHandle, PROTOCOL_VERSION,
+    RecordDetail, SyncStats, peer_of, topic,
 };
 
 pub use ledger::{
@@ -24,4 +26,4 @@ pub use minga_protocol as protocol;
 pub use store::{
     EntryPos, KeyValue, MemoryStore, SledStore, Store, StoreError, StoredEntry, WriteBatch,
 };
-pub use views::{Query, RecordView, Status, Views};
+pub use views::{Query, RecordView, Status, Totals, Views};

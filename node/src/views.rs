@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use minga_protocol::{
     Answer, Category, CoopId, Decision, NeedStatus, OfferStatus, PledgeState, PledgeStatus, Point,
     Quantity, Received, Record, RecordId, RecordKind, RecordRef, Timestamp, Urgency,
-    need_status_from, offer_status_from, pledge_status_from,
+    need_status_from, offer_status_from, pledge_status_from, pledge_totals,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,21 @@ pub struct RecordView {
     /// When a commitment was signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued: Option<Timestamp>,
+}
+
+impl Status {
+    /// Every status with this name, of whatever kind (`open` is a need's and an offer's).
+    pub fn named(name: &str) -> Vec<Status> {
+        let quoted = serde_json::Value::String(name.to_string());
+        let need = serde_json::from_value(quoted.clone())
+            .ok()
+            .map(Status::Need);
+        let offer = serde_json::from_value(quoted.clone())
+            .ok()
+            .map(Status::Offer);
+        let pledge = serde_json::from_value(quoted).ok().map(Status::Pledge);
+        need.into_iter().chain(offer).chain(pledge).collect()
+    }
 }
 
 impl RecordView {
@@ -158,8 +173,10 @@ pub struct Query {
     pub near: Option<(Point, f64)>,
     /// Only records at least this urgent.
     pub urgency: Option<Urgency>,
-    /// Only records with this status.
-    pub status: Option<Status>,
+    /// Only records with one of these statuses (any, when empty).
+    pub statuses: Vec<Status>,
+    /// Leave out membership statements (certificates, revocations, rotations).
+    pub no_membership: bool,
     /// Include withdrawn and expired records (left out by default).
     pub all: bool,
     /// At most this many.
@@ -185,6 +202,16 @@ pub struct Views {
     by_category: BTreeMap<String, BTreeSet<Key>>,
     by_cell: BTreeMap<Cell, BTreeSet<Key>>,
     by_ref: HashMap<RecordRef, BTreeSet<Key>>,
+    by_offer: HashMap<RecordRef, BTreeSet<Key>>,
+}
+
+/// Pledged and confirmed-delivered amounts of a need, an offer or a pledge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Pledged, not declined (for a pledge: its own quantity).
+    pub pledged: Quantity,
+    /// Confirmed delivered by the receiver.
+    pub delivered: Quantity,
 }
 
 impl Views {
@@ -201,6 +228,9 @@ impl Views {
         }
         if let Some(r) = v.refers_to {
             self.by_ref.entry(r).or_default().insert(key);
+        }
+        if let Some(o) = v.offer {
+            self.by_offer.entry(o).or_default().insert(key);
         }
         self.records.insert(key, v);
     }
@@ -225,15 +255,87 @@ impl Views {
         if let Some(p) = old.location() {
             drop_from(&mut self.by_cell, &cell_of(&p), key);
         }
-        if let Some(r) = old.refers_to {
-            let emptied = self.by_ref.get_mut(&r).is_some_and(|set| {
+        for (map, r) in [
+            (&mut self.by_ref, old.refers_to),
+            (&mut self.by_offer, old.offer),
+        ] {
+            let Some(r) = r else { continue };
+            let emptied = map.get_mut(&r).is_some_and(|set| {
                 set.remove(key);
                 set.is_empty()
             });
             if emptied {
-                self.by_ref.remove(&r);
+                map.remove(&r);
             }
         }
+    }
+
+    /// The keys of every view of one co-op.
+    pub fn keys_of(&self, coop: &CoopId) -> Vec<(CoopId, RecordId)> {
+        self.records
+            .keys()
+            .filter(|(c, _)| c == coop)
+            .copied()
+            .collect()
+    }
+
+    /// Views whose record id, in hex, starts with `prefix` (lower-case hex digits).
+    pub fn find_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a RecordView> {
+        let nibbles: Vec<u8> = prefix
+            .bytes()
+            .filter_map(|b| char::from(b).to_digit(16).map(|d| d as u8))
+            .collect();
+        self.records.values().filter(move |v| {
+            let id = v.id.as_bytes();
+            nibbles.iter().enumerate().all(|(i, n)| {
+                let byte = id.get(i / 2).copied().unwrap_or(0);
+                let nib = if i % 2 == 0 { byte >> 4 } else { byte & 0xf };
+                nib == *n
+            })
+        })
+    }
+
+    /// The records that reference `to`: pledges of a need, answers and deliveries of a
+    /// pledge, and, with `offers`, the pledges that draw on an offer.
+    pub fn referring_to(&self, to: RecordRef, offers: bool) -> impl Iterator<Item = &RecordView> {
+        let drawing = offers.then(|| self.by_offer.get(&to)).flatten();
+        self.referring(to).chain(
+            drawing
+                .into_iter()
+                .flatten()
+                .filter_map(|k| self.records.get(k)),
+        )
+    }
+
+    /// Pledged and delivered totals of a need, an offer or a pledge.
+    pub fn totals(&self, v: &RecordView) -> Option<Totals> {
+        let me = RecordRef {
+            coop: v.coop,
+            record: v.id,
+        };
+        let statuses: Vec<PledgeStatus> = match v.kind {
+            RecordKind::Need => self
+                .referring(me)
+                .filter(|p| p.kind == RecordKind::Pledge)
+                .filter_map(|p| self.pledge_status(p))
+                .collect(),
+            RecordKind::Offer => self.offer_pledges(me),
+            RecordKind::Pledge => vec![self.pledge_status(v)?],
+            _ => return None,
+        };
+        let (pledged, delivered) = pledge_totals(v.quantity?.unit(), &statuses);
+        Some(Totals { pledged, delivered })
+    }
+
+    fn offer_pledges(&self, offer: RecordRef) -> Vec<PledgeStatus> {
+        self.by_offer
+            .get(&offer)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.records.get(k))
+            .filter(|p| p.kind == RecordKind::Pledge)
+            .filter_map(|p| self.pledge_status(p))
+            .collect()
     }
 
     /// One view.
@@ -309,18 +411,7 @@ impl Views {
                 )))
             }
             RecordKind::Offer => {
-                // Pledges drawing on an offer reference it in `offer`, not `refers_to`: scan
-                // only the pledges of the needs near in the index would need another map; few
-                // offers have pledges, so this walks the pledges once.
-                let pledges: Vec<PledgeStatus> = self
-                    .by_kind
-                    .get(&RecordKind::Pledge)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|k| self.records.get(k))
-                    .filter(|p| p.offer == Some(me))
-                    .filter_map(|p| self.pledge_status(p))
-                    .collect();
+                let pledges = self.offer_pledges(me);
                 Some(Status::Offer(offer_status_from(
                     v.quantity?,
                     v.withdrawn,
@@ -365,6 +456,13 @@ impl Views {
         let mut out: Vec<(&RecordView, Option<Status>)> = candidates
             .filter_map(|k| self.records.get(k))
             .filter(|v| q.kind.is_none_or(|k| v.kind == k))
+            .filter(|v| {
+                !(q.no_membership
+                    && matches!(
+                        v.kind,
+                        RecordKind::Certificate | RecordKind::Revocation | RecordKind::Rotation
+                    ))
+            })
             .filter(|v| q.coop.is_none_or(|c| v.coop == c))
             .filter(|v| {
                 q.category.as_ref().is_none_or(|c| {
@@ -381,7 +479,7 @@ impl Views {
                     .is_none_or(|(p, km)| v.location().is_some_and(|l| l.distance_km(p) <= *km))
             })
             .map(|v| (v, self.status(v, now)))
-            .filter(|(_, s)| q.status.is_none_or(|want| *s == Some(want)))
+            .filter(|(_, s)| q.statuses.is_empty() || s.is_some_and(|s| q.statuses.contains(&s)))
             .filter(|(v, s)| {
                 q.all
                     || !(v.withdrawn
@@ -640,7 +738,7 @@ mod tests {
         );
         let listed = v.query(
             &Query {
-                status: Some(Status::Need(NeedStatus::PartlyPledged)),
+                statuses: vec![Status::Need(NeedStatus::PartlyPledged)],
                 ..Query::default()
             },
             Timestamp(0),

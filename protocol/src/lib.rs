@@ -61,6 +61,7 @@ pub use statement::{
 pub use status::{
     Answer, NeedStatus, OfferStatus, PledgeState, PledgeStatus, Received, need_status,
     need_status_from, offer_status, offer_status_from, pledge_status, pledge_status_from,
+    pledge_totals,
 };
 pub use sync::{
     MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_LOGS, MAX_MESSAGE_BYTES, MAX_WANTS,

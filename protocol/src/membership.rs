@@ -338,6 +338,15 @@ impl Membership {
             .filter_map(|h| self.certs.get(h))
     }
 
+    /// Every key named by a certificate or a revocation, in no particular order.
+    pub fn subjects(&self) -> impl Iterator<Item = &PublicKey> {
+        self.by_subject.keys().chain(
+            self.revocations
+                .keys()
+                .filter(|k| !self.by_subject.contains_key(*k)),
+        )
+    }
+
     /// Every revocation naming `subject`.
     pub fn revocations_of(&self, subject: &PublicKey) -> &[Signed<Revocation>] {
         self.revocations.get(subject).map_or(&[], Vec::as_slice)

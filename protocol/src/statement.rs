@@ -197,14 +197,16 @@ pub struct SignedPart {
 }
 
 impl SignedPart {
-    fn of<T: Statement>(s: &Signed<T>) -> SignedPart {
+    /// The part carrying `s`.
+    pub fn of<T: Statement>(s: &Signed<T>) -> SignedPart {
         SignedPart {
             statement: B64.encode(s.bytes()),
             signature: *s.signature(),
         }
     }
 
-    fn open<T: Statement>(&self, what: &'static str) -> Result<Signed<T>, BundleError> {
+    /// Decodes and verifies the statement; `what` names it in errors.
+    pub fn open<T: Statement>(&self, what: &'static str) -> Result<Signed<T>, BundleError> {
         if self.statement.len() > crate::canonical::MAX_STATEMENT_BYTES * 2 {
             return Err(BundleError::Part {
                 what,

@@ -132,8 +132,12 @@ pub enum NeedStatus {
     Expired,
 }
 
-/// Totals of the pledges that still count (not declined), in `unit`.
-fn totals(unit: crate::quantity::Unit, pledges: &[PledgeStatus]) -> (Quantity, Quantity) {
+/// Pledged and delivered totals of the pledges that still count (not declined), in `unit`;
+/// pledges in a unit that does not convert are left out.
+pub fn pledge_totals(
+    unit: crate::quantity::Unit,
+    pledges: &[PledgeStatus],
+) -> (Quantity, Quantity) {
     let zero = Quantity::zero(unit);
     pledges
         .iter()
@@ -161,7 +165,7 @@ pub fn need_status_from(
     pledges: &[PledgeStatus],
     now: Timestamp,
 ) -> NeedStatus {
-    let (pledged, delivered) = totals(quantity.unit(), pledges);
+    let (pledged, delivered) = pledge_totals(quantity.unit(), pledges);
     let want = quantity.value();
     if withdrawn {
         NeedStatus::Withdrawn
@@ -214,7 +218,7 @@ pub fn offer_status_from(
     pledges: &[PledgeStatus],
     now: Timestamp,
 ) -> OfferStatus {
-    let (pledged, _) = totals(quantity.unit(), pledges);
+    let (pledged, _) = pledge_totals(quantity.unit(), pledges);
     if withdrawn {
         OfferStatus::Withdrawn
     } else if ends.is_some_and(|e| e <= now) {

@@ -36,8 +36,8 @@ pub(super) struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<NodeEvent>,
-    ledgers: BTreeMap<CoopId, CoopLedger>,
-    store: Arc<SledStore>,
+    pub(super) ledgers: BTreeMap<CoopId, CoopLedger>,
+    pub(super) store: Arc<SledStore>,
     topic: IdentTopic,
     outbox: VecDeque<Vec<u8>>,
     publish_per_tick: usize,
@@ -45,7 +45,7 @@ pub(super) struct EventLoop {
     requests: HashMap<OutboundRequestId, PeerId>,
     sessions: HashMap<(PeerId, CoopId), Session>,
     stats: BTreeMap<PeerId, SyncStats>,
-    views: Views,
+    pub(super) views: Views,
 }
 
 impl EventLoop {
@@ -118,7 +118,17 @@ impl EventLoop {
         };
         for (key, view) in ledger.take_view_changes() {
             match view {
-                Some(v) => self.views.upsert(v),
+                Some(v) => {
+                    let new = self.views.get(&key.0, &key.1).is_none();
+                    // Only changes worth telling: a view rewritten unchanged is not news.
+                    if new || self.views.get(&key.0, &key.1) != Some(&v) {
+                        let _ = self.events.send(NodeEvent::Record {
+                            view: Box::new(v.clone()),
+                            new,
+                        });
+                    }
+                    self.views.upsert(v);
+                }
                 None => self.views.remove(&key),
             }
         }
@@ -135,27 +145,30 @@ impl EventLoop {
                 coop,
                 key,
                 device,
-                record,
-                value,
+                edits,
                 reply,
             } => {
                 let result = match self.ledgers.get_mut(&coop) {
                     None => Err(NodeError::UnknownCoop(coop)),
                     Some(l) => l
-                        .write(&key, device, record, &value, now())
+                        .write_all(&key, device, &edits, now())
                         .map_err(NodeError::from),
                 };
                 self.absorb_views(&coop);
-                if let Ok(entry) = &result {
+                if let Ok(entries) = &result {
                     self.emit(NodeEvent::Applied {
                         coop,
-                        entries: vec![entry.hash()],
+                        entries: entries.iter().map(Entry::hash).collect(),
                         from: None,
                     });
-                    if self.outbox.len() < OUTBOX_LIMIT {
-                        self.outbox.push_back(entry.encode());
-                    } else {
-                        tracing::warn!("gossip queue full; the entry will reach peers by catch-up");
+                    for entry in entries {
+                        if self.outbox.len() < OUTBOX_LIMIT {
+                            self.outbox.push_back(entry.encode());
+                        } else {
+                            tracing::warn!(
+                                "gossip queue full; the entry will reach peers by catch-up"
+                            );
+                        }
                     }
                 }
                 let _ = reply.send(result);
@@ -191,7 +204,11 @@ impl EventLoop {
                     .views
                     .query(&query, now)
                     .into_iter()
-                    .map(|(v, s)| (v.clone(), s))
+                    .map(|(v, status)| super::Listed {
+                        totals: self.views.totals(v),
+                        view: v.clone(),
+                        status,
+                    })
                     .collect();
                 let _ = reply.send(found);
             }
@@ -238,6 +255,10 @@ impl EventLoop {
                 self.sync_all();
                 let _ = reply.send(());
             }
+            c @ (Command::Untrust { .. }
+            | Command::Coops { .. }
+            | Command::Membership { .. }
+            | Command::Detail { .. }) => self.on_local(c),
             // Handled by the loop itself.
             Command::Shutdown { reply } => {
                 let _ = reply.send(self.flush());
@@ -557,7 +578,11 @@ impl EventLoop {
             .sessions
             .remove(&(peer, coop))
             .map_or(0, |s| s.received);
-        let s = self.stats.get(&peer).copied().unwrap_or_default();
+        let s = *self
+            .stats
+            .entry(peer)
+            .and_modify(|s| s.last_synced = Some(now()))
+            .or_default();
         tracing::info!(
             %peer,
             coop = %coop.short(),

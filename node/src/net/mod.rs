@@ -4,6 +4,7 @@
 mod behaviour;
 mod codec;
 mod event_loop;
+mod local;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,15 +14,15 @@ use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
 use minga_protocol::{
-    CoopId, DeviceId, Entry, EntryHash, Genesis, MemberSecret, NodeSecret, Record, RecordId,
-    Signed, Timestamp, VersionVector,
+    CoopId, DeviceId, Entry, EntryHash, Genesis, MemberSecret, Membership, NodeSecret, Record,
+    RecordId, Signed, Timestamp, VersionVector,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::NodeConfig;
 use crate::ledger::{CoopLedger, LedgerError, load_views};
 use crate::store::{SledStore, Store, StoreError};
-use crate::views::{Query, RecordView, Status};
+use crate::views::{Query, RecordView, Status, Totals};
 
 pub use behaviour::{PROTOCOL_VERSION, topic};
 
@@ -45,9 +46,63 @@ pub enum NodeError {
     /// The co-op is not one this node replicates.
     #[error("co-op {0} is not replicated by this node; trust its genesis first")]
     UnknownCoop(CoopId),
+    /// No record has an id starting with what was given.
+    #[error("no record {0} is held here")]
+    NotFound(String),
+    /// Several records have ids starting with what was given.
+    #[error("{0} names several records; give more of its id")]
+    Ambiguous(String),
+    /// A batch of edits is larger than one commit may be.
+    #[error("{0} edits in one batch; at most {MAX_EDITS} are written at once")]
+    TooManyEdits(usize),
     /// The node has stopped.
     #[error("the node has stopped")]
     Stopped,
+}
+
+/// The most edits [`NodeHandle::write_all`] writes in one commit.
+pub const MAX_EDITS: usize = 10_000;
+
+/// One replicated co-op, as listings show it.
+#[derive(Clone, Debug)]
+pub struct CoopSummary {
+    /// The co-op's signed genesis (its id is the genesis hash).
+    pub genesis: Signed<Genesis>,
+    /// Logs held.
+    pub logs: usize,
+    /// Entries held (the sum of the log heads).
+    pub entries: u64,
+    /// Keys with a role now.
+    pub members: usize,
+}
+
+/// One record in a listing.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    /// Its compact view.
+    pub view: RecordView,
+    /// Its derived status.
+    pub status: Option<Status>,
+    /// Pledged and delivered totals (needs, offers and pledges).
+    pub totals: Option<Totals>,
+}
+
+/// One record with everything a `show` needs.
+#[derive(Clone, Debug)]
+pub struct RecordDetail {
+    /// Its compact view.
+    pub view: RecordView,
+    /// Its derived status.
+    pub status: Option<Status>,
+    /// Pledged and confirmed-delivered totals (needs, offers and pledges).
+    pub totals: Option<Totals>,
+    /// The record as its document reads.
+    pub record: Record,
+    /// Records that reference it (pledges of a need or drawing on an offer, answers and
+    /// deliveries of a pledge), with their status.
+    pub related: Vec<(RecordView, Option<Status>)>,
+    /// Its automerge document, as stored.
+    pub document: Vec<u8>,
 }
 
 /// Something that happened in the node, for observers (tests, the API's event stream).
@@ -82,6 +137,13 @@ pub enum NodeEvent {
         /// Entries received in the session.
         received: usize,
     },
+    /// A record appeared or its view changed (written here or received).
+    Record {
+        /// The record's view after the change.
+        view: Box<RecordView>,
+        /// Whether the record is new to this node.
+        new: bool,
+    },
 }
 
 /// Entries and bytes exchanged with one peer by catch-up.
@@ -95,6 +157,8 @@ pub struct SyncStats {
     pub entries_out: u64,
     /// Bytes sent.
     pub bytes_out: u64,
+    /// When a catch-up session with the peer last finished.
+    pub last_synced: Option<Timestamp>,
 }
 
 enum Command {
@@ -102,9 +166,23 @@ enum Command {
         coop: CoopId,
         key: Box<MemberSecret>,
         device: DeviceId,
-        record: Option<RecordId>,
-        value: Box<Record>,
-        reply: oneshot::Sender<Result<Entry, NodeError>>,
+        edits: Vec<(Option<RecordId>, Record)>,
+        reply: oneshot::Sender<Result<Vec<Entry>, NodeError>>,
+    },
+    Untrust {
+        coop: CoopId,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Coops {
+        reply: oneshot::Sender<Vec<CoopSummary>>,
+    },
+    Membership {
+        coop: CoopId,
+        reply: oneshot::Sender<Result<Membership, NodeError>>,
+    },
+    Detail {
+        id: String,
+        reply: oneshot::Sender<Result<RecordDetail, NodeError>>,
     },
     Trust {
         genesis: Box<Signed<Genesis>>,
@@ -116,7 +194,7 @@ enum Command {
     },
     List {
         query: Box<Query>,
-        reply: oneshot::Sender<Vec<(RecordView, Option<Status>)>>,
+        reply: oneshot::Sender<Vec<Listed>>,
     },
     Vector {
         coop: CoopId,
@@ -323,15 +401,55 @@ impl NodeHandle {
         record: Option<RecordId>,
         value: Record,
     ) -> Result<Entry, NodeError> {
+        let mut entries = self
+            .write_all(coop, key, device, vec![(record, value)])
+            .await?;
+        entries.pop().ok_or(NodeError::TooManyEdits(0))
+    }
+
+    /// Writes several edits by a local member in one durable commit: all of them or, when
+    /// one is refused, none. At most [`MAX_EDITS`].
+    pub async fn write_all(
+        &self,
+        coop: CoopId,
+        key: &MemberSecret,
+        device: DeviceId,
+        edits: Vec<(Option<RecordId>, Record)>,
+    ) -> Result<Vec<Entry>, NodeError> {
+        if edits.len() > MAX_EDITS || edits.is_empty() {
+            return Err(NodeError::TooManyEdits(edits.len()));
+        }
         self.ask(|reply| Command::Write {
             coop,
             key: Box::new(key.clone()),
             device,
-            record,
-            value: Box::new(value),
+            edits,
             reply,
         })
         .await?
+    }
+
+    /// Stops replicating a co-op and deletes everything held of it. Its genesis must be
+    /// trusted again (and its data fetched again) to see it.
+    pub async fn untrust(&self, coop: CoopId) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Untrust { coop, reply }).await?
+    }
+
+    /// Every co-op this node replicates.
+    pub async fn coops(&self) -> Result<Vec<CoopSummary>, NodeError> {
+        self.ask(|reply| Command::Coops { reply }).await
+    }
+
+    /// Who may write for a co-op, as this node knows it.
+    pub async fn membership(&self, coop: CoopId) -> Result<Membership, NodeError> {
+        self.ask(|reply| Command::Membership { coop, reply })
+            .await?
+    }
+
+    /// One record, by its full id or a unique prefix of it (at least 4 hex digits).
+    pub async fn detail(&self, id: &str) -> Result<RecordDetail, NodeError> {
+        let id = id.to_ascii_lowercase();
+        self.ask(|reply| Command::Detail { id, reply }).await?
     }
 
     /// Starts replicating a co-op.
@@ -349,7 +467,7 @@ impl NodeHandle {
     }
 
     /// Records of every replicated co-op that match `query`, with their derived status.
-    pub async fn list(&self, query: Query) -> Result<Vec<(RecordView, Option<Status>)>, NodeError> {
+    pub async fn list(&self, query: Query) -> Result<Vec<Listed>, NodeError> {
         self.ask(|reply| Command::List {
             query: Box::new(query),
             reply,

@@ -82,6 +82,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Check {
     coops_are_kept_apart(&fresh())?;
     records_geneses_views_and_peers_round_trip(&fresh())?;
     truncation_removes_a_log_tail_everywhere(&fresh())?;
+    forgetting_a_coop_leaves_the_others(&fresh())?;
     Ok(())
 }
 
@@ -195,6 +196,59 @@ pub fn coops_are_kept_apart(s: &impl Store) -> Check {
     ensure(
         s.entry(&coop(4), &l, 1).map_err(err)?.is_none(),
         "a co-op reads another's entry",
+    )
+}
+
+/// Forgetting a co-op deletes its genesis, entries, heads, records and views, and nothing of
+/// another co-op.
+pub fn forgetting_a_coop_leaves_the_others(s: &impl Store) -> Check {
+    let (gone, kept) = (coop(6), coop(7));
+    let l = log(1, 1);
+    let state = RecordState {
+        kind: Some(RecordKind::Offer),
+        doc: vec![1],
+        pruned: false,
+    };
+    let mut hashes = Vec::new();
+    for c in [gone, kept] {
+        let e = entry(c, l, 1);
+        hashes.push(e.hash);
+        s.commit(&WriteBatch {
+            records: vec![(c, e.record, state.clone())],
+            entries: vec![e],
+            geneses: vec![genesis(c)],
+            views: vec![([b"v/".as_slice(), c.as_bytes()].concat(), b"x".to_vec())],
+            ..WriteBatch::default()
+        })
+        .map_err(err)?;
+    }
+    s.forget_coop(&gone, &[[b"v/".as_slice(), gone.as_bytes()].concat()])
+        .map_err(err)?;
+    ensure(
+        s.geneses()
+            .map_err(err)?
+            .iter()
+            .map(|g| g.coop)
+            .collect::<Vec<_>>()
+            == vec![kept],
+        "the forgotten co-op's genesis is still there, or the other's is gone",
+    )?;
+    ensure(
+        s.version_vector(&gone).map_err(err)?.is_empty()
+            && s.record_ids(&gone).map_err(err)?.is_empty()
+            && s.entry(&gone, &l, 1).map_err(err)?.is_none()
+            && s.entry_pos(&hashes[0]).map_err(err)?.is_none(),
+        "the forgotten co-op's entries or records are still there",
+    )?;
+    ensure(
+        s.views(b"v/").map_err(err)?.len() == 1,
+        "the forgotten co-op's views are still there, or the other's are gone",
+    )?;
+    ensure(
+        !s.version_vector(&kept).map_err(err)?.is_empty()
+            && s.record_ids(&kept).map_err(err)?.len() == 1
+            && s.entry_pos(&hashes[1]).map_err(err)?.is_some(),
+        "forgetting one co-op removed another's data",
     )
 }
 

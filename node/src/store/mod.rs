@@ -159,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
     fn views(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
     /// Remembered peer addresses.
     fn peers(&self) -> Result<Vec<String>, StoreError>;
+    /// Deletes everything held of a co-op, atomically: its genesis, entries, heads, records,
+    /// and the views under each of `view_prefixes`.
+    fn forget_coop(&self, coop: &CoopId, view_prefixes: &[Vec<u8>]) -> Result<(), StoreError>;
 }
 
 // Keys share one keyspace, each kind under its own one-byte prefix, so a commit is a single
@@ -484,6 +487,28 @@ impl<K: KeyValue> Store for K {
         self.scan(&prefixed(VIEW, prefix))
             .map(|p| p.map(|(k, v)| (k[1..].to_vec(), v)))
             .collect()
+    }
+
+    fn forget_coop(&self, coop: &CoopId, view_prefixes: &[Vec<u8>]) -> Result<(), StoreError> {
+        let mut deletes = vec![prefixed(GENESIS, coop.as_bytes())];
+        for pair in self.scan(&prefixed(ENTRY, coop.as_bytes())) {
+            let (k, v) = pair?;
+            let e = minga_protocol::Entry::decode(&v)
+                .map_err(|_| corrupt(&k, "stored entry does not decode"))?;
+            deletes.push(hash_key(&e.hash()));
+            deletes.push(k);
+        }
+        for prefix in [HEAD, RECORD, RECORD_ENTRY] {
+            for pair in self.scan(&prefixed(prefix, coop.as_bytes())) {
+                deletes.push(pair?.0);
+            }
+        }
+        for p in view_prefixes {
+            for pair in self.scan(&prefixed(VIEW, p)) {
+                deletes.push(pair?.0);
+            }
+        }
+        self.apply(Vec::new(), deletes)
     }
 
     fn peers(&self) -> Result<Vec<String>, StoreError> {

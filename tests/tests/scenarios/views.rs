@@ -114,8 +114,8 @@ async fn status_spans_coops_and_survives_a_restart() {
             .await
             .unwrap();
         (
-            needs.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
-            pledges.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
+            needs.into_iter().map(|l| l.status).collect::<Vec<_>>(),
+            pledges.into_iter().map(|l| l.status).collect::<Vec<_>>(),
         )
     };
     let want = (

@@ -1,0 +1,507 @@
+//! The commands that talk to a running node, each a thin client of one API endpoint.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::{Command, Failure, Output, show, transfer, verify};
+
+/// The fields of an offer or a need.
+#[derive(Args, Clone, Default)]
+pub struct ListingFields {
+    /// A short title.
+    #[arg(long)]
+    pub title: String,
+    /// Category path, e.g. food/grain/rice.
+    #[arg(long)]
+    pub category: String,
+    /// How much, with a unit: "300 kg", "20 l", "5 h", "1000 ARS".
+    #[arg(long)]
+    pub quantity: String,
+    /// Offers: the least worth arranging.
+    #[arg(long)]
+    pub minimum: Option<String>,
+    /// Where, as LAT,LON in decimal degrees.
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    pub location: Option<String>,
+    /// A place name.
+    #[arg(long)]
+    pub place: Option<String>,
+    /// How far from the location it applies, in km (offers: how far the co-op delivers).
+    #[arg(long, value_name = "KM")]
+    pub radius: Option<String>,
+    /// Offers: available from; needs: needed from (2026-12-15 or RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Offers: available until; needs: needed by.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Needs: low, normal, high or critical.
+    #[arg(long)]
+    pub urgency: Option<String>,
+    /// When it stops showing.
+    #[arg(long, value_name = "TIME")]
+    pub expires: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+impl ListingFields {
+    fn to_json(&self) -> Value {
+        json!({
+            "title": self.title, "category": self.category, "quantity": self.quantity,
+            "minimum": self.minimum, "location": self.location, "place": self.place,
+            "radius_km": self.radius, "from": self.from, "until": self.until,
+            "urgency": self.urgency, "expires": self.expires, "notes": self.notes,
+        })
+    }
+}
+
+/// `offer …` and `need …`.
+#[derive(Subcommand)]
+pub enum Listing {
+    /// Post one.
+    Add {
+        #[command(flatten)]
+        fields: ListingFields,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List them (open ones unless --all).
+    List(Filters),
+    /// Show one with its pledges.
+    Show(ShowArgs),
+    /// Withdraw one of this co-op's.
+    Withdraw {
+        /// Its id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Listing filters.
+#[derive(Args, Clone, Default)]
+pub struct Filters {
+    /// Only this category or its descendants.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only within --radius km of LAT,LON.
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    pub near: Option<String>,
+    /// Radius around --near, in km [default: 50].
+    #[arg(long, value_name = "KM")]
+    pub radius: Option<String>,
+    /// Only at least this urgent (low, normal, high, critical).
+    #[arg(long)]
+    pub urgency: Option<String>,
+    /// Only with this status (open, partly_pledged, pledged, fulfilled, proposed, accepted, …).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this co-op's (id or prefix).
+    #[arg(long)]
+    pub coop: Option<String>,
+    /// Include withdrawn and expired records.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many [default: 100].
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+impl Filters {
+    /// The query string for `GET /v1/records`.
+    pub fn query(&self, kind: Option<&str>) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let mut add = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                pairs.push((k, v));
+            }
+        };
+        add("kind", kind.map(str::to_string));
+        add("category", self.category.clone());
+        add("near", self.near.clone());
+        add("radius", self.radius.clone());
+        add("urgency", self.urgency.clone());
+        add("status", self.status.clone());
+        add("coop", self.coop.clone());
+        add("all", self.all.then(|| "true".to_string()));
+        add("limit", self.limit.map(|l| l.to_string()));
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        if encoded.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", encoded.join("&"))
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `list`.
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only this kind: offer, need, pledge, acceptance, delivery, profile, certificate, revocation.
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[command(flatten)]
+    pub filters: Filters,
+}
+
+/// `show`.
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The record's id, or a unique prefix of at least 4 hex digits (a `coop/record` ref works too).
+    pub id: String,
+    /// Wait up to this many seconds for the record to arrive from a peer.
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `pledge`.
+#[derive(Args)]
+pub struct PledgeArgs {
+    /// The need pledged to (id or prefix).
+    pub need: String,
+    /// How much, e.g. "120 kg"; any unit that converts to the need's.
+    #[arg(long)]
+    pub quantity: String,
+    /// One of this co-op's offers it draws on.
+    #[arg(long)]
+    pub offer: Option<String>,
+    /// Delivery promised by (2026-12-15 or RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub due: Option<String>,
+    /// A line of explanation, signed with the pledge.
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `accept` / `decline`.
+#[derive(Args)]
+pub struct AnswerArgs {
+    /// The pledge (id or prefix).
+    pub pledge: String,
+    /// A line of explanation, signed with the answer.
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `deliver`.
+#[derive(Args)]
+pub struct DeliverArgs {
+    /// The pledge (id or prefix).
+    pub pledge: String,
+    /// How much arrived, e.g. "70 kg".
+    #[arg(long)]
+    pub quantity: String,
+    /// When it arrived [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub received: Option<String>,
+    /// A line of explanation.
+    #[arg(long)]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `member …`.
+#[derive(Subcommand)]
+pub enum Member {
+    /// Certify a member key (as printed by their `minga init`); needs an admin.
+    Add {
+        /// The member's key, `did:key:…`.
+        key: String,
+        /// member, coordinator or admin.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// When the certificate ends (2027-12-31 or RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        expires: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Revoke a member key: what this node already holds of it stays valid, nothing later does.
+    Revoke {
+        /// The member's key.
+        key: String,
+        /// Why, in a line.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every key this co-op has certified or revoked.
+    List(Output),
+}
+
+/// `coop …`.
+#[derive(Subcommand)]
+pub enum Coop {
+    /// The co-ops this node replicates, or one of them.
+    Show {
+        /// A co-op id or prefix [default: all].
+        id: Option<String>,
+        /// Print the co-op's genesis file (this node's co-op unless ID is given), for others to trust.
+        #[arg(long)]
+        genesis: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Start replicating a co-op, from its genesis file.
+    Trust {
+        /// The genesis file (`minga coop show --genesis` writes it).
+        file: std::path::PathBuf,
+    },
+    /// Stop replicating a co-op and delete what this node holds of it.
+    Untrust {
+        /// The co-op id or prefix.
+        id: String,
+    },
+}
+
+/// A record id as the API takes it: the part after a `coop/` prefix, if any.
+pub fn record_id(given: &str) -> &str {
+    given.rsplit('/').next().unwrap_or(given).trim()
+}
+
+/// Prints what a write returned.
+fn written(v: &Value, out: Output, what: &str) {
+    if out.json {
+        println!("{v}");
+        return;
+    }
+    let id = v.get("id").and_then(Value::as_str).unwrap_or("");
+    println!("{what} {id}");
+}
+
+/// Runs one client command.
+pub async fn run(api: &Client, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Offer(l) => listing(api, l, "offer").await,
+        Command::Need(l) => listing(api, l, "need").await,
+        Command::Pledge(a) => {
+            let body = json!({
+                "need": record_id(&a.need), "quantity": a.quantity,
+                "offer": a.offer.as_deref().map(record_id), "due": a.due, "note": a.note,
+            });
+            let v = api.post("/v1/pledges", &body).await?;
+            written(&v, a.out, "pledged");
+            Ok(())
+        }
+        Command::Accept(a) => answer(api, a, "accept").await,
+        Command::Decline(a) => answer(api, a, "decline").await,
+        Command::Deliver(a) => {
+            let body = json!({ "quantity": a.quantity, "received": a.received, "note": a.note });
+            let v = api
+                .post(
+                    &format!("/v1/pledges/{}/deliveries", record_id(&a.pledge)),
+                    &body,
+                )
+                .await?;
+            written(&v, a.out, "delivery confirmed");
+            Ok(())
+        }
+        Command::List(a) => {
+            let v = api
+                .get(&format!(
+                    "/v1/records{}",
+                    a.filters.query(a.kind.as_deref())
+                ))
+                .await?;
+            show::records(&v, a.filters.out);
+            Ok(())
+        }
+        Command::Show(a) => show_one(api, &a, None).await,
+        Command::Member(m) => member(api, m).await,
+        Command::Coop(c) => coop(api, c).await,
+        Command::Peers(out) => {
+            show::peers(&api.get("/v1/peers").await?, out);
+            Ok(())
+        }
+        Command::Status(out) => {
+            show::status(&api.get("/v1/status").await?, out);
+            Ok(())
+        }
+        Command::Watch(out) => show::watch(api, out).await,
+        Command::Verify(a) => verify::online(api, &a).await,
+        Command::Export(e) => transfer::export(api, e).await,
+        Command::Import(a) => transfer::import(api, a).await,
+        Command::Init { .. } | Command::Up(_) => Ok(()),
+    }
+}
+
+async fn listing(api: &Client, l: Listing, kind: &str) -> Result<(), Failure> {
+    match l {
+        Listing::Add { fields, out } => {
+            let v = api.post(&format!("/v1/{kind}s"), &fields.to_json()).await?;
+            written(&v, out, &format!("{kind} posted"));
+            Ok(())
+        }
+        Listing::List(f) => {
+            let v = api
+                .get(&format!("/v1/records{}", f.query(Some(kind))))
+                .await?;
+            show::records(&v, f.out);
+            Ok(())
+        }
+        Listing::Show(a) => show_one(api, &a, Some(kind)).await,
+        Listing::Withdraw { id, out } => {
+            let v = api
+                .post(
+                    &format!("/v1/records/{}/withdraw", record_id(&id)),
+                    &json!({}),
+                )
+                .await?;
+            written(&v, out, &format!("{kind} withdrawn"));
+            Ok(())
+        }
+    }
+}
+
+async fn show_one(api: &Client, a: &ShowArgs, kind: Option<&str>) -> Result<(), Failure> {
+    let wait = a.wait.unwrap_or(0).min(600);
+    let path = format!("/v1/records/{}?wait={wait}", record_id(&a.id));
+    let v = api
+        .json_within(Method::GET, &path, None, Duration::from_secs(wait + 30))
+        .await?;
+    if let Some(k) = kind {
+        let found = v.get("kind").and_then(Value::as_str).unwrap_or("");
+        if found != k {
+            return Err(Failure::user(
+                format!("{} is a {found}, not a {k}", a.id),
+                format!("use `minga show {}`", a.id),
+            ));
+        }
+    }
+    show::detail(&v, a.out);
+    Ok(())
+}
+
+async fn answer(api: &Client, a: AnswerArgs, decision: &str) -> Result<(), Failure> {
+    let body = json!({ "decision": decision, "note": a.note });
+    let v = api
+        .post(
+            &format!("/v1/pledges/{}/answer", record_id(&a.pledge)),
+            &body,
+        )
+        .await?;
+    written(&v, a.out, &format!("{decision}ed; answer"));
+    Ok(())
+}
+
+async fn member(api: &Client, m: Member) -> Result<(), Failure> {
+    match m {
+        Member::Add {
+            key,
+            role,
+            expires,
+            out,
+        } => {
+            let v = api
+                .post(
+                    "/v1/members",
+                    &json!({ "key": key, "role": role, "expires": expires }),
+                )
+                .await?;
+            written(&v, out, "certified; certificate");
+        }
+        Member::Revoke { key, reason, out } => {
+            let v = api
+                .post(
+                    "/v1/members/revoke",
+                    &json!({ "key": key, "reason": reason }),
+                )
+                .await?;
+            written(&v, out, "revoked; revocation");
+        }
+        Member::List(out) => show::members(&api.get("/v1/members").await?, out),
+    }
+    Ok(())
+}
+
+async fn coop(api: &Client, c: Coop) -> Result<(), Failure> {
+    match c {
+        Coop::Show { id, genesis, out } => {
+            let id = match (id, genesis) {
+                (Some(id), _) => Some(id),
+                (None, true) => {
+                    let status = api.get("/v1/status").await?;
+                    Some(
+                        status
+                            .get("coop")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| {
+                                Failure::user(
+                                    "this node has no co-op of its own",
+                                    "give the id of the co-op whose genesis you want",
+                                )
+                            })?
+                            .to_string(),
+                    )
+                }
+                (None, false) => None,
+            };
+            match id {
+                Some(id) => {
+                    let v = api.get(&format!("/v1/coops/{id}")).await?;
+                    if genesis {
+                        let g = v.get("genesis").cloned().unwrap_or(Value::Null);
+                        println!("{}", serde_json::to_string_pretty(&g).unwrap_or_default());
+                    } else {
+                        show::coops(&Value::Array(vec![v]), out);
+                    }
+                }
+                None => show::coops(&api.get("/v1/coops").await?, out),
+            }
+        }
+        Coop::Trust { file } => {
+            let bytes = std::fs::read(&file).map_err(|e| {
+                Failure::user(
+                    format!("cannot read {}: {e}", file.display()),
+                    "check the path",
+                )
+            })?;
+            let genesis = crate::home::read_genesis(&file, &bytes)?;
+            let body = serde_json::to_value(minga_protocol::SignedPart::of(&genesis))
+                .map_err(|e| Failure::user(e.to_string(), "report this as a bug"))?;
+            let v = api.post("/v1/coops", &body).await?;
+            println!(
+                "trusted {} {}",
+                v.get("id").and_then(Value::as_str).unwrap_or(""),
+                v.get("name").and_then(Value::as_str).unwrap_or("")
+            );
+        }
+        Coop::Untrust { id } => {
+            api.json(Method::DELETE, &format!("/v1/coops/{id}"), None)
+                .await?;
+            println!("untrusted {id}; its data is deleted from this node");
+        }
+    }
+    Ok(())
+}

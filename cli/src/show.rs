@@ -1,0 +1,342 @@
+//! How commands print: aligned tables for people, `--json` for scripts.
+
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::{Failure, Output};
+
+/// Digits of an id shown in tables: enough to be unique in practice, and accepted back.
+const SHORT: usize = 12;
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(SHORT).collect()
+}
+
+/// Prints rows under a header, each column as wide as its widest cell.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn json_out(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// The amount column: `120 kg of 200 kg` style for records with totals.
+fn amount(v: &Value) -> String {
+    let q = s(v, "quantity");
+    match (s(v, "kind"), v.get("pledged").and_then(Value::as_str)) {
+        ("need" | "offer", Some(p)) => {
+            format!("{q} (pledged {p}, delivered {})", s(v, "delivered"))
+        }
+        ("pledge", Some(_)) => format!("{q} (delivered {})", s(v, "delivered")),
+        _ => q.to_string(),
+    }
+}
+
+fn record_row(v: &Value) -> Vec<String> {
+    let title = match s(v, "kind") {
+        "acceptance" => s(v, "decision").to_string(),
+        _ => s(v, "title").to_string(),
+    };
+    vec![
+        short(s(v, "id")),
+        s(v, "kind").to_string(),
+        s(v, "status").to_string(),
+        title,
+        amount(v),
+        s(v, "category").to_string(),
+        short(s(v, "coop")),
+    ]
+}
+
+const RECORD_HEADER: [&str; 7] = [
+    "ID", "KIND", "STATUS", "TITLE", "AMOUNT", "CATEGORY", "COOP",
+];
+
+/// A listing.
+pub fn records(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    let rows: Vec<Vec<String>> = v.as_array().into_iter().flatten().map(record_row).collect();
+    if rows.is_empty() {
+        println!("no records match");
+        return;
+    }
+    table(&RECORD_HEADER, &rows);
+}
+
+/// One record, its fields, and the records that reference it.
+pub fn detail(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    println!("{} {}", s(v, "kind"), s(v, "id"));
+    let mut pairs: Vec<(String, String)> = vec![
+        ("co-op".into(), s(v, "coop").into()),
+        ("status".into(), s(v, "status").into()),
+    ];
+    if let Some(Value::Object(fields)) = v.get("record") {
+        for (k, val) in fields {
+            let text = match val {
+                Value::Null => continue,
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            if k == "statement" {
+                continue;
+            }
+            pairs.push((k.replace('_', " "), text));
+        }
+    }
+    for k in ["pledged", "delivered", "refers_to", "offer"] {
+        if let Some(t) = v.get(k).and_then(Value::as_str) {
+            pairs.push((k.replace('_', " "), t.to_string()));
+        }
+    }
+    for (k, val) in pairs.iter().filter(|(_, val)| !val.is_empty()) {
+        println!("  {k:<12} {val}");
+    }
+    if let Some(st) = v
+        .get("record")
+        .and_then(|r| r.get("statement"))
+        .and_then(Value::as_str)
+    {
+        println!("signed statement:");
+        for l in st.lines() {
+            println!("  {l}");
+        }
+    }
+    let related: Vec<Vec<String>> = v
+        .get("related")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(record_row)
+        .collect();
+    if !related.is_empty() {
+        println!();
+        table(&RECORD_HEADER, &related);
+    }
+}
+
+/// Connected peers.
+pub fn peers(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let n = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
+            vec![
+                s(p, "peer").to_string(),
+                n("entries_in"),
+                n("entries_out"),
+                s(p, "last_synced").to_string(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("no peers connected");
+        return;
+    }
+    table(&["PEER", "ENTRIES IN", "ENTRIES OUT", "LAST SYNC"], &rows);
+}
+
+/// Co-ops.
+pub fn coops(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
+            let home = c.get("home").and_then(Value::as_bool) == Some(true);
+            vec![
+                s(c, "id").to_string(),
+                format!(
+                    "{}{}",
+                    s(c, "name"),
+                    if home { " (this node's)" } else { "" }
+                ),
+                n("members"),
+                n("entries"),
+            ]
+        })
+        .collect();
+    table(&["ID", "NAME", "MEMBERS", "ENTRIES"], &rows);
+}
+
+/// Members.
+pub fn members(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let founder = m.get("founder").and_then(Value::as_bool) == Some(true);
+            let role = m.get("role").and_then(Value::as_str).unwrap_or("none");
+            let revoked = s(m, "revoked");
+            vec![
+                s(m, "key").to_string(),
+                format!("{role}{}", if founder { " (founder)" } else { "" }),
+                if revoked.is_empty() {
+                    String::new()
+                } else {
+                    format!("revoked {revoked}")
+                },
+            ]
+        })
+        .collect();
+    table(&["KEY", "ROLE", "REVOKED"], &rows);
+}
+
+/// The node's status.
+pub fn status(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    println!("node        {}", s(v, "node"));
+    println!("member      {}", s(v, "member"));
+    match v.get("coop").and_then(Value::as_str) {
+        Some(c) => println!("co-op       {c} ({})", s(v, "role")),
+        None => println!("co-op       none: no trusted co-op certifies this member yet"),
+    }
+    for a in v
+        .get("listen")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        println!("listening   {}", a.as_str().unwrap_or(""));
+    }
+    println!(
+        "peers       {}",
+        v.get("peers").and_then(Value::as_u64).unwrap_or(0)
+    );
+    match v.get("sync_lag_seconds").and_then(Value::as_u64) {
+        Some(lag) => println!("last sync   {lag} s ago"),
+        None => println!("last sync   never"),
+    }
+    println!();
+    coops(
+        v.get("coops").unwrap_or(&Value::Null),
+        Output { json: false },
+    );
+}
+
+/// Prints records as they appear or change, from the node's event stream.
+pub async fn watch(api: &Client, out: Output) -> Result<(), Failure> {
+    let resp = api
+        .send(
+            Method::GET,
+            "/v1/events",
+            None,
+            std::time::Duration::from_secs(365 * 86_400),
+        )
+        .await?;
+    if !out.json {
+        eprintln!("watching for new and changed records; Ctrl-C to stop");
+    }
+    let mut stream = resp.bytes_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut event = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Failure {
+            message: format!("the event stream broke: {e}"),
+            hint: Some("is the node still running?".into()),
+            code: crate::exit::UNREACHABLE,
+        })?;
+        buf.extend_from_slice(&chunk);
+        // An event is bounded: a line longer than this is not from a minga node.
+        if buf.len() > 1 << 20 {
+            buf.clear();
+        }
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let line = String::from_utf8_lossy(&line).trim_end().to_string();
+            if let Some(e) = line.strip_prefix("event:") {
+                event = e.trim().to_string();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                print_event(&event, data.trim(), out);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_event(event: &str, data: &str, out: Output) {
+    if out.json {
+        println!(
+            "{{\"event\":{},\"data\":{data}}}",
+            Value::String(event.into())
+        );
+        return;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        return;
+    };
+    match event {
+        "record" => {
+            let r = v.get("record").unwrap_or(&Value::Null);
+            let new = v.get("new").and_then(Value::as_bool) == Some(true);
+            println!(
+                "{} {} {} {} {}",
+                if new { "new    " } else { "changed" },
+                s(r, "kind"),
+                short(s(r, "id")),
+                s(r, "title"),
+                s(r, "quantity")
+            );
+        }
+        "peer" => println!(
+            "peer    {} {}",
+            s(&v, "peer"),
+            if v.get("connected").and_then(Value::as_bool) == Some(true) {
+                "connected"
+            } else {
+                "disconnected"
+            }
+        ),
+        "lagged" => println!(
+            "(missed {} events)",
+            v.get("missed").and_then(Value::as_u64).unwrap_or(0)
+        ),
+        _ => {}
+    }
+}

@@ -1,0 +1,239 @@
+//! The local HTTP/JSON API: every `minga` command is a client of it.
+//!
+//! It listens on loopback by default and answers only requests that carry the bearer token
+//! kept in the data directory. Errors are JSON, `{"error": {"code", "message", "hint"}}`.
+//! `GET /v1/events` is a server-sent event stream of records as they appear or change. The
+//! reference is `docs/API.md`.
+
+mod admin;
+mod error;
+mod input;
+mod output;
+mod records;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use minga_protocol::{CoopId, DeviceId, MemberSecret, Role, Timestamp};
+use tokio::sync::watch;
+
+pub use error::ApiError;
+pub use input::{ListingInput, PledgeInput};
+pub use output::status_name;
+
+use crate::NodeHandle;
+
+/// The largest request body accepted (an import of many rows).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Who this node writes as: the member key kept in the data directory and its device.
+#[derive(Clone)]
+pub struct LocalMember {
+    /// The member's signing key.
+    pub key: MemberSecret,
+    /// This installation's device id (one log per member and device).
+    pub device: DeviceId,
+}
+
+/// How the API answers.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// The bearer token every request must carry.
+    pub token: String,
+    /// The member this node writes as (`None`: read-only).
+    pub member: Option<LocalMember>,
+    /// The co-op the member writes for; `None`: the one co-op that certifies the member.
+    pub coop: Option<CoopId>,
+}
+
+struct ApiState {
+    node: NodeHandle,
+    config: ApiConfig,
+    stopping: watch::Receiver<bool>,
+}
+
+type Shared = Arc<ApiState>;
+
+/// Serves the API on `listener` until `shutdown` completes. Open event streams end then too,
+/// so shutdown never waits on a client.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: NodeHandle,
+    config: ApiConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopping) = watch::channel(false);
+    let app = router(node, config, stopping);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await
+}
+
+fn router(node: NodeHandle, config: ApiConfig, stopping: watch::Receiver<bool>) -> Router {
+    let state = Arc::new(ApiState {
+        node,
+        config,
+        stopping,
+    });
+    Router::new()
+        .route("/v1/status", get(admin::status))
+        .route("/v1/peers", get(admin::peers))
+        .route("/v1/coops", get(admin::coops).post(admin::trust))
+        .route("/v1/coops/{coop}", get(admin::coop).delete(admin::untrust))
+        .route("/v1/members", get(admin::members).post(admin::add_member))
+        .route("/v1/members/revoke", post(admin::revoke))
+        .route("/v1/events", get(admin::events))
+        .route("/v1/records", get(records::list))
+        .route("/v1/records/{id}", get(records::show))
+        .route("/v1/records/{id}/bundle", get(records::bundle))
+        .route("/v1/records/{id}/document", get(records::document))
+        .route("/v1/records/{id}/withdraw", post(records::withdraw))
+        .route("/v1/offers", post(records::add_offer))
+        .route("/v1/needs", post(records::add_need))
+        .route("/v1/pledges", post(records::pledge))
+        .route("/v1/pledges/{id}/answer", post(records::answer))
+        .route("/v1/pledges/{id}/deliveries", post(records::deliver))
+        .route("/v1/import", post(records::import))
+        .fallback(|| async {
+            ApiError::not_found("no such endpoint", "see docs/API.md for the endpoints")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state)
+}
+
+/// Refuses any request without the right bearer token.
+async fn authorize(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !same(given.as_bytes(), state.config.token.as_bytes()) {
+        return axum::response::IntoResponse::into_response(ApiError {
+            status: axum::http::StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "missing or wrong API token".into(),
+            hint: "send `Authorization: Bearer <token>` with the token in the data directory's api.token".into(),
+        });
+    }
+    next.run(req).await
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing of the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A JSON body whose errors are API errors.
+pub(crate) struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| Body(j.0))
+            .map_err(|e| ApiError::bad(e.body_text(), "send a JSON body as docs/API.md shows"))
+    }
+}
+
+/// A query string whose errors are API errors.
+pub(crate) struct Params<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|e| ApiError::bad(e.body_text(), "see docs/API.md for the parameters"))
+    }
+}
+
+impl ApiState {
+    fn member(&self) -> Result<&LocalMember, ApiError> {
+        self.config.member.as_ref().ok_or_else(|| {
+            ApiError::refused(
+                "this node has no member key",
+                "run `minga init` to create one",
+            )
+        })
+    }
+
+    /// The co-op this node's member writes for, and the member's role in it now.
+    async fn home(&self) -> Result<(CoopId, Role), ApiError> {
+        let member = self.member()?;
+        let now = Timestamp::now();
+        if let Some(coop) = self.config.coop {
+            let m = self.node.membership(coop).await?;
+            let role = m.role_at(&member.key.public(), now).map_err(|e| {
+                ApiError::refused(
+                    format!("this node's member key cannot write for its co-op: {e}"),
+                    "ask an admin to run `minga member add` with this node's key",
+                )
+            })?;
+            return Ok((coop, role));
+        }
+        let mut found = Vec::new();
+        for c in self.node.coops().await? {
+            let coop = c.genesis.coop_id();
+            let m = self.node.membership(coop).await?;
+            if let Ok(role) = m.role_at(&member.key.public(), now) {
+                found.push((coop, role));
+            }
+        }
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ApiError::refused(
+                format!(
+                    "member key {} holds no certificate in any co-op this node trusts",
+                    member.key.public()
+                ),
+                "ask an admin to run `minga member add <your key>`, and trust the co-op with `minga coop trust FILE`",
+            )),
+            _ => Err(ApiError::refused(
+                "this member belongs to several co-ops",
+                "set `coop` in config.toml to the one this node writes for",
+            )),
+        }
+    }
+
+    /// A trusted co-op by its id or a unique prefix.
+    async fn coop(&self, given: &str) -> Result<CoopId, ApiError> {
+        let given = given.trim().to_ascii_lowercase();
+        let matches: Vec<CoopId> = self
+            .node
+            .coops()
+            .await?
+            .into_iter()
+            .map(|c| c.genesis.coop_id())
+            .filter(|c| c.to_string().starts_with(&given))
+            .collect();
+        match matches.as_slice() {
+            [one] if given.len() >= 4 => Ok(*one),
+            [] | [_] => Err(ApiError::not_found(
+                format!("no trusted co-op {given}"),
+                "list them with `minga coop show`",
+            )),
+            _ => Err(ApiError::bad(
+                format!("{given} names several co-ops"),
+                "give more digits of the id",
+            )),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The event loop's answers to local questions about co-ops, membership and single records,
+//! and untrusting a co-op.
+
+use minga_protocol::{RecordKind, RecordRef};
+
+use super::event_loop::EventLoop;
+use super::{Command, CoopSummary, NodeError, RecordDetail, now};
+use crate::ledger::CoopLedger;
+
+/// The shortest record-id prefix accepted: shorter ones name too many records to be useful.
+const MIN_PREFIX: usize = 4;
+
+impl EventLoop {
+    pub(super) fn on_local(&mut self, cmd: Command) {
+        match cmd {
+            Command::Untrust { coop, reply } => {
+                let _ = reply.send(self.untrust(coop));
+            }
+            Command::Coops { reply } => {
+                let now = now();
+                let coops = self
+                    .ledgers
+                    .values()
+                    .map(|l| {
+                        let vector = l.ledger().version_vector();
+                        CoopSummary {
+                            genesis: l.genesis().clone(),
+                            logs: vector.len(),
+                            entries: vector.iter().map(|(_, seq)| seq).sum(),
+                            members: l.ledger().membership().members_at(now).len(),
+                        }
+                    })
+                    .collect();
+                let _ = reply.send(coops);
+            }
+            Command::Membership { coop, reply } => {
+                let m = self
+                    .ledgers
+                    .get(&coop)
+                    .map(|l| l.ledger().membership().clone())
+                    .ok_or(NodeError::UnknownCoop(coop));
+                let _ = reply.send(m);
+            }
+            Command::Detail { id, reply } => {
+                let _ = reply.send(self.detail(&id));
+            }
+            _ => {}
+        }
+    }
+
+    fn untrust(&mut self, coop: minga_protocol::CoopId) -> Result<(), NodeError> {
+        if self.ledgers.remove(&coop).is_none() {
+            return Err(NodeError::UnknownCoop(coop));
+        }
+        for key in self.views.keys_of(&coop) {
+            self.views.remove(&key);
+        }
+        CoopLedger::forget(self.store.as_ref(), &coop)?;
+        tracing::info!(%coop, "co-op untrusted; its data is deleted");
+        Ok(())
+    }
+
+    fn detail(&self, id: &str) -> Result<RecordDetail, NodeError> {
+        if id.len() < MIN_PREFIX || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(NodeError::NotFound(id.chars().take(80).collect()));
+        }
+        let mut found = self.views.find_prefix(id);
+        let view = match (found.next(), found.next()) {
+            (None, _) => return Err(NodeError::NotFound(id.into())),
+            (Some(_), Some(_)) => return Err(NodeError::Ambiguous(id.into())),
+            (Some(v), None) => v,
+        };
+        let now = now();
+        let record = self
+            .ledgers
+            .get(&view.coop)
+            .and_then(|l| l.ledger().record(&view.id))
+            .ok_or_else(|| NodeError::NotFound(id.into()))?;
+        let me = RecordRef {
+            coop: view.coop,
+            record: view.id,
+        };
+        let mut related: Vec<_> = self
+            .views
+            .referring_to(me, view.kind == RecordKind::Offer)
+            .map(|v| (v.clone(), self.views.status(v, now)))
+            .collect();
+        related.sort_by_key(|(v, _)| (v.issued, v.id));
+        Ok(RecordDetail {
+            document: self
+                .ledgers
+                .get(&view.coop)
+                .and_then(|l| l.document(&view.id))
+                .unwrap_or_default(),
+            status: self.views.status(view, now),
+            totals: self.views.totals(view),
+            view: view.clone(),
+            record,
+            related,
+        })
+    }
+}
