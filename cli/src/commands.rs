@@ -69,7 +69,7 @@ pub enum Listing {
         #[command(flatten)]
         fields: ListingFields,
         #[command(flatten)]
-        out: Output,
+        out: Written,
     },
     /// List them (open ones unless --all).
     List(Filters),
@@ -80,7 +80,7 @@ pub enum Listing {
         /// Its id.
         id: String,
         #[command(flatten)]
-        out: Output,
+        out: Written,
     },
 }
 
@@ -197,7 +197,7 @@ pub struct PledgeArgs {
     #[arg(long)]
     pub note: Option<String>,
     #[command(flatten)]
-    pub out: Output,
+    pub out: Written,
 }
 
 /// `accept` / `decline`.
@@ -209,7 +209,7 @@ pub struct AnswerArgs {
     #[arg(long)]
     pub note: Option<String>,
     #[command(flatten)]
-    pub out: Output,
+    pub out: Written,
 }
 
 /// `deliver`.
@@ -227,7 +227,7 @@ pub struct DeliverArgs {
     #[arg(long)]
     pub note: Option<String>,
     #[command(flatten)]
-    pub out: Output,
+    pub out: Written,
 }
 
 /// `member …`.
@@ -244,7 +244,7 @@ pub enum Member {
         #[arg(long, value_name = "TIME")]
         expires: Option<String>,
         #[command(flatten)]
-        out: Output,
+        out: Written,
     },
     /// Revoke a member key: what this node already holds of it stays valid, nothing later does.
     Revoke {
@@ -254,7 +254,7 @@ pub enum Member {
         #[arg(long)]
         reason: Option<String>,
         #[command(flatten)]
-        out: Output,
+        out: Written,
     },
     /// Every key this co-op has certified or revoked.
     List(Output),
@@ -290,10 +290,25 @@ pub fn record_id(given: &str) -> &str {
     given.rsplit('/').next().unwrap_or(given).trim()
 }
 
+/// How a write reports the record it made.
+#[derive(Args, Clone, Copy, Default)]
+pub struct Written {
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the new record's id (for scripts: `NEED=$(minga need add … -q)`).
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+}
+
 /// Prints what a write returned.
-fn written(v: &Value, out: Output, what: &str) {
+fn written(v: &Value, out: Written, what: &str) {
     if out.json {
         println!("{v}");
+        return;
+    }
+    if out.quiet {
+        println!("{}", v.get("id").and_then(Value::as_str).unwrap_or(""));
         return;
     }
     let id = v.get("id").and_then(Value::as_str).unwrap_or("");

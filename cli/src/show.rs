@@ -50,13 +50,16 @@ fn json_out(v: &Value) {
 /// The amount column: `120 kg of 200 kg` style for records with totals.
 fn amount(v: &Value) -> String {
     let q = s(v, "quantity");
-    match (s(v, "kind"), v.get("pledged").and_then(Value::as_str)) {
-        ("need" | "offer", Some(p)) => {
-            format!("{q} (pledged {p}, delivered {})", s(v, "delivered"))
-        }
-        ("pledge", Some(_)) => format!("{q} (delivered {})", s(v, "delivered")),
-        _ => q.to_string(),
+    let none = |t: &str| t.is_empty() || t.starts_with("0 ");
+    let (pledged, delivered) = (s(v, "pledged"), s(v, "delivered"));
+    let mut out = q.to_string();
+    if matches!(s(v, "kind"), "need" | "offer") && !none(pledged) {
+        out.push_str(&format!(", {pledged} pledged"));
     }
+    if !none(delivered) {
+        out.push_str(&format!(", {delivered} delivered"));
+    }
+    out
 }
 
 fn record_row(v: &Value) -> Vec<String> {

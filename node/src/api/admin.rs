@@ -196,7 +196,11 @@ pub(super) async fn add_member(
     };
     let signed = minga_protocol::Signed::sign(cert, &s.member()?.key.0)
         .map_err(|e| ApiError::bad(e.to_string(), "check the key"))?;
-    write(&s, coop, Record::Certificate(signed)).await
+    // Bundles and `verify` name a certificate by its statement's hash, not its record id.
+    let hash = signed.hash();
+    let (status, Json(mut out)) = write(&s, coop, Record::Certificate(signed)).await?;
+    out["certificate"] = json!(hash.to_string());
+    Ok((status, Json(out)))
 }
 
 pub(super) async fn revoke(

@@ -102,7 +102,12 @@ pub fn detail(d: &RecordDetail) -> Value {
         map.insert("record".into(), record(&d.record));
         map.insert(
             "related".into(),
-            Value::Array(d.related.iter().map(|(v, s)| view(v, *s, None)).collect()),
+            Value::Array(
+                d.related
+                    .iter()
+                    .map(|l| view(&l.view, l.status, l.totals))
+                    .collect(),
+            ),
         );
     }
     out

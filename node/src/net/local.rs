@@ -4,7 +4,7 @@
 use minga_protocol::{RecordKind, RecordRef};
 
 use super::event_loop::EventLoop;
-use super::{Command, CoopSummary, NodeError, RecordDetail, now};
+use super::{Command, CoopSummary, Listed, NodeError, RecordDetail, now};
 use crate::ledger::CoopLedger;
 
 /// The shortest record-id prefix accepted: shorter ones name too many records to be useful.
@@ -83,9 +83,13 @@ impl EventLoop {
         let mut related: Vec<_> = self
             .views
             .referring_to(me, view.kind == RecordKind::Offer)
-            .map(|v| (v.clone(), self.views.status(v, now)))
+            .map(|v| Listed {
+                view: v.clone(),
+                status: self.views.status(v, now),
+                totals: self.views.totals(v),
+            })
             .collect();
-        related.sort_by_key(|(v, _)| (v.issued, v.id));
+        related.sort_by_key(|l| (l.view.issued, l.view.id));
         Ok(RecordDetail {
             document: self
                 .ledgers

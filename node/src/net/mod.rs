@@ -100,7 +100,7 @@ pub struct RecordDetail {
     pub record: Record,
     /// Records that reference it (pledges of a need or drawing on an offer, answers and
     /// deliveries of a pledge), with their status.
-    pub related: Vec<(RecordView, Option<Status>)>,
+    pub related: Vec<Listed>,
     /// Its automerge document, as stored.
     pub document: Vec<u8>,
 }

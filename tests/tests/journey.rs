@@ -1,0 +1,374 @@
+//! The README's journey, end to end, driven only through the `minga` binary: three `minga up`
+//! processes with their own data directories, listening on 127.0.0.1 only.
+//!
+//! Co-op A offers 300 kg of rice; co-op B needs 200 kg; a member of A pledges 120 kg to B's
+//! need; B accepts and confirms a 70 kg delivery; every node then shows the need as partly
+//! pledged and the pledge as partly fulfilled. The exported pledge bundle verifies offline,
+//! the same bundle with one byte changed does not, and once A revokes the member, the
+//! member's next pledge is refused.
+//!
+//! The binary is the one `cargo test --workspace` builds for the `minga-cli` package (in the
+//! same target directory as this test). Every wait is on an event: a line the node prints, or
+//! `minga show --wait`, which returns when the record arrives.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::Value;
+
+/// How long a node may take to start, or a record to arrive.
+const WAIT_SECS: u64 = 60;
+
+fn minga_bin() -> PathBuf {
+    // <target>/debug/deps/journey-<hash> → <target>/debug/minga
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join(format!("minga{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build -p minga-cli`) first",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `minga up`, stopped with SIGTERM when dropped.
+struct Up {
+    child: Child,
+    dir: PathBuf,
+    listen: String,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn up(dir: &Path, bootstrap: Option<&str>) -> Up {
+    let mut cmd = Command::new(minga_bin());
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args([
+            "up",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(b) = bootstrap {
+        cmd.args(["--bootstrap", b]);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::sync_channel(64);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut listen = None;
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(WAIT_SECS))
+            .expect("minga up did not become ready");
+        if let Some(a) = line.strip_prefix("listening   ") {
+            listen.get_or_insert_with(|| a.to_string());
+        }
+        if line.starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    Up {
+        child,
+        dir: dir.to_path_buf(),
+        listen: listen.expect("minga up printed no listen address"),
+    }
+}
+
+/// Runs `minga --data-dir DIR ARGS…`.
+fn minga(dir: &Path, args: &[&str]) -> Output {
+    Command::new(minga_bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs a command that must succeed and returns its stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = minga(dir, args);
+    assert!(
+        out.status.success(),
+        "minga {args:?} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command with `--json` that must succeed and returns its JSON.
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let text = ok(dir, &all);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// The member key `init` printed.
+fn member_key(init_output: &str) -> String {
+    init_output
+        .lines()
+        .find_map(|l| l.strip_prefix("member key  "))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b, m) = (
+        root.path().join("a"),
+        root.path().join("b"),
+        root.path().join("m"),
+    );
+    ok(&a, &["init", "--coop", "La Esperanza"]);
+    ok(&b, &["init", "--coop", "Cooperativa Unión"]);
+    let member = member_key(&ok(&m, &["init"]));
+
+    let node_a = up(&a, None);
+    let node_b = up(&b, Some(&node_a.listen));
+    let node_m = up(&m, Some(&node_a.listen));
+
+    // Co-ops trust each other from their genesis files; the member's node trusts both.
+    let genesis_a = root.path().join("a.json");
+    let genesis_b = root.path().join("b.json");
+    std::fs::write(&genesis_a, ok(&a, &["coop", "show", "--genesis"])).unwrap();
+    std::fs::write(&genesis_b, ok(&b, &["coop", "show", "--genesis"])).unwrap();
+    for (dir, file) in [
+        (&a, &genesis_b),
+        (&b, &genesis_a),
+        (&m, &genesis_a),
+        (&m, &genesis_b),
+    ] {
+        ok(dir, &["coop", "trust", file.to_str().unwrap()]);
+    }
+    let added = json(&a, &["member", "add", &member]);
+    let (cert, cert_hash) = (
+        id_of(&added),
+        added["certificate"].as_str().unwrap().to_string(),
+    );
+
+    let offer = id_of(&json(
+        &a,
+        &[
+            "offer",
+            "add",
+            "--title",
+            "Rice",
+            "--category",
+            "food/grain/rice",
+            "--quantity",
+            "300 kg",
+        ],
+    ));
+    let need = id_of(&json(
+        &b,
+        &[
+            "need",
+            "add",
+            "--title",
+            "Rice for the canteen",
+            "--category",
+            "food/grain/rice",
+            "--quantity",
+            "200 kg",
+            "--urgency",
+            "high",
+        ],
+    ));
+    let wait = WAIT_SECS.to_string();
+    // The member's node needs its certificate and B's need before it can pledge.
+    ok(&m, &["show", &cert, "--wait", &wait]);
+    ok(&m, &["show", &need, "--wait", &wait]);
+    let pledge = id_of(&json(
+        &m,
+        &["pledge", &need, "--quantity", "120 kg", "--offer", &offer],
+    ));
+
+    ok(&b, &["show", &pledge, "--wait", &wait]);
+    let accepted = id_of(&json(&b, &["accept", &pledge]));
+    let delivered = id_of(&json(&b, &["deliver", &pledge, "--quantity", "70 kg"]));
+
+    for (name, dir) in [("a", &a), ("b", &b), ("m", &m)] {
+        ok(dir, &["show", &accepted, "--wait", &wait]);
+        ok(dir, &["show", &delivered, "--wait", &wait]);
+        let n = json(dir, &["need", "show", &need]);
+        assert_eq!(n["status"], "partly_pledged", "node {name}: {n}");
+        assert_eq!(n["pledged"], "120 kg", "node {name}");
+        assert_eq!(n["delivered"], "70 kg", "node {name}");
+        let p = json(dir, &["show", &pledge]);
+        assert_eq!(p["status"], "partly_fulfilled", "node {name}: {p}");
+        assert_eq!(p["delivered"], "70 kg", "node {name}");
+        let o = json(dir, &["offer", "show", &offer]);
+        assert_eq!(o["status"], "partly_pledged", "node {name}: {o}");
+    }
+
+    // The pledge bundle verifies offline, with no node, and names signer, co-op and
+    // certificate.
+    let bundle = root.path().join("pledge.json");
+    ok(
+        &b,
+        &["export", "bundle", &pledge, "-o", bundle.to_str().unwrap()],
+    );
+    let offline = tempfile::tempdir().unwrap();
+    let verified = json(offline.path(), &["verify", bundle.to_str().unwrap()]);
+    assert_eq!(verified["valid"], true);
+    assert_eq!(verified["kind"], "pledge");
+    assert_eq!(verified["signer"], member.as_str());
+    assert_eq!(verified["coop_name"], "La Esperanza");
+    assert_eq!(verified["certificate"], cert_hash.as_str());
+
+    // One byte of the signed statement changed: invalid, exit code 3.
+    let mut b_json: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut statement = b64
+        .decode(b_json["commitment"]["statement"].as_str().unwrap())
+        .unwrap();
+    let at = statement.windows(3).position(|w| w == b"120").unwrap();
+    statement[at] = b'9';
+    b_json["commitment"]["statement"] = Value::String(b64.encode(&statement));
+    let tampered = root.path().join("tampered.json");
+    std::fs::write(&tampered, b_json.to_string()).unwrap();
+    let out = minga(offline.path(), &["verify", tampered.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID"));
+
+    // A revokes the member; once the member's node holds the revocation, it refuses the
+    // member's next pledge, with exit code 1 and a reason.
+    let revocation = id_of(&json(&a, &["member", "revoke", &member]));
+    ok(&m, &["show", &revocation, "--wait", &wait]);
+    let out = minga(&m, &["pledge", &need, "--quantity", "10 kg"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("revoked"), "{err}");
+    let members = json(&a, &["member", "list"]);
+    let revoked = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["key"] == member.as_str())
+        .unwrap();
+    assert!(revoked["revoked"].is_string(), "{members}");
+
+    // Nothing the member signed before the revocation is lost.
+    let p = json(&a, &["show", &pledge]);
+    assert_eq!(p["status"], "partly_fulfilled");
+    drop((node_m, node_b));
+    assert!(node_a.dir.exists());
+}
+
+#[test]
+fn import_is_all_or_nothing_and_errors_have_exit_codes() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("coop");
+    ok(&dir, &["init", "--coop", "Textiles del Sur"]);
+
+    // No node running yet: exit code 2 and a hint to start it.
+    let out = minga(&dir, &["list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("minga up"));
+
+    let _node = up(&dir, None);
+    let csv = root.path().join("rows.csv");
+    std::fs::write(
+        &csv,
+        "kind,title,category,quantity,location,urgency,until\n\
+         offer,Thread,textile/thread,40 kg,,,\n\
+         need,Needles,textile/tools,500 unit,-34.6,-58.4,high,2027-01-31\n",
+    )
+    .unwrap();
+    // Row 3 has one field too many (an unquoted comma in the location).
+    let out = minga(&dir, &["import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 3"), "{err}");
+    assert!(json(&dir, &["list"]).as_array().unwrap().is_empty());
+
+    std::fs::write(
+        &csv,
+        "kind,title,category,quantity,location,urgency,until\n\
+         offer,Thread,textile/thread,40 kg,,,\n\
+         need,Needles,textile/tools,500 unit,\"-34.6,-58.4\",urgent,2027-01-31\n",
+    )
+    .unwrap();
+    let out = minga(&dir, &["import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 3, column urgency"), "{err}");
+    assert!(json(&dir, &["list"]).as_array().unwrap().is_empty());
+
+    std::fs::write(
+        &csv,
+        "kind,title,category,quantity,location,urgency,until\n\
+         offer,Thread,textile/thread,40 kg,,,\n\
+         need,Needles,textile/tools,500 unit,\"-34.6,-58.4\",high,2027-01-31\n",
+    )
+    .unwrap();
+    let out = ok(&dir, &["import", csv.to_str().unwrap()]);
+    assert!(out.contains("imported 2 rows"), "{out}");
+    let needs = json(
+        &dir,
+        &["need", "list", "--near", "-34.6,-58.4", "--radius", "5"],
+    );
+    assert_eq!(needs.as_array().unwrap().len(), 1, "{needs}");
+    assert_eq!(needs[0]["urgency"], "high");
+
+    // An export imports back: the extra columns are read-only information.
+    let exported = root.path().join("export.csv");
+    ok(&dir, &["export", "csv", "-o", exported.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&exported).unwrap();
+    assert!(
+        text.starts_with("id,coop,status,pledged,delivered,kind,title"),
+        "{text}"
+    );
+    let out = ok(&dir, &["import", "--dry-run", exported.to_str().unwrap()]);
+    assert!(out.contains("2 rows are valid"), "{out}");
+
+    // Unknown records: exit code 4. A wrong token: refused.
+    let out = minga(&dir, &["show", "abcdef12"]);
+    assert_eq!(out.status.code(), Some(4));
+    let out = Command::new(minga_bin())
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["list"])
+        .env("MINGA_TOKEN", "not-the-token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token"));
+}
