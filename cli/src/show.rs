@@ -273,9 +273,9 @@ pub async fn watch(api: &Client, out: Output) -> Result<(), Failure> {
             std::time::Duration::from_secs(365 * 86_400),
         )
         .await?;
-    if !out.json {
-        eprintln!("watching for new and changed records; Ctrl-C to stop");
-    }
+    // The node subscribed before it answered, so from here on nothing is missed; scripts
+    // wait for this line.
+    eprintln!("watching for new and changed records; Ctrl-C to stop");
     let mut stream = resp.bytes_stream();
     let mut buf: Vec<u8> = Vec::new();
     let mut event = String::new();

@@ -75,16 +75,7 @@ fn up(dir: &Path, bootstrap: Option<&str>) -> Up {
         cmd.args(["--bootstrap", b]);
     }
     let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::sync_channel(64);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(child.stdout.take().unwrap());
     let mut listen = None;
     loop {
         let line = rx
@@ -132,6 +123,26 @@ fn json(dir: &Path, args: &[&str]) -> Value {
     all.push("--json");
     let text = ok(dir, &all);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+}
+
+/// The lines a child prints, as they come.
+fn lines_of(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::sync_channel(64);
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The id of the one open record of a kind.
+fn needs_or_offers(dir: &Path, kind: &str) -> String {
+    let list = json(dir, &[kind, "list"]);
+    id_of(&list[0])
 }
 
 fn id_of(v: &Value) -> String {
@@ -358,6 +369,91 @@ fn import_is_all_or_nothing_and_errors_have_exit_codes() {
     );
     let out = ok(&dir, &["import", "--dry-run", exported.to_str().unwrap()]);
     assert!(out.contains("2 rows are valid"), "{out}");
+
+    // Withdrawn records leave listings, but stay listed with --all.
+    let thread = needs_or_offers(&dir, "offer");
+    ok(&dir, &["offer", "withdraw", &thread]);
+    assert!(
+        json(&dir, &["offer", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let all = json(&dir, &["offer", "list", "--all"]);
+    assert_eq!(all[0]["status"], "withdrawn", "{all}");
+
+    // Another co-op is trusted from its genesis file and untrusted again; this node's own
+    // co-op cannot be untrusted.
+    let other = root.path().join("other");
+    ok(&other, &["init", "--coop", "Panificadora"]);
+    ok(
+        &dir,
+        &["coop", "trust", other.join("coop.json").to_str().unwrap()],
+    );
+    let coops = json(&dir, &["coop", "show"]);
+    assert_eq!(coops.as_array().unwrap().len(), 2, "{coops}");
+    let theirs = coops
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["home"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ours = coops
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["home"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&dir, &["coop", "untrust", &theirs]);
+    assert_eq!(json(&dir, &["coop", "show"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        minga(&dir, &["coop", "untrust", &ours]).status.code(),
+        Some(1)
+    );
+
+    // `watch` streams a record as it is written. It says on stderr when its stream is open.
+    let mut watch = Command::new(minga_bin())
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = lines_of(watch.stderr.take().unwrap());
+    let events = lines_of(watch.stdout.take().unwrap());
+    let line = ready
+        .recv_timeout(Duration::from_secs(WAIT_SECS))
+        .expect("watch did not start");
+    assert!(line.starts_with("watching"), "{line}");
+    ok(
+        &dir,
+        &[
+            "offer",
+            "add",
+            "--title",
+            "Buttons",
+            "--category",
+            "textile/notions",
+            "--quantity",
+            "100 unit",
+        ],
+    );
+    let line = events
+        .recv_timeout(Duration::from_secs(WAIT_SECS))
+        .expect("watch printed no event");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["event"], "record");
+    assert_eq!(event["data"]["record"]["title"], "Buttons");
+    assert_eq!(event["data"]["new"], true);
 
     // Unknown records: exit code 4. A wrong token: refused.
     let out = minga(&dir, &["show", "abcdef12"]);
