@@ -74,6 +74,8 @@ pub struct StagedStore {
     removed: BTreeSet<RecordId>,
     /// Views of the records changed since the last commit (`None`: the view goes).
     views: BTreeMap<RecordId, Option<RecordView>>,
+    /// When the records created since the last commit were created (their entries' time).
+    created: BTreeMap<RecordId, Timestamp>,
     /// The first read error since the last commit: a batch that saw one is not committed.
     read_error: RefCell<Option<StoreError>>,
 }
@@ -89,6 +91,16 @@ impl StagedStore {
         }
     }
 
+    /// When a record was created: the time on its creating entry, whose hash is the id.
+    fn created_at(&self, id: &RecordId) -> Option<Timestamp> {
+        if let Some(t) = self.created.get(id) {
+            return Some(*t);
+        }
+        let pos = self.read(self.store.entry_pos(&EntryHash(id.0)))??;
+        let bytes = self.read(self.store.entry(&pos.coop, &pos.log, pos.seq))??;
+        Entry::decode(&bytes).ok().map(|e| e.header.timestamp)
+    }
+
     fn membership_key(&self, id: &RecordId) -> Vec<u8> {
         let mut key = MEMBERSHIP_VIEW.to_vec();
         key.extend_from_slice(self.coop.as_bytes());
@@ -99,6 +111,7 @@ impl StagedStore {
     fn take_batch(&mut self) -> (WriteBatch, Vec<ViewChange>) {
         let mut batch = WriteBatch::default();
         let mut changes = Vec::new();
+        self.created.clear();
         for (id, view) in std::mem::take(&mut self.views) {
             let key = view_key(&self.coop, &id);
             match &view {
@@ -207,6 +220,10 @@ impl LedgerStore for StagedStore {
 
     fn put_entry(&mut self, entry: Entry) {
         let (log, seq) = (entry.header.log(), entry.header.seq);
+        if entry.creates_record() {
+            self.created
+                .insert(entry.record_id(), entry.header.timestamp);
+        }
         if self.heads.get(&log).is_none_or(|(h, _)| seq > *h) {
             self.heads.insert(log, (seq, entry.hash()));
         }
@@ -215,9 +232,13 @@ impl LedgerStore for StagedStore {
 
     fn put_record(&mut self, id: RecordId, state: RecordState, value: Option<&Record>) {
         self.removed.remove(&id);
-        let view = value
-            .filter(|_| !state.pruned)
-            .map(|v| RecordView::of(self.coop, id, v));
+        let view = value.filter(|_| !state.pruned).map(|v| {
+            let mut view = RecordView::of(self.coop, id, v);
+            if matches!(view.kind, RecordKind::Offer | RecordKind::Need) {
+                view.created = self.created_at(&id);
+            }
+            view
+        });
         self.views.insert(id, view);
         self.records.insert(id, state);
     }
@@ -302,6 +323,7 @@ impl CoopLedger {
             truncations: Vec::new(),
             removed: BTreeSet::new(),
             views: BTreeMap::new(),
+            created: BTreeMap::new(),
             read_error: RefCell::new(None),
         };
         Ok(CoopLedger {

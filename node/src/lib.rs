@@ -7,6 +7,7 @@
 pub mod api;
 mod config;
 mod ledger;
+pub mod matching;
 mod net;
 pub mod store;
 mod views;

@@ -56,6 +56,21 @@ pub struct RecordView {
     /// When a commitment was signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued: Option<Timestamp>,
+    /// How far from its point an offer delivers (or a need applies), in km.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius_km: Option<String>,
+    /// When an offer is available from, or a need is needed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Timestamp>,
+    /// When an offer is available until, or a need is needed by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// The least of an offer worth arranging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<Quantity>,
+    /// When an offer or need was posted (the time on its creating entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
 }
 
 impl Status {
@@ -91,6 +106,11 @@ impl RecordView {
             offer: None,
             decision: None,
             issued: None,
+            radius_km: None,
+            from: None,
+            until: None,
+            minimum: None,
+            created: None,
         };
         match record {
             Record::Offer(o) => {
@@ -100,6 +120,14 @@ impl RecordView {
                 v.point = o.location.as_ref().map(|l| l.point.to_string());
                 v.ends = o.expires.into_iter().chain(o.available.until).min();
                 v.withdrawn = o.withdrawn;
+                v.radius_km = o
+                    .location
+                    .as_ref()
+                    .and_then(|l| l.radius_km)
+                    .map(|r| r.to_string());
+                v.from = o.available.from;
+                v.until = o.available.until;
+                v.minimum = o.minimum;
             }
             Record::Need(n) => {
                 v.title = Some(n.title.clone());
@@ -109,6 +137,13 @@ impl RecordView {
                 v.urgency = Some(n.urgency);
                 v.ends = n.expires;
                 v.withdrawn = n.withdrawn;
+                v.radius_km = n
+                    .location
+                    .as_ref()
+                    .and_then(|l| l.radius_km)
+                    .map(|r| r.to_string());
+                v.from = n.needed.from;
+                v.until = n.needed.until;
             }
             Record::Profile(p) => {
                 v.title = Some(p.name.clone());
@@ -557,6 +592,11 @@ mod tests {
             offer: None,
             decision: (kind == RecordKind::Acceptance).then_some(Decision::Accept),
             issued: Some(Timestamp(day * 86_400_000)),
+            radius_km: None,
+            from: None,
+            until: None,
+            minimum: None,
+            created: None,
         }
     }
 

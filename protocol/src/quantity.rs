@@ -227,6 +227,12 @@ impl Quantity {
         Quantity::new(v, self.unit)
     }
 
+    /// The amount in its dimension's base unit (kg, l, one item, minute, metre, or the
+    /// currency itself), for comparing and adding quantities of one dimension.
+    pub fn in_base_unit(&self) -> Option<Decimal> {
+        self.value.checked_mul(self.unit.factor())
+    }
+
     /// Zero of a unit.
     pub fn zero(unit: Unit) -> Quantity {
         Quantity {
