@@ -179,6 +179,19 @@ pub struct ShowArgs {
     pub out: Output,
 }
 
+/// `match`.
+#[derive(Args)]
+pub struct MatchArgs {
+    /// Only this need (id or prefix) [default: every open need with a candidate].
+    #[arg(long)]
+    pub need: Option<String>,
+    /// Candidates per need [default: 3].
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
 /// `pledge`.
 #[derive(Args)]
 pub struct PledgeArgs {
@@ -353,6 +366,29 @@ pub async fn run(api: &Client, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Show(a) => show_one(api, &a, None).await,
+        Command::Match(a) => {
+            let mut q = Vec::new();
+            if let Some(n) = &a.need {
+                q.push(format!("need={}", record_id(n)));
+            }
+            if let Some(l) = a.limit {
+                q.push(format!("limit={l}"));
+            }
+            let path = if q.is_empty() {
+                "/v1/match".to_string()
+            } else {
+                format!("/v1/match?{}", q.join("&"))
+            };
+            show::matches(&api.get(&path).await?, a.out);
+            Ok(())
+        }
+        Command::Plan(out) => {
+            let v = api
+                .json_within(Method::GET, "/v1/plan", None, Duration::from_secs(600))
+                .await?;
+            show::plan(&v, out);
+            Ok(())
+        }
         Command::Member(m) => member(api, m).await,
         Command::Coop(c) => coop(api, c).await,
         Command::Peers(out) => {

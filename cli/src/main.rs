@@ -78,6 +78,10 @@ enum Command {
     List(commands::ListArgs),
     /// Show any record by its id (or a unique prefix of at least 4 digits).
     Show(commands::ShowArgs),
+    /// Rank candidate offers for open needs, with the reasons for every score.
+    Match(commands::MatchArgs),
+    /// Propose pledges that cover as much need as possible, the most urgent first, then the nearest.
+    Plan(Output),
     /// Certify, revoke or list the members of this co-op.
     #[command(subcommand)]
     Member(commands::Member),
@@ -88,7 +92,7 @@ enum Command {
     Peers(Output),
     /// The node: its id, member, co-ops, peers and sync lag.
     Status(Output),
-    /// Print records as they appear or change, until Ctrl-C.
+    /// Print records as they appear or change, and the matches new ones create, until Ctrl-C.
     Watch(Output),
     /// Verify a pledge, acceptance or delivery: a bundle FILE offline, or a record ID via the node.
     Verify(verify::VerifyArgs),

@@ -149,6 +149,104 @@ pub fn detail(v: &Value, out: Output) {
     }
 }
 
+fn listing_line(l: &Value) -> String {
+    format!(
+        "{} {} — {} {} ({})",
+        short(s(l, "id")),
+        s(l, "title"),
+        s(l, "remaining"),
+        s(l, "category"),
+        short(s(l, "coop")),
+    )
+}
+
+/// Ranked matches, each with its reasons.
+pub fn matches(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    let needs = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    if needs.is_empty() {
+        println!("no open need has a candidate offer");
+        return;
+    }
+    for (i, n) in needs.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        let need = &n["need"];
+        println!("need {}  [{}]", listing_line(need), s(need, "urgency"));
+        let found = n["matches"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if found.is_empty() {
+            println!("  no candidate offer");
+        }
+        for m in found {
+            let score = m.get("score").and_then(Value::as_f64).unwrap_or(0.0);
+            println!("  {score:>5.1}  offer {}", listing_line(&m["offer"]));
+            for r in m["reasons"].as_array().into_iter().flatten() {
+                println!("         {:<8} {}", s(r, "factor"), s(r, "text"));
+            }
+        }
+    }
+}
+
+/// The allocation plan.
+pub fn plan(v: &Value, out: Output) {
+    if out.json {
+        return json_out(v);
+    }
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    println!(
+        "{} open needs, {} open offers, {} candidate pairs: {} needs served",
+        n("needs"),
+        n("offers"),
+        n("candidate_pairs"),
+        n("needs_served")
+    );
+    let rows: Vec<Vec<String>> = v["proposals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            vec![
+                short(s(&p["need"], "id")),
+                s(&p["need"], "title").to_string(),
+                s(&p["need"], "urgency").to_string(),
+                s(p, "quantity").to_string(),
+                short(s(&p["offer"], "id")),
+                s(&p["offer"], "title").to_string(),
+                p.get("distance_km")
+                    .and_then(Value::as_f64)
+                    .map_or("?".into(), |d| format!("{d:.0} km")),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("nothing to propose");
+        return;
+    }
+    println!();
+    table(
+        &[
+            "NEED",
+            "TITLE",
+            "URGENCY",
+            "PLEDGE",
+            "FROM OFFER",
+            "TITLE",
+            "DISTANCE",
+        ],
+        &rows,
+    );
+    println!();
+    println!(
+        "to propose one: minga pledge NEED --quantity Q --offer OFFER (from the offering co-op's node)"
+    );
+}
+
 /// Connected peers.
 pub fn peers(v: &Value, out: Output) {
     if out.json {
@@ -336,6 +434,14 @@ fn print_event(event: &str, data: &str, out: Output) {
                 "disconnected"
             }
         ),
+        "match" => {
+            let score = v.get("score").and_then(Value::as_f64).unwrap_or(0.0);
+            println!(
+                "match   {score:.1}  need {}  ⇐  offer {}",
+                listing_line(&v["need"]),
+                listing_line(&v["offer"])
+            );
+        }
         "lagged" => println!(
             "(missed {} events)",
             v.get("missed").and_then(Value::as_u64).unwrap_or(0)

@@ -14,8 +14,8 @@ mod views;
 
 pub use config::NodeConfig;
 pub use net::{
-    CoopSummary, Listed, MAX_EDITS, Node, NodeError, NodeEvent, NodeHandle, PROTOCOL_VERSION,
-    RecordDetail, SyncStats, peer_of, topic,
+    CoopSummary, Listed, Listings, MAX_EDITS, Node, NodeError, NodeEvent, NodeHandle,
+    PROTOCOL_VERSION, RecordDetail, SyncStats, peer_of, topic,
 };
 
 pub use ledger::{

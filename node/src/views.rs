@@ -305,6 +305,15 @@ impl Views {
         }
     }
 
+    /// Every view of one kind, in co-op and id order.
+    pub fn of_kind(&self, kind: RecordKind) -> impl Iterator<Item = &RecordView> {
+        self.by_kind
+            .get(&kind)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.records.get(k))
+    }
+
     /// The keys of every view of one co-op.
     pub fn keys_of(&self, coop: &CoopId) -> Vec<(CoopId, RecordId)> {
         self.records

@@ -194,6 +194,21 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
         added["certificate"].as_str().unwrap().to_string(),
     );
 
+    // M watches its node's events: the match the offer and need make is announced live.
+    let mut watch = Command::new(minga_bin())
+        .arg("--data-dir")
+        .arg(&m)
+        .args(["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let watch_ready = lines_of(watch.stderr.take().unwrap());
+    let watch_events = lines_of(watch.stdout.take().unwrap());
+    watch_ready
+        .recv_timeout(Duration::from_secs(WAIT_SECS))
+        .expect("watch did not start");
+
     let offer = id_of(&json(
         &a,
         &[
@@ -226,6 +241,42 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
     // The member's node needs its certificate and B's need before it can pledge.
     ok(&m, &["show", &cert, "--wait", &wait]);
     ok(&m, &["show", &need, "--wait", &wait]);
+    ok(&m, &["show", &offer, "--wait", &wait]);
+    let announced = loop {
+        let line = watch_events
+            .recv_timeout(Duration::from_secs(WAIT_SECS))
+            .expect("no match was announced");
+        let e: Value = serde_json::from_str(&line).unwrap();
+        if e["event"] == "match" {
+            break e;
+        }
+    };
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(announced["data"]["need"]["id"], need.as_str());
+    assert_eq!(announced["data"]["offer"]["id"], offer.as_str());
+
+    // Matching: the offer ranks for the need, with its reasons, and the plan proposes
+    // covering the whole need from it.
+    let ranked = json(&m, &["match", "--need", &need]);
+    let best = &ranked[0]["matches"][0];
+    assert_eq!(best["offer"]["id"], offer.as_str(), "{ranked}");
+    assert!(best["score"].as_f64().unwrap() > 50.0);
+    let reasons: Vec<&str> = best["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"same category food/grain/rice"),
+        "{reasons:?}"
+    );
+    let plan = json(&m, &["plan"]);
+    assert_eq!(plan["proposals"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["proposals"][0]["quantity"], "200 kg");
+    assert_eq!(plan["proposals"][0]["offer"]["id"], offer.as_str());
+
     let pledge = id_of(&json(
         &m,
         &["pledge", &need, "--quantity", "120 kg", "--offer", &offer],
@@ -248,6 +299,10 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
         let o = json(dir, &["offer", "show", &offer]);
         assert_eq!(o["status"], "partly_pledged", "node {name}: {o}");
     }
+
+    // What remains: the need lacks 80 kg, the offer has 180 kg left.
+    let plan = json(&b, &["plan"]);
+    assert_eq!(plan["proposals"][0]["quantity"], "80 kg", "{plan}");
 
     // The pledge bundle verifies offline, with no node, and names signer, co-op and
     // certificate.

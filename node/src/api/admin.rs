@@ -1,22 +1,16 @@
 //! The node, its peers and co-ops, membership, and the event stream.
 
-use std::convert::Infallible;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
 use minga_protocol::{
     Certificate, Cutoff, Genesis, Record, RecordRef, Revocation, Role, SignedPart, Timestamp,
 };
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::error::ApiError;
 use super::input::{MemberInput, RevokeInput, req, time};
 use super::{Body, Shared, output};
-use crate::NodeEvent;
 
 pub(super) async fn status(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     let coops = s.node.coops().await?;
@@ -237,39 +231,4 @@ pub(super) async fn revoke(
     let signed = minga_protocol::Signed::sign(rev, &s.member()?.key.0)
         .map_err(|e| ApiError::bad(e.to_string(), "shorten the reason"))?;
     write(&s, coop, Record::Revocation(signed)).await
-}
-
-/// Server-sent events: `record` for each record that appears or changes, `peer` for
-/// connections, `lagged` when this client fell behind and missed some.
-pub(super) async fn events(
-    State(s): State<Shared>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = s.node.subscribe();
-    let stopping = s.stopping.clone();
-    let stream = futures::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
-        loop {
-            let got = tokio::select! {
-                r = rx.recv() => r,
-                _ = stopping.wait_for(|stop| *stop) => return None,
-            };
-            let event = match got {
-                Ok(NodeEvent::Record { view, new }) => Event::default().event("record").data(
-                    json!({ "new": new, "record": output::view(&view, None, None) }).to_string(),
-                ),
-                Ok(NodeEvent::Connected(p)) => Event::default()
-                    .event("peer")
-                    .data(json!({ "peer": p.to_string(), "connected": true }).to_string()),
-                Ok(NodeEvent::Disconnected(p)) => Event::default()
-                    .event("peer")
-                    .data(json!({ "peer": p.to_string(), "connected": false }).to_string()),
-                Ok(_) => continue,
-                Err(RecvError::Lagged(n)) => Event::default()
-                    .event("lagged")
-                    .data(json!({ "missed": n }).to_string()),
-                Err(RecvError::Closed) => return None,
-            };
-            return Some((Ok(event), (rx, stopping)));
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
 }

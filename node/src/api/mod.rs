@@ -7,7 +7,9 @@
 
 mod admin;
 mod error;
+mod events;
 mod input;
+mod matching;
 mod output;
 mod records;
 
@@ -91,7 +93,9 @@ fn router(node: NodeHandle, config: ApiConfig, stopping: watch::Receiver<bool>) 
         .route("/v1/coops/{coop}", get(admin::coop).delete(admin::untrust))
         .route("/v1/members", get(admin::members).post(admin::add_member))
         .route("/v1/members/revoke", post(admin::revoke))
-        .route("/v1/events", get(admin::events))
+        .route("/v1/events", get(events::events))
+        .route("/v1/match", get(matching::matches))
+        .route("/v1/plan", get(matching::allocation))
         .route("/v1/records", get(records::list))
         .route("/v1/records/{id}", get(records::show))
         .route("/v1/records/{id}/bundle", get(records::bundle))

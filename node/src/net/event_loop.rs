@@ -258,7 +258,8 @@ impl EventLoop {
             c @ (Command::Untrust { .. }
             | Command::Coops { .. }
             | Command::Membership { .. }
-            | Command::Detail { .. }) => self.on_local(c),
+            | Command::Detail { .. }
+            | Command::Listings { .. }) => self.on_local(c),
             // Handled by the loop itself.
             Command::Shutdown { reply } => {
                 let _ = reply.send(self.flush());

@@ -1,11 +1,13 @@
 //! The event loop's answers to local questions about co-ops, membership and single records,
 //! and untrusting a co-op.
 
-use minga_protocol::{RecordKind, RecordRef};
+use minga_protocol::{NeedStatus, OfferStatus, RecordKind, RecordRef};
 
 use super::event_loop::EventLoop;
-use super::{Command, CoopSummary, Listed, NodeError, RecordDetail, now};
+use super::{Command, CoopSummary, Listed, Listings, NodeError, RecordDetail, now};
+use crate::Status;
 use crate::ledger::CoopLedger;
+use crate::matching::Listing;
 
 /// The shortest record-id prefix accepted: shorter ones name too many records to be useful.
 const MIN_PREFIX: usize = 4;
@@ -43,6 +45,28 @@ impl EventLoop {
             }
             Command::Detail { id, reply } => {
                 let _ = reply.send(self.detail(&id));
+            }
+            Command::Listings { reply } => {
+                let now = now();
+                let mut out = Listings::default();
+                for (kind, into) in [
+                    (RecordKind::Need, &mut out.needs),
+                    (RecordKind::Offer, &mut out.offers),
+                ] {
+                    for v in self.views.of_kind(kind) {
+                        let open = matches!(
+                            self.views.status(v, now),
+                            Some(Status::Need(NeedStatus::Open | NeedStatus::PartlyPledged))
+                                | Some(Status::Offer(
+                                    OfferStatus::Open | OfferStatus::PartlyPledged
+                                ))
+                        );
+                        if open && let Some(l) = Listing::of(v, self.views.totals(v).as_ref()) {
+                            into.push(l);
+                        }
+                    }
+                }
+                let _ = reply.send(out);
             }
             _ => {}
         }

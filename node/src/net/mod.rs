@@ -87,6 +87,15 @@ pub struct Listed {
     pub totals: Option<Totals>,
 }
 
+/// Every open need and offer, as matching takes them, each sorted by co-op and id.
+#[derive(Clone, Debug, Default)]
+pub struct Listings {
+    /// Open needs, with what they still lack.
+    pub needs: Vec<crate::matching::Listing>,
+    /// Open offers, with what they still have.
+    pub offers: Vec<crate::matching::Listing>,
+}
+
 /// One record with everything a `show` needs.
 #[derive(Clone, Debug)]
 pub struct RecordDetail {
@@ -183,6 +192,9 @@ enum Command {
     Detail {
         id: String,
         reply: oneshot::Sender<Result<RecordDetail, NodeError>>,
+    },
+    Listings {
+        reply: oneshot::Sender<Listings>,
     },
     Trust {
         genesis: Box<Signed<Genesis>>,
@@ -444,6 +456,11 @@ impl NodeHandle {
     pub async fn membership(&self, coop: CoopId) -> Result<Membership, NodeError> {
         self.ask(|reply| Command::Membership { coop, reply })
             .await?
+    }
+
+    /// A snapshot of every open need and offer, for matching (which runs off the node's task).
+    pub async fn listings(&self) -> Result<Listings, NodeError> {
+        self.ask(|reply| Command::Listings { reply }).await
     }
 
     /// One record, by its full id or a unique prefix of it (at least 4 hex digits).
