@@ -111,8 +111,17 @@ impl StagedStore {
     fn take_batch(&mut self) -> (WriteBatch, Vec<ViewChange>) {
         let mut batch = WriteBatch::default();
         let mut changes = Vec::new();
+        let mut views = std::mem::take(&mut self.views);
+        // The creating entry is staged after its record, so creation times are filled here.
+        for (id, view) in views.iter_mut() {
+            if let Some(v) = view
+                && matches!(v.kind, RecordKind::Offer | RecordKind::Need)
+            {
+                v.created = self.created_at(id);
+            }
+        }
         self.created.clear();
-        for (id, view) in std::mem::take(&mut self.views) {
+        for (id, view) in views {
             let key = view_key(&self.coop, &id);
             match &view {
                 // Serializing a view of plain strings and numbers cannot fail.
@@ -232,13 +241,9 @@ impl LedgerStore for StagedStore {
 
     fn put_record(&mut self, id: RecordId, state: RecordState, value: Option<&Record>) {
         self.removed.remove(&id);
-        let view = value.filter(|_| !state.pruned).map(|v| {
-            let mut view = RecordView::of(self.coop, id, v);
-            if matches!(view.kind, RecordKind::Offer | RecordKind::Need) {
-                view.created = self.created_at(&id);
-            }
-            view
-        });
+        let view = value
+            .filter(|_| !state.pruned)
+            .map(|v| RecordView::of(self.coop, id, v));
         self.views.insert(id, view);
         self.records.insert(id, state);
     }

@@ -291,6 +291,10 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
         ok(dir, &["show", &delivered, "--wait", &wait]);
         let n = json(dir, &["need", "show", &need]);
         assert_eq!(n["status"], "partly_pledged", "node {name}: {n}");
+        assert!(
+            n["created"].is_string(),
+            "node {name} knows when it was posted: {n}"
+        );
         assert_eq!(n["pledged"], "120 kg", "node {name}");
         assert_eq!(n["delivered"], "70 kg", "node {name}");
         let p = json(dir, &["show", &pledge]);
