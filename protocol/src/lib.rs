@@ -53,7 +53,7 @@ pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
     MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError, RecordKind,
 };
-pub use resource::{Category, Location, Point, TimeWindow, Urgency};
+pub use resource::{Category, Location, Point, TimeWindow, Urgency, haversine_km};
 pub use statement::{
     Acceptance, Bundle, BundleError, Commitment, Decision, Delivery, MAX_BUNDLE_BYTES, Pledge,
     SignedPart, Verified,

@@ -122,12 +122,22 @@ impl Point {
     /// Great-circle distance in kilometres (haversine, mean Earth radius). Floats are fine
     /// here: a distance is an estimate for ranking, never an amount.
     pub fn distance_km(&self, other: &Point) -> f64 {
-        let f = |d: Decimal| d.to_f64().unwrap_or(0.0).to_radians();
-        let (la1, lo1, la2, lo2) = (f(self.lat), f(self.lon), f(other.lat), f(other.lon));
-        let a = ((la2 - la1) / 2.0).sin().powi(2)
-            + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-        2.0 * 6371.0088 * a.sqrt().min(1.0).asin()
+        haversine_km(self.radians(), other.radians())
     }
+
+    /// Latitude and longitude in radians, for code that computes many distances from one
+    /// point ([`haversine_km`]).
+    pub fn radians(&self) -> (f64, f64) {
+        let f = |d: Decimal| d.to_f64().unwrap_or(0.0).to_radians();
+        (f(self.lat), f(self.lon))
+    }
+}
+
+/// Great-circle distance in kilometres between two (latitude, longitude) pairs in radians.
+pub fn haversine_km((la1, lo1): (f64, f64), (la2, lo2): (f64, f64)) -> f64 {
+    let a = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * a.sqrt().min(1.0).asin()
 }
 
 impl fmt::Display for Point {

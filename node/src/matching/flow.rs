@@ -67,6 +67,11 @@ impl Network {
                 if d > dist[u] {
                     continue;
                 }
+                // Nothing farther than the sink matters to this path; the potentials below
+                // treat every node not settled yet as being as far as the sink.
+                if u == t {
+                    break;
+                }
                 for &e in &self.adj[u] {
                     let edge = &self.edges[e];
                     if edge.cap <= 0 || potential[edge.to] == i64::MAX {
@@ -84,9 +89,14 @@ impl Network {
             if dist[t] == i64::MAX {
                 return total;
             }
+            // Nodes not settled count as exactly as far as the sink. Reduced costs stay
+            // non-negative: an edge out of a settled node u relaxed its head to at most
+            // d(u) + its reduced cost; an edge out of an unsettled node gains d(t), and its
+            // head gains no more than that.
+            let reach = dist[t];
             for v in 0..n {
-                if dist[v] != i64::MAX && potential[v] != i64::MAX {
-                    potential[v] += dist[v];
+                if potential[v] != i64::MAX {
+                    potential[v] += dist[v].min(reach);
                 }
             }
             // The path's cost in real terms: stop once it no longer pays.

@@ -20,7 +20,9 @@ mod plan;
 
 use std::collections::{BTreeMap, HashMap};
 
-use minga_protocol::{Category, CoopId, Dimension, Point, Quantity, RecordId, Timestamp, Urgency};
+use minga_protocol::{
+    Category, CoopId, Dimension, Point, Quantity, RecordId, Timestamp, Urgency, haversine_km,
+};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
@@ -92,14 +94,6 @@ impl Listing {
             minimum: v.minimum,
             created: v.created,
         })
-    }
-
-    /// The remaining amount in its dimension's base unit.
-    fn base(&self) -> Option<(Dimension, Decimal)> {
-        Some((
-            self.remaining.unit().dimension(),
-            self.remaining.in_base_unit()?,
-        ))
     }
 }
 
@@ -258,17 +252,68 @@ impl Index {
     }
 }
 
+/// What scoring needs of a listing, computed once per snapshot so the pair loop does no
+/// decimal arithmetic.
+struct Prepared {
+    dimension: Option<Dimension>,
+    /// The remaining amount in the base unit.
+    base: f64,
+    /// The minimum in the base unit (offers), when of the same dimension.
+    minimum: Option<f64>,
+    /// The point in radians.
+    at: Option<(f64, f64)>,
+    depth: usize,
+}
+
+impl Prepared {
+    fn of(l: &Listing) -> Prepared {
+        let dimension = l.remaining.unit().dimension();
+        let base = l
+            .remaining
+            .in_base_unit()
+            .and_then(|b| b.to_f64())
+            .unwrap_or(0.0);
+        Prepared {
+            dimension: (base > 0.0).then_some(dimension),
+            base,
+            minimum: l
+                .minimum
+                .filter(|m| m.unit().dimension() == dimension)
+                .and_then(|m| m.in_base_unit())
+                .and_then(|m| m.to_f64()),
+            at: l.point.as_ref().map(Point::radians),
+            depth: l.category.segments().count(),
+        }
+    }
+}
+
+/// The numbers behind one pair's score; words are added only for matches shown.
+struct Facts {
+    distance: Option<f64>,
+    reach: Option<f64>,
+    cover: f64,
+    scores: [f64; 6],
+    total: f64,
+}
+
+const FACTORS: [Factor; 6] = [
+    Factor::Resource,
+    Factor::Quantity,
+    Factor::Distance,
+    Factor::Time,
+    Factor::Urgency,
+    Factor::Age,
+];
+
 /// Ranks offers for needs (and needs for an offer) over one snapshot of listings.
 pub struct Matcher<'a> {
     needs: &'a [Listing],
     offers: &'a [Listing],
+    need_facts: Vec<Prepared>,
+    offer_facts: Vec<Prepared>,
     need_index: Index,
     offer_index: Index,
     now: Timestamp,
-}
-
-fn depth(c: &Category) -> usize {
-    c.segments().count()
 }
 
 fn show_time(t: Timestamp) -> String {
@@ -281,6 +326,8 @@ impl<'a> Matcher<'a> {
         Matcher {
             needs,
             offers,
+            need_facts: needs.iter().map(Prepared::of).collect(),
+            offer_facts: offers.iter().map(Prepared::of).collect(),
             need_index: Index::new(needs),
             offer_index: Index::new(offers),
             now,
@@ -302,14 +349,22 @@ impl<'a> Matcher<'a> {
         let Some(need) = self.needs.get(n) else {
             return Vec::new();
         };
-        let reach = need.radius_km;
-        let found = self
-            .offer_index
-            .near(&need.category, need.point.as_ref(), reach.or(Some(0.0)))
-            .into_iter()
-            .filter_map(|o| self.assess(n, o))
-            .collect();
-        self.best(found, limit, |m| &self.offers[m.offer])
+        let candidates = self.offer_index.near(
+            &need.category,
+            need.point.as_ref(),
+            need.radius_km.or(Some(0.0)),
+        );
+        self.best(candidates.into_iter().map(|o| (n, o)), limit, |(_, o)| {
+            &self.offers[o]
+        })
+    }
+
+    /// [`Matcher::for_need`] with every offer as a candidate: what the index saves, for
+    /// benchmarks and for tests that the index never loses a match.
+    pub fn for_need_without_index(&self, n: usize, limit: usize) -> Vec<Match> {
+        self.best((0..self.offers.len()).map(|o| (n, o)), limit, |(_, o)| {
+            &self.offers[o]
+        })
     }
 
     /// The best `limit` needs for offer `o`, best first.
@@ -317,51 +372,57 @@ impl<'a> Matcher<'a> {
         let Some(offer) = self.offers.get(o) else {
             return Vec::new();
         };
-        let found = self
-            .need_index
-            .near(&offer.category, offer.point.as_ref(), offer.radius_km)
-            .into_iter()
-            .filter_map(|n| self.assess(n, o))
-            .collect();
-        self.best(found, limit, |m| &self.needs[m.need])
+        let candidates =
+            self.need_index
+                .near(&offer.category, offer.point.as_ref(), offer.radius_km);
+        self.best(candidates.into_iter().map(|n| (n, o)), limit, |(n, _)| {
+            &self.needs[n]
+        })
     }
 
+    /// Scores the pairs, keeps the best `limit` (ties by the other side's co-op and id), and
+    /// explains only those.
     fn best(
         &self,
-        mut found: Vec<Match>,
+        pairs: impl Iterator<Item = (usize, usize)>,
         limit: usize,
-        other: impl Fn(&Match) -> &'a Listing,
+        other: impl Fn((usize, usize)) -> &'a Listing,
     ) -> Vec<Match> {
-        found.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| (other(a).coop, other(a).id).cmp(&(other(b).coop, other(b).id)))
-        });
-        found.truncate(limit);
-        found
+        let mut scored: Vec<((usize, usize), Facts)> = pairs
+            .filter_map(|(n, o)| self.facts(n, o).map(|f| ((n, o), f)))
+            .collect();
+        let order = |a: &((usize, usize), Facts), b: &((usize, usize), Facts)| {
+            b.1.total.total_cmp(&a.1.total).then_with(|| {
+                let (x, y) = (other(a.0), other(b.0));
+                (x.coop, x.id).cmp(&(y.coop, y.id))
+            })
+        };
+        if scored.len() > limit && limit > 0 {
+            scored.select_nth_unstable_by(limit - 1, order);
+        }
+        scored.truncate(limit);
+        scored.sort_by(order);
+        scored
+            .into_iter()
+            .map(|((n, o), f)| self.explain(n, o, &f))
+            .collect()
     }
 
     /// Whether need `n` and offer `o` can be matched at all (the rules in the module docs),
     /// with the distance between them when both are located.
     pub(crate) fn eligible(&self, n: usize, o: usize) -> Option<Option<f64>> {
         let (need, offer) = (self.needs.get(n)?, self.offers.get(o)?);
+        let (np, op) = (self.need_facts.get(n)?, self.offer_facts.get(o)?);
         if need.coop == offer.coop {
+            return None;
+        }
+        if np.dimension.is_none() || np.dimension != op.dimension {
             return None;
         }
         if !(need.category.contains(&offer.category) || offer.category.contains(&need.category)) {
             return None;
         }
-        let (nd, nq) = need.base()?;
-        let (od, oq) = offer.base()?;
-        if nd != od || nq <= Decimal::ZERO || oq <= Decimal::ZERO {
-            return None;
-        }
-        if let Some(min) = offer.minimum.and_then(|m| {
-            (m.unit().dimension() == nd)
-                .then(|| m.in_base_unit())
-                .flatten()
-        }) && min > nq
-        {
+        if op.minimum.is_some_and(|min| min > np.base) {
             return None;
         }
         if let (Some(from), Some(by)) = (offer.from, need.until)
@@ -369,8 +430,8 @@ impl<'a> Matcher<'a> {
         {
             return None;
         }
-        let distance = match (&need.point, &offer.point) {
-            (Some(a), Some(b)) => Some(a.distance_km(b)),
+        let distance = match (np.at, op.at) {
+            (Some(a), Some(b)) => Some(haversine_km(a, b)),
             _ => None,
         };
         if let (Some(d), Some(reach)) = (distance, reach_of(need, offer))
@@ -381,143 +442,136 @@ impl<'a> Matcher<'a> {
         Some(distance)
     }
 
-    /// Scores need `n` against offer `o`, with every reason; `None` when not a candidate.
-    pub fn assess(&self, n: usize, o: usize) -> Option<Match> {
+    /// The numbers behind the score of need `n` against offer `o`.
+    fn facts(&self, n: usize, o: usize) -> Option<Facts> {
         let distance = self.eligible(n, o)?;
         let (need, offer) = (&self.needs[n], &self.offers[o]);
-        let mut reasons = Vec::with_capacity(6);
-        let mut add = |factor, score: f64, text: String| {
-            reasons.push(Reason {
-                factor,
-                score: score.clamp(0.0, 1.0),
-                text,
-            })
+        let (np, op) = (&self.need_facts[n], &self.offer_facts[o]);
+        let resource = match op.depth.cmp(&np.depth) {
+            std::cmp::Ordering::Equal => 1.0,
+            std::cmp::Ordering::Greater => 1.0 - 0.2 * (op.depth - np.depth) as f64,
+            std::cmp::Ordering::Less => 1.0 - 0.3 * (np.depth - op.depth) as f64,
         };
-
-        let (dn, doff) = (depth(&need.category), depth(&offer.category));
-        if dn == doff {
-            add(
-                Factor::Resource,
-                1.0,
-                format!("same category {}", need.category),
-            );
-        } else if doff > dn {
-            add(
-                Factor::Resource,
-                1.0 - 0.2 * (doff - dn) as f64,
-                format!(
-                    "the offer's {} is a kind of {}",
-                    offer.category, need.category
-                ),
-            );
-        } else {
-            add(
-                Factor::Resource,
-                1.0 - 0.3 * (dn - doff) as f64,
-                format!(
-                    "the offer's broader {} may include {}",
-                    offer.category, need.category
-                ),
-            );
-        }
-
-        let (_, nq) = need.base()?;
-        let (_, oq) = offer.base()?;
-        let cover = (oq.min(nq) / nq).to_f64().unwrap_or(0.0);
-        add(
-            Factor::Quantity,
-            cover,
-            format!(
-                "the offer's {} covers {:.0}% of the {} still needed",
-                offer.remaining,
-                cover * 100.0,
-                need.remaining
-            ),
-        );
-
-        match distance {
-            Some(d) => {
-                let (score, text) = match reach_of(need, offer) {
-                    Some(r) if r > 0.0 => (
-                        1.0 - 0.7 * (d / r),
-                        format!("{d:.0} km apart, within reach ({r:.0} km)"),
-                    ),
-                    _ => (
-                        1.0 / (1.0 + d / 100.0),
-                        format!("{d:.0} km apart (no delivery radius given)"),
-                    ),
-                };
-                add(Factor::Distance, score, text);
-            }
-            None => add(
-                Factor::Distance,
-                0.6,
-                format!(
-                    "no location on the {}: assumed reachable",
-                    if need.point.is_none() {
-                        "need"
-                    } else {
-                        "offer"
-                    }
-                ),
-            ),
-        }
-
-        match (offer.from.filter(|f| *f > self.now), need.until) {
-            (None, Some(by)) => add(
-                Factor::Time,
-                1.0,
-                format!("available now, needed by {}", show_time(by)),
-            ),
-            (None, None) => add(Factor::Time, 1.0, "available now".into()),
-            (Some(from), Some(by)) => add(
-                Factor::Time,
-                0.7,
-                format!(
-                    "available from {}, needed by {}",
-                    show_time(from),
-                    show_time(by)
-                ),
-            ),
-            (Some(from), None) => add(
-                Factor::Time,
-                0.8,
-                format!("available from {}", show_time(from)),
-            ),
-        }
-
-        let u = match need.urgency {
+        let cover = (op.base.min(np.base) / np.base).clamp(0.0, 1.0);
+        let reach = reach_of(need, offer);
+        let near = match (distance, reach) {
+            (Some(d), Some(r)) if r > 0.0 => 1.0 - 0.7 * (d / r),
+            (Some(d), _) => 1.0 / (1.0 + d / 100.0),
+            (None, _) => 0.6,
+        };
+        let time = match (offer.from.filter(|f| *f > self.now), need.until) {
+            (None, _) => 1.0,
+            (Some(_), Some(_)) => 0.7,
+            (Some(_), None) => 0.8,
+        };
+        let urgency = match need.urgency {
             Urgency::Low => 0.25,
             Urgency::Normal => 0.5,
             Urgency::High => 0.75,
             Urgency::Critical => 1.0,
         };
-        add(Factor::Urgency, u, format!("urgency {}", need.urgency));
-
-        match need.created {
-            Some(t) => {
-                let days = ((self.now.millis() - t.millis()).max(0) as f64) / 86_400_000.0;
-                add(
-                    Factor::Age,
-                    days / 14.0,
-                    format!("need posted {days:.0} days ago"),
-                );
-            }
-            None => add(Factor::Age, 0.0, "posting date unknown".into()),
-        }
-
-        let score = reasons
+        let age = need.created.map_or(0.0, |t| {
+            ((self.now.millis() - t.millis()).max(0) as f64) / 86_400_000.0 / 14.0
+        });
+        let scores = [resource, cover, near, time, urgency, age].map(|x| x.clamp(0.0, 1.0));
+        let total = FACTORS
             .iter()
-            .map(|r| r.factor.weight() * r.score)
+            .zip(scores)
+            .map(|(f, x)| f.weight() * x)
             .sum::<f64>()
             * 100.0;
-        Some(Match {
+        Some(Facts {
+            distance,
+            reach,
+            cover,
+            scores,
+            total: (total * 10.0).round() / 10.0,
+        })
+    }
+
+    /// A scored pair with the reason for each part of its score, in words.
+    fn explain(&self, n: usize, o: usize, f: &Facts) -> Match {
+        let (need, offer) = (&self.needs[n], &self.offers[o]);
+        let (np, op) = (&self.need_facts[n], &self.offer_facts[o]);
+        let resource = if np.depth == op.depth {
+            format!("same category {}", need.category)
+        } else if op.depth > np.depth {
+            format!(
+                "the offer's {} is a kind of {}",
+                offer.category, need.category
+            )
+        } else {
+            format!(
+                "the offer's broader {} may include {}",
+                offer.category, need.category
+            )
+        };
+        let quantity = format!(
+            "the offer's {} covers {:.0}% of the {} still needed",
+            offer.remaining,
+            f.cover * 100.0,
+            need.remaining
+        );
+        let distance = match (f.distance, f.reach) {
+            (Some(d), Some(r)) if r > 0.0 => format!("{d:.0} km apart, within reach ({r:.0} km)"),
+            (Some(d), _) => format!("{d:.0} km apart (no delivery radius given)"),
+            (None, _) => format!(
+                "no location on the {}: assumed reachable",
+                if need.point.is_none() {
+                    "need"
+                } else {
+                    "offer"
+                }
+            ),
+        };
+        let time = match (offer.from.filter(|t| *t > self.now), need.until) {
+            (None, Some(by)) => format!("available now, needed by {}", show_time(by)),
+            (None, None) => "available now".into(),
+            (Some(from), Some(by)) => {
+                format!(
+                    "available from {}, needed by {}",
+                    show_time(from),
+                    show_time(by)
+                )
+            }
+            (Some(from), None) => format!("available from {}", show_time(from)),
+        };
+        let age = match need.created {
+            Some(t) => format!(
+                "need posted {:.0} days ago",
+                ((self.now.millis() - t.millis()).max(0) as f64) / 86_400_000.0
+            ),
+            None => "posting date unknown".into(),
+        };
+        let texts = [
+            resource,
+            quantity,
+            distance,
+            time,
+            format!("urgency {}", need.urgency),
+            age,
+        ];
+        Match {
             need: n,
             offer: o,
-            score: (score * 10.0).round() / 10.0,
-            distance_km: distance,
-            reasons,
-        })
+            score: f.total,
+            distance_km: f.distance,
+            reasons: FACTORS
+                .iter()
+                .zip(f.scores)
+                .zip(texts)
+                .map(|((factor, score), text)| Reason {
+                    factor: *factor,
+                    score,
+                    text,
+                })
+                .collect(),
+        }
+    }
+
+    /// Scores need `n` against offer `o`, with every reason; `None` when not a candidate.
+    pub fn assess(&self, n: usize, o: usize) -> Option<Match> {
+        self.facts(n, o).map(|f| self.explain(n, o, &f))
     }
 }
 
