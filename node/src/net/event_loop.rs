@@ -26,6 +26,11 @@ use crate::views::Views;
 /// (they are already stored; catch-up delivers them).
 const OUTBOX_LIMIT: usize = 100_000;
 
+/// A sync message's size as sent (noise and yamux framing come on top).
+fn wire_len(m: &SyncMessage) -> u64 {
+    m.encode().len() as u64
+}
+
 /// One peer's catch-up state for one co-op.
 struct Session {
     remote: VersionVector,
@@ -440,6 +445,9 @@ impl EventLoop {
     }
 
     fn send(&mut self, peer: PeerId, msg: SyncMessage) {
+        let s = self.stats.entry(peer).or_default();
+        s.round_trips += 1;
+        s.wire_out += wire_len(&msg);
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, msg);
         self.requests.insert(id, peer);
     }
@@ -450,6 +458,7 @@ impl EventLoop {
         request: SyncMessage,
         channel: ResponseChannel<SyncMessage>,
     ) {
+        self.stats.entry(peer).or_default().wire_in += wire_len(&request);
         let response = match request {
             SyncMessage::Summary(digests) => {
                 let mine: Vec<(CoopId, VersionVector)> = self
@@ -486,6 +495,7 @@ impl EventLoop {
                 return;
             }
         };
+        self.stats.entry(peer).or_default().wire_out += wire_len(&response);
         let _ = self
             .swarm
             .behaviour_mut()
@@ -494,6 +504,7 @@ impl EventLoop {
     }
 
     fn on_sync_response(&mut self, peer: PeerId, response: SyncMessage) {
+        self.stats.entry(peer).or_default().wire_in += wire_len(&response);
         match response {
             SyncMessage::Vectors(vectors) => {
                 for (coop, remote) in vectors {

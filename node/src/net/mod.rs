@@ -168,6 +168,12 @@ pub struct SyncStats {
     pub bytes_out: u64,
     /// When a catch-up session with the peer last finished.
     pub last_synced: Option<Timestamp>,
+    /// Catch-up requests sent to the peer (each one round trip).
+    pub round_trips: u64,
+    /// Bytes of every catch-up message received from the peer, as encoded.
+    pub wire_in: u64,
+    /// Bytes of every catch-up message sent to the peer, as encoded.
+    pub wire_out: u64,
 }
 
 enum Command {

@@ -1,0 +1,116 @@
+//! `minga-bench`: the benchmarks that need whole nodes — propagation across a mesh, catch-up
+//! against automerge's own sync, start-up and memory at scale, and the automerge version
+//! comparison. Each prints one JSON line per figure (to stdout; progress goes to stderr), with
+//! its baseline measured in the same run. `cargo bench` holds the single-core benches (ingest,
+//! matching). BENCHMARKS.md has the commands, the machine and the results.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod automerge_versions;
+mod catchup;
+mod data;
+mod propagation;
+mod startup;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Map, Value};
+
+#[derive(Parser)]
+#[command(name = "minga-bench", about = "benchmarks that spawn minga nodes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Publish-to-last-node latency in a random mesh on loopback, and a burst.
+    Propagation {
+        /// Mesh sizes.
+        #[arg(long, value_delimiter = ',', default_value = "10,30,50")]
+        nodes: Vec<usize>,
+        /// Records timed one by one, after warm-up.
+        #[arg(long, default_value_t = 500)]
+        records: usize,
+        /// Records written back to back.
+        #[arg(long, default_value_t = 1000)]
+        burst: usize,
+    },
+    /// A node missing part of a co-op's records catches up from a peer; automerge's sync
+    /// protocol on the same data in the same run.
+    Catchup {
+        /// Records in the co-op.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Percentages missing.
+        #[arg(long, value_delimiter = ',', default_value = "1,10")]
+        missing: Vec<usize>,
+    },
+    /// Time to the first answered query and resident memory, for data directories of these
+    /// many records (and an empty one, the baseline).
+    Startup {
+        /// Record counts.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        records: Vec<usize>,
+    },
+    /// Starts a node on DIR, answers one query, reports (run by `startup`).
+    #[command(hide = true)]
+    StartupChild {
+        /// The data directory.
+        dir: std::path::PathBuf,
+    },
+    /// The record-document workload on the pinned automerge and on the newest (needs
+    /// `--features automerge-next`).
+    Automerge {
+        /// Records per figure.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+    },
+}
+
+/// Prints one figure as a JSON line.
+pub fn figure(name: &str, fields: &[(&str, Value)]) {
+    let mut m = Map::new();
+    m.insert("figure".into(), Value::String(name.into()));
+    for (k, v) in fields {
+        m.insert((*k).into(), v.clone());
+    }
+    println!("{}", Value::Object(m));
+}
+
+/// The value at quantile `q` (0–1) of sorted samples.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Rounds to 3 decimals for printing.
+pub fn ms(x: f64) -> Value {
+    serde_json::json!((x * 1000.0).round() / 1000.0)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match cli.command {
+        Bench::Propagation {
+            nodes,
+            records,
+            burst,
+        } => runtime.block_on(async {
+            for n in nodes {
+                propagation::run(n, records, burst).await;
+            }
+        }),
+        Bench::Catchup { records, missing } => runtime.block_on(catchup::run(records, &missing)),
+        Bench::Startup { records } => startup::run(&records),
+        Bench::StartupChild { dir } => runtime.block_on(startup::child(&dir)),
+        Bench::Automerge { records } => automerge_versions::run(records),
+    }
+}

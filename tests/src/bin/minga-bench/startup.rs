@@ -1,0 +1,132 @@
+//! Start-up and memory: a data directory holding N offers (written by ten members, stored as
+//! a node stores them); a fresh process starts a node on it and answers one listing. The
+//! figures are the time from the start of the process's work to that first answer, and the
+//! process's peak and current resident memory. An empty data directory is the baseline, so
+//! memory per 100,000 records is the difference.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use minga_node::{CoopLedger, Node, Query, SledStore, Store};
+use minga_protocol::{DeviceId, MemberSecret, NodeSecret, RecordKind, Role, Timestamp};
+use minga_tests::{T0, World, config};
+use serde_json::{Value, json};
+
+use crate::data::{WRITERS, offer};
+use crate::figure;
+
+const BATCH: usize = 1000;
+
+fn build(records: usize) -> tempfile::TempDir {
+    let world = World::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
+    let mut ledger = CoopLedger::open(store, world.genesis.clone()).unwrap();
+    let members: Vec<MemberSecret> = (0..WRITERS)
+        .map(|i| MemberSecret::from_seed(&[100 + i as u8; 32]))
+        .collect();
+    let certs: Vec<_> = members
+        .iter()
+        .map(|m| (None, world.certificate(m, Role::Member)))
+        .collect();
+    ledger
+        .write_all(&world.founder, DeviceId(1), &certs, T0)
+        .unwrap();
+    let t0 = Instant::now();
+    let mut written = 0;
+    while written < records {
+        let n = BATCH.min(records - written);
+        let edits: Vec<_> = (written..written + n).map(|i| (None, offer(i))).collect();
+        let who = &members[(written / BATCH) % WRITERS];
+        let at = Timestamp(T0.0 + 1000 + written as i64);
+        ledger.write_all(who, DeviceId(1), &edits, at).unwrap();
+        written += n;
+        if written % 100_000 == 0 {
+            eprintln!(
+                "startup: {written} records stored ({:.0}/s)",
+                written as f64 / t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    dir
+}
+
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// In the child process: start a node on `dir`, answer one query, report.
+pub async fn child(dir: &std::path::Path) {
+    let t0 = Instant::now();
+    let world = World::new(1);
+    let node = Node::start(config(dir, &world), &NodeSecret::from_seed(&[7; 32]))
+        .await
+        .unwrap();
+    let found = node
+        .list(Query {
+            kind: Some(RecordKind::Offer),
+            limit: Some(1),
+            ..Query::default()
+        })
+        .await
+        .unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    let held: u64 = node.coops().await.unwrap().iter().map(|c| c.entries).sum();
+    println!(
+        "{}",
+        json!({
+            "seconds": (secs * 1000.0).round() / 1000.0,
+            "entries_held": held,
+            "first_answer_records": found.len(),
+            "vm_hwm_kb": status_kb("VmHWM:"),
+            "vm_rss_kb": status_kb("VmRSS:"),
+        })
+    );
+    node.shutdown().await.unwrap();
+}
+
+pub fn run(records: &[usize]) {
+    let mut baseline_rss = None;
+    for &n in std::iter::once(&0).chain(records) {
+        eprintln!("startup: preparing a data directory of {n} records");
+        let dir = build(n);
+        let out = Command::new(std::env::current_exe().unwrap())
+            .arg("startup-child")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rss = v["vm_rss_kb"].as_u64().unwrap_or(0);
+        let base = *baseline_rss.get_or_insert(rss);
+        let per_100k =
+            (n > 0).then(|| ((rss.saturating_sub(base)) as f64 / 1024.0) / (n as f64 / 100_000.0));
+        figure(
+            &format!("startup_{n}_records"),
+            &[
+                ("records", json!(n)),
+                ("seconds_to_first_answer", v["seconds"].clone()),
+                (
+                    "peak_rss_mb",
+                    json!(v["vm_hwm_kb"].as_u64().unwrap_or(0) / 1024),
+                ),
+                ("rss_mb", json!(rss / 1024)),
+                (
+                    "rss_mb_per_100k_records_over_empty",
+                    json!(per_100k.map(|x| (x * 10.0).round() / 10.0)),
+                ),
+                ("entries_held", v["entries_held"].clone()),
+            ],
+        );
+    }
+}
