@@ -47,6 +47,19 @@ fn json_out(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// Prints a JSON array as JSON, or as a table of one row per element (`empty` when none).
+fn rows(v: &Value, out: Output, header: &[&str], empty: &str, row: impl Fn(&Value) -> Vec<String>) {
+    if out.json {
+        return json_out(v);
+    }
+    let rows: Vec<Vec<String>> = v.as_array().into_iter().flatten().map(row).collect();
+    if rows.is_empty() {
+        println!("{empty}");
+        return;
+    }
+    table(header, &rows);
+}
+
 /// The amount column: `120 kg of 200 kg` style for records with totals.
 fn amount(v: &Value) -> String {
     let q = s(v, "quantity");
@@ -84,15 +97,7 @@ const RECORD_HEADER: [&str; 7] = [
 
 /// A listing.
 pub fn records(v: &Value, out: Output) {
-    if out.json {
-        return json_out(v);
-    }
-    let rows: Vec<Vec<String>> = v.as_array().into_iter().flatten().map(record_row).collect();
-    if rows.is_empty() {
-        println!("no records match");
-        return;
-    }
-    table(&RECORD_HEADER, &rows);
+    rows(v, out, &RECORD_HEADER, "no records match", record_row);
 }
 
 /// One record, its fields, and the records that reference it.
@@ -249,82 +254,50 @@ pub fn plan(v: &Value, out: Output) {
 
 /// Connected peers.
 pub fn peers(v: &Value, out: Output) {
-    if out.json {
-        return json_out(v);
-    }
-    let rows: Vec<Vec<String>> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            let n = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
-            vec![
-                s(p, "peer").to_string(),
-                n("entries_in"),
-                n("entries_out"),
-                s(p, "last_synced").to_string(),
-            ]
-        })
-        .collect();
-    if rows.is_empty() {
-        println!("no peers connected");
-        return;
-    }
-    table(&["PEER", "ENTRIES IN", "ENTRIES OUT", "LAST SYNC"], &rows);
+    let header = ["PEER", "ENTRIES IN", "ENTRIES OUT", "LAST SYNC"];
+    rows(v, out, &header, "no peers connected", |p| {
+        let n = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
+        vec![
+            s(p, "peer").to_string(),
+            n("entries_in"),
+            n("entries_out"),
+            s(p, "last_synced").to_string(),
+        ]
+    });
 }
 
 /// Co-ops.
 pub fn coops(v: &Value, out: Output) {
-    if out.json {
-        return json_out(v);
-    }
-    let rows: Vec<Vec<String>> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
-            let home = c.get("home").and_then(Value::as_bool) == Some(true);
-            vec![
-                s(c, "id").to_string(),
-                format!(
-                    "{}{}",
-                    s(c, "name"),
-                    if home { " (this node's)" } else { "" }
-                ),
-                n("members"),
-                n("entries"),
-            ]
-        })
-        .collect();
-    table(&["ID", "NAME", "MEMBERS", "ENTRIES"], &rows);
+    let header = ["ID", "NAME", "MEMBERS", "ENTRIES"];
+    rows(v, out, &header, "no co-ops trusted", |c| {
+        let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
+        let home = c.get("home").and_then(Value::as_bool) == Some(true);
+        let mine = if home { " (this node's)" } else { "" };
+        vec![
+            s(c, "id").to_string(),
+            format!("{}{mine}", s(c, "name")),
+            n("members"),
+            n("entries"),
+        ]
+    });
 }
 
 /// Members.
 pub fn members(v: &Value, out: Output) {
-    if out.json {
-        return json_out(v);
-    }
-    let rows: Vec<Vec<String>> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            let founder = m.get("founder").and_then(Value::as_bool) == Some(true);
-            let role = m.get("role").and_then(Value::as_str).unwrap_or("none");
-            let revoked = s(m, "revoked");
-            vec![
-                s(m, "key").to_string(),
-                format!("{role}{}", if founder { " (founder)" } else { "" }),
-                if revoked.is_empty() {
-                    String::new()
-                } else {
-                    format!("revoked {revoked}")
-                },
-            ]
-        })
-        .collect();
-    table(&["KEY", "ROLE", "REVOKED"], &rows);
+    rows(v, out, &["KEY", "ROLE", "REVOKED"], "no members", |m| {
+        let founder = m.get("founder").and_then(Value::as_bool) == Some(true);
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("none");
+        let revoked = s(m, "revoked");
+        vec![
+            s(m, "key").to_string(),
+            format!("{role}{}", if founder { " (founder)" } else { "" }),
+            if revoked.is_empty() {
+                String::new()
+            } else {
+                format!("revoked {revoked}")
+            },
+        ]
+    });
 }
 
 /// The node's status.

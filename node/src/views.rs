@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use minga_protocol::{
-    Answer, Category, CoopId, Decision, NeedStatus, OfferStatus, PledgeState, PledgeStatus, Point,
-    Quantity, Received, Record, RecordId, RecordKind, RecordRef, Timestamp, Urgency,
-    need_status_from, offer_status_from, pledge_status_from, pledge_totals,
+    Answer, Category, CoopId, Decision, Location, NeedStatus, OfferStatus, PledgeState,
+    PledgeStatus, Point, Quantity, Received, Record, RecordId, RecordKind, RecordRef, Timestamp,
+    Urgency, need_status_from, offer_status_from, pledge_status_from, pledge_totals,
 };
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,10 @@ pub struct RecordView {
     pub created: Option<Timestamp>,
 }
 
+fn radius(l: &Option<Location>) -> Option<String> {
+    l.as_ref().and_then(|l| l.radius_km).map(|r| r.to_string())
+}
+
 impl Status {
     /// Every status with this name, of whatever kind (`open` is a need's and an offer's).
     pub fn named(name: &str) -> Vec<Status> {
@@ -120,11 +124,7 @@ impl RecordView {
                 v.point = o.location.as_ref().map(|l| l.point.to_string());
                 v.ends = o.expires.into_iter().chain(o.available.until).min();
                 v.withdrawn = o.withdrawn;
-                v.radius_km = o
-                    .location
-                    .as_ref()
-                    .and_then(|l| l.radius_km)
-                    .map(|r| r.to_string());
+                v.radius_km = radius(&o.location);
                 v.from = o.available.from;
                 v.until = o.available.until;
                 v.minimum = o.minimum;
@@ -137,11 +137,7 @@ impl RecordView {
                 v.urgency = Some(n.urgency);
                 v.ends = n.expires;
                 v.withdrawn = n.withdrawn;
-                v.radius_km = n
-                    .location
-                    .as_ref()
-                    .and_then(|l| l.radius_km)
-                    .map(|r| r.to_string());
+                v.radius_km = radius(&n.location);
                 v.from = n.needed.from;
                 v.until = n.needed.until;
             }
