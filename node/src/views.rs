@@ -225,15 +225,20 @@ fn cell_of(p: &Point) -> Cell {
     (f(p.lat()), f(p.lon()))
 }
 
+/// Where a view sits in [`Views`]: indexes hold these 4-byte slots rather than 64-byte keys.
+type Slot = u32;
+
 /// Every view the node holds, with its indexes.
 #[derive(Debug, Default)]
 pub struct Views {
-    records: HashMap<Key, RecordView>,
-    by_kind: BTreeMap<RecordKind, BTreeSet<Key>>,
-    by_category: BTreeMap<String, BTreeSet<Key>>,
-    by_cell: BTreeMap<Cell, BTreeSet<Key>>,
-    by_ref: HashMap<RecordRef, BTreeSet<Key>>,
-    by_offer: HashMap<RecordRef, BTreeSet<Key>>,
+    slots: HashMap<Key, Slot>,
+    records: Vec<Option<RecordView>>,
+    free: Vec<Slot>,
+    by_kind: BTreeMap<RecordKind, BTreeSet<Slot>>,
+    by_category: BTreeMap<String, BTreeSet<Slot>>,
+    by_cell: BTreeMap<Cell, BTreeSet<Slot>>,
+    by_ref: HashMap<RecordRef, BTreeSet<Slot>>,
+    by_offer: HashMap<RecordRef, BTreeSet<Slot>>,
 }
 
 /// Pledged and confirmed-delivered amounts of a need, an offer or a pledge.
@@ -250,6 +255,14 @@ impl Views {
     pub fn upsert(&mut self, v: RecordView) {
         let key = v.key();
         self.remove(&key);
+        let key = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.records.push(None);
+                (self.records.len() - 1) as Slot
+            }
+        };
+        self.slots.insert(v.key(), key);
         self.by_kind.entry(v.kind).or_default().insert(key);
         if let Some(c) = &v.category {
             self.by_category.entry(c.clone()).or_default().insert(key);
@@ -263,15 +276,30 @@ impl Views {
         if let Some(o) = v.offer {
             self.by_offer.entry(o).or_default().insert(key);
         }
-        self.records.insert(key, v);
+        self.records[key as usize] = Some(v);
+    }
+
+    /// The view in a slot.
+    fn at(&self, slot: &Slot) -> Option<&RecordView> {
+        self.records.get(*slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Every view held.
+    fn all(&self) -> impl Iterator<Item = &RecordView> {
+        self.records.iter().flatten()
     }
 
     /// Removes a view from every index.
     pub fn remove(&mut self, key: &Key) {
-        let Some(old) = self.records.remove(key) else {
+        let Some(slot) = self.slots.remove(key) else {
             return;
         };
-        fn drop_from<K: Ord>(map: &mut BTreeMap<K, BTreeSet<Key>>, k: &K, key: &Key) {
+        let Some(old) = self.records.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(slot);
+        let key = &slot;
+        fn drop_from<K: Ord>(map: &mut BTreeMap<K, BTreeSet<Slot>>, k: &K, key: &Slot) {
             if let Some(set) = map.get_mut(k) {
                 set.remove(key);
                 if set.is_empty() {
@@ -301,18 +329,18 @@ impl Views {
         }
     }
 
-    /// Every view of one kind, in co-op and id order.
+    /// Every view of one kind, in no particular order.
     pub fn of_kind(&self, kind: RecordKind) -> impl Iterator<Item = &RecordView> {
         self.by_kind
             .get(&kind)
             .into_iter()
             .flatten()
-            .filter_map(|k| self.records.get(k))
+            .filter_map(|k| self.at(k))
     }
 
     /// The keys of every view of one co-op.
     pub fn keys_of(&self, coop: &CoopId) -> Vec<(CoopId, RecordId)> {
-        self.records
+        self.slots
             .keys()
             .filter(|(c, _)| c == coop)
             .copied()
@@ -325,7 +353,7 @@ impl Views {
             .bytes()
             .filter_map(|b| char::from(b).to_digit(16).map(|d| d as u8))
             .collect();
-        self.records.values().filter(move |v| {
+        self.all().filter(move |v| {
             let id = v.id.as_bytes();
             nibbles.iter().enumerate().all(|(i, n)| {
                 let byte = id.get(i / 2).copied().unwrap_or(0);
@@ -339,12 +367,8 @@ impl Views {
     /// pledge, and, with `offers`, the pledges that draw on an offer.
     pub fn referring_to(&self, to: RecordRef, offers: bool) -> impl Iterator<Item = &RecordView> {
         let drawing = offers.then(|| self.by_offer.get(&to)).flatten();
-        self.referring(to).chain(
-            drawing
-                .into_iter()
-                .flatten()
-                .filter_map(|k| self.records.get(k)),
-        )
+        self.referring(to)
+            .chain(drawing.into_iter().flatten().filter_map(|k| self.at(k)))
     }
 
     /// Pledged and delivered totals of a need, an offer or a pledge.
@@ -372,7 +396,7 @@ impl Views {
             .get(&offer)
             .into_iter()
             .flatten()
-            .filter_map(|k| self.records.get(k))
+            .filter_map(|k| self.at(k))
             .filter(|p| p.kind == RecordKind::Pledge)
             .filter_map(|p| self.pledge_status(p))
             .collect()
@@ -380,17 +404,17 @@ impl Views {
 
     /// One view.
     pub fn get(&self, coop: &CoopId, id: &RecordId) -> Option<&RecordView> {
-        self.records.get(&(*coop, *id))
+        self.slots.get(&(*coop, *id)).and_then(|s| self.at(s))
     }
 
     /// How many views are held.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.slots.len()
     }
 
     /// Whether none are held.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.slots.is_empty()
     }
 
     fn referring(&self, to: RecordRef) -> impl Iterator<Item = &RecordView> {
@@ -398,7 +422,7 @@ impl Views {
             .get(&to)
             .into_iter()
             .flatten()
-            .filter_map(|k| self.records.get(k))
+            .filter_map(|k| self.at(k))
     }
 
     /// A pledge's status from the answers and deliveries that reference it.
@@ -469,7 +493,7 @@ impl Views {
     /// selective index narrows the candidates first, so a listing never scans every record
     /// when a filter names a kind, category or place.
     pub fn query(&self, q: &Query, now: Timestamp) -> Vec<(&RecordView, Option<Status>)> {
-        let candidates: Box<dyn Iterator<Item = &Key>> = if let Some((p, km)) = &q.near {
+        let candidates: Box<dyn Iterator<Item = &Slot>> = if let Some((p, km)) = &q.near {
             // Cells within reach: one degree of latitude is about 111 km.
             let reach = (km / 111.0).ceil() as i16 + 1;
             let (la, lo) = cell_of(p);
@@ -491,10 +515,10 @@ impl Views {
         } else if let Some(kind) = q.kind {
             Box::new(self.by_kind.get(&kind).into_iter().flatten())
         } else {
-            Box::new(self.records.keys())
+            Box::new(self.slots.values())
         };
         let mut out: Vec<(&RecordView, Option<Status>)> = candidates
-            .filter_map(|k| self.records.get(k))
+            .filter_map(|k| self.at(k))
             .filter(|v| q.kind.is_none_or(|k| v.kind == k))
             .filter(|v| {
                 !(q.no_membership

@@ -63,12 +63,14 @@ XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR ZMW ZWG ZWL";
 /// The most decimal places a quantity may have.
 pub const MAX_SCALE: u32 = 9;
 
-/// A unit from minga's table, or an ISO 4217 currency.
+/// A unit from minga's table, or an ISO 4217 currency: two bytes, an index into one table or
+/// the other, so a quantity stays small wherever many are held.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Unit {
-    code: &'static str,
-    dimension: Dimension,
-    factor: &'static str,
+pub struct Unit(u16);
+
+/// The currency code at `i` in [`CURRENCIES`] (three letters, one space apart).
+fn currency(i: usize) -> &'static str {
+    CURRENCIES.get(i * 4..i * 4 + 3).unwrap_or("XXX")
 }
 
 /// Not a known unit.
@@ -84,37 +86,38 @@ pub struct UnitParseError {
 impl Unit {
     /// The unit's code, as written.
     pub fn code(&self) -> &'static str {
-        self.code
+        match UNITS.get(usize::from(self.0)) {
+            Some((code, _, _)) => code,
+            None => currency(usize::from(self.0) - UNITS.len()),
+        }
     }
 
     /// What it measures.
     pub fn dimension(&self) -> Dimension {
-        self.dimension
+        match UNITS.get(usize::from(self.0)) {
+            Some((_, dimension, _)) => *dimension,
+            None => Dimension::Currency(self.code()),
+        }
     }
 
     fn factor(&self) -> Decimal {
         // The table is constant and covered by a test, so parsing cannot fail in practice;
         // one is a safe value should it ever.
-        Decimal::from_str_exact(self.factor).unwrap_or(Decimal::ONE)
+        let text = UNITS.get(usize::from(self.0)).map_or("1", |(_, _, f)| *f);
+        Decimal::from_str_exact(text).unwrap_or(Decimal::ONE)
     }
 }
 
 impl FromStr for Unit {
     type Err = UnitParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some((code, dimension, factor)) = UNITS.iter().find(|(c, _, _)| *c == s) {
-            return Ok(Unit {
-                code,
-                dimension: *dimension,
-                factor,
-            });
+        if let Some(i) = UNITS.iter().position(|(c, _, _)| *c == s) {
+            return Ok(Unit(i as u16));
         }
-        if let Some(code) = CURRENCIES.split(' ').find(|c| s.len() == 3 && *c == s) {
-            return Ok(Unit {
-                code,
-                dimension: Dimension::Currency(code),
-                factor: "1",
-            });
+        if s.len() == 3
+            && let Some(i) = CURRENCIES.split(' ').position(|c| c == s)
+        {
+            return Ok(Unit((UNITS.len() + i) as u16));
         }
         Err(UnitParseError {
             found: s.chars().take(40).collect(),
@@ -124,13 +127,13 @@ impl FromStr for Unit {
 
 impl fmt::Display for Unit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code)
+        f.write_str(self.code())
     }
 }
 
 impl fmt::Debug for Unit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Unit({})", self.code)
+        write!(f, "Unit({})", self.code())
     }
 }
 
@@ -200,10 +203,10 @@ impl Quantity {
         if self.unit == to {
             return Ok(*self);
         }
-        if self.unit.dimension != to.dimension {
+        if self.unit.dimension() != to.dimension() {
             return Err(QuantityError::Incompatible {
-                from: self.unit.code,
-                to: to.code,
+                from: self.unit.code(),
+                to: to.code(),
             });
         }
         let base = self
@@ -312,6 +315,20 @@ mod tests {
         );
         assert_eq!(q("120.0 kg").to_string(), "120 kg");
         assert_eq!(q("70 kg").checked_add(&q("0.05 t")).unwrap(), q("120 kg"));
+    }
+
+    #[test]
+    fn every_currency_code_round_trips_through_its_index() {
+        for code in CURRENCIES.split(' ') {
+            let u: Unit = code.parse().unwrap();
+            assert_eq!(u.code(), code);
+            assert_eq!(u.dimension(), Dimension::Currency(code));
+        }
+        for (code, dimension, _) in UNITS {
+            let u: Unit = code.parse().unwrap();
+            assert_eq!((u.code(), u.dimension()), (*code, *dimension));
+        }
+        assert_eq!(std::mem::size_of::<Unit>(), 2);
     }
 
     #[test]

@@ -65,6 +65,8 @@ impl EventLoop {
                             into.push(l);
                         }
                     }
+                    // Matching is deterministic for a given order: make it co-op and id.
+                    into.sort_by_key(|l| (l.coop, l.id));
                 }
                 let _ = reply.send(out);
             }

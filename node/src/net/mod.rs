@@ -267,14 +267,24 @@ impl Node {
     pub async fn start(config: NodeConfig, key: &NodeSecret) -> Result<NodeHandle, NodeError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| NodeError::Store(StoreError::Backend(e.to_string())))?;
+        let t0 = std::time::Instant::now();
         let sled = Arc::new(SledStore::open(&config.data_dir.join("store"))?);
         let store: Arc<dyn Store> = sled.clone();
+        let opened = t0.elapsed();
         let mut ledgers = BTreeMap::new();
         for l in CoopLedger::open_all(store.clone())? {
             ledgers.insert(l.coop(), l);
         }
+        let ledgers_opened = t0.elapsed();
         // Views, not history: a start reads one compact view per record.
         let (views, damaged) = load_views(store.as_ref())?;
+        tracing::info!(
+            store_ms = opened.as_millis() as u64,
+            ledgers_ms = (ledgers_opened - opened).as_millis() as u64,
+            views_ms = (t0.elapsed() - ledgers_opened).as_millis() as u64,
+            views = views.len(),
+            "store opened"
+        );
         if damaged > 0 {
             tracing::warn!(
                 damaged,

@@ -53,6 +53,14 @@ enum Bench {
         #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
         records: Vec<usize>,
     },
+    /// Writes a data directory of N records into DIR and keeps it, to profile start-up.
+    #[command(hide = true)]
+    StartupBuild {
+        /// Where.
+        dir: std::path::PathBuf,
+        /// How many records.
+        records: usize,
+    },
     /// Starts a node on DIR, answers one query, reports (run by `startup`).
     #[command(hide = true)]
     StartupChild {
@@ -111,6 +119,7 @@ fn main() {
         Bench::Catchup { records, missing } => runtime.block_on(catchup::run(records, &missing)),
         Bench::Startup { records } => startup::run(&records),
         Bench::StartupChild { dir } => runtime.block_on(startup::child(&dir)),
+        Bench::StartupBuild { dir, records } => startup::build_into(&dir, records),
         Bench::Automerge { records } => automerge_versions::run(records),
     }
 }

@@ -19,9 +19,15 @@ use crate::figure;
 const BATCH: usize = 1000;
 
 fn build(records: usize) -> tempfile::TempDir {
-    let world = World::new(1);
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
+    build_into(dir.path(), records);
+    dir
+}
+
+/// Writes `records` offers into a data directory at `dir`.
+pub fn build_into(dir: &std::path::Path, records: usize) {
+    let world = World::new(1);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("store")).unwrap());
     let mut ledger = CoopLedger::open(store, world.genesis.clone()).unwrap();
     let members: Vec<MemberSecret> = (0..WRITERS)
         .map(|i| MemberSecret::from_seed(&[100 + i as u8; 32]))
@@ -49,7 +55,6 @@ fn build(records: usize) -> tempfile::TempDir {
             );
         }
     }
-    dir
 }
 
 fn status_kb(field: &str) -> u64 {
@@ -63,6 +68,10 @@ fn status_kb(field: &str) -> u64 {
 
 /// In the child process: start a node on `dir`, answer one query, report.
 pub async fn child(dir: &std::path::Path) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let t0 = Instant::now();
     let world = World::new(1);
     let node = Node::start(config(dir, &world), &NodeSecret::from_seed(&[7; 32]))
