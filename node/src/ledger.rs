@@ -54,7 +54,8 @@ pub type ViewChange = ((CoopId, RecordId), Option<RecordView>);
 pub fn load_views(store: &dyn Store) -> Result<(crate::Views, usize), LedgerError> {
     let mut views = crate::Views::default();
     let mut damaged = 0;
-    for (_, bytes) in store.views(RECORD_VIEW)? {
+    for pair in store.views(RECORD_VIEW) {
+        let (_, bytes) = pair?;
         match serde_json::from_slice::<RecordView>(&bytes) {
             Ok(v) => views.upsert(v),
             Err(_) => damaged += 1,
@@ -472,7 +473,8 @@ fn restore_membership(
     let mut prefix = MEMBERSHIP_VIEW.to_vec();
     prefix.extend_from_slice(genesis.coop_id().as_bytes());
     let mut statements = Vec::new();
-    for (_, doc) in store.views(&prefix)? {
+    for pair in store.views(&prefix) {
+        let (_, doc) = pair?;
         let d = automerge::AutoCommit::load(&doc)
             .map_err(|_| LedgerError::Damaged("membership record"))?;
         statements.push(Record::read(&d).map_err(|_| LedgerError::Damaged("membership record"))?);

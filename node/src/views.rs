@@ -46,10 +46,10 @@ pub struct RecordView {
     pub withdrawn: bool,
     /// What a commitment references: a pledge its need, an answer or delivery its pledge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refers_to: Option<RecordRef>,
+    pub refers_to: Option<Box<RecordRef>>,
     /// The offer a pledge draws on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offer: Option<RecordRef>,
+    pub offer: Option<Box<RecordRef>>,
     /// An answer's decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
@@ -58,7 +58,7 @@ pub struct RecordView {
     pub issued: Option<Timestamp>,
     /// How far from its point an offer delivers (or a need applies), in km.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub radius_km: Option<String>,
+    pub radius_km: Option<rust_decimal::Decimal>,
     /// When an offer is available from, or a need is needed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Timestamp>,
@@ -73,8 +73,8 @@ pub struct RecordView {
     pub created: Option<Timestamp>,
 }
 
-fn radius(l: &Option<Location>) -> Option<String> {
-    l.as_ref().and_then(|l| l.radius_km).map(|r| r.to_string())
+fn radius(l: &Option<Location>) -> Option<rust_decimal::Decimal> {
+    l.as_ref().and_then(|l| l.radius_km)
 }
 
 impl Status {
@@ -147,20 +147,20 @@ impl RecordView {
             }
             Record::Pledge(p) => {
                 let p = p.value();
-                v.refers_to = Some(p.need);
-                v.offer = p.offer;
+                v.refers_to = Some(Box::new(p.need));
+                v.offer = p.offer.map(Box::new);
                 v.quantity = Some(p.quantity);
                 v.issued = Some(p.issued);
             }
             Record::Acceptance(a) => {
                 let a = a.value();
-                v.refers_to = Some(a.pledge);
+                v.refers_to = Some(Box::new(a.pledge));
                 v.decision = Some(a.decision);
                 v.issued = Some(a.issued);
             }
             Record::Delivery(d) => {
                 let d = d.value();
-                v.refers_to = Some(d.pledge);
+                v.refers_to = Some(Box::new(d.pledge));
                 v.quantity = Some(d.quantity);
                 v.issued = Some(d.issued);
             }
@@ -270,11 +270,11 @@ impl Views {
         if let Some(p) = v.location() {
             self.by_cell.entry(cell_of(&p)).or_default().insert(key);
         }
-        if let Some(r) = v.refers_to {
-            self.by_ref.entry(r).or_default().insert(key);
+        if let Some(r) = v.refers_to.as_deref() {
+            self.by_ref.entry(*r).or_default().insert(key);
         }
-        if let Some(o) = v.offer {
-            self.by_offer.entry(o).or_default().insert(key);
+        if let Some(o) = v.offer.as_deref() {
+            self.by_offer.entry(*o).or_default().insert(key);
         }
         self.records[key as usize] = Some(v);
     }
@@ -315,8 +315,8 @@ impl Views {
             drop_from(&mut self.by_cell, &cell_of(&p), key);
         }
         for (map, r) in [
-            (&mut self.by_ref, old.refers_to),
-            (&mut self.by_offer, old.offer),
+            (&mut self.by_ref, old.refers_to.as_deref().copied()),
+            (&mut self.by_offer, old.offer.as_deref().copied()),
         ] {
             let Some(r) = r else { continue };
             let emptied = map.get_mut(&r).is_some_and(|set| {
@@ -427,7 +427,7 @@ impl Views {
 
     /// A pledge's status from the answers and deliveries that reference it.
     fn pledge_status(&self, pledge: &RecordView) -> Option<PledgeStatus> {
-        let need = pledge.refers_to?;
+        let need = pledge.refers_to.as_deref().copied()?;
         let me = RecordRef {
             coop: pledge.coop,
             record: pledge.id,
@@ -617,7 +617,7 @@ mod tests {
             urgency: None,
             ends: None,
             withdrawn: false,
-            refers_to: Some(to),
+            refers_to: Some(Box::new(to)),
             offer: None,
             decision: (kind == RecordKind::Acceptance).then_some(Decision::Accept),
             issued: Some(Timestamp(day * 86_400_000)),

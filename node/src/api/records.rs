@@ -311,7 +311,7 @@ async fn pledge_to_us(
     let d = s.node.detail(id).await?;
     let r = of_kind(&d, RecordKind::Pledge, id)?;
     let (coop, _) = s.home().await?;
-    if d.view.refers_to.map(|n| n.coop) != Some(coop) {
+    if d.view.refers_to.as_deref().map(|n| n.coop) != Some(coop) {
         return Err(ApiError::refused(
             "only the co-op whose need a pledge answers can accept, decline or confirm it",
             "run this on a node of the co-op that posted the need",

@@ -83,11 +83,7 @@ impl Listing {
             category: v.category.as_deref()?.parse().ok()?,
             remaining,
             point: v.location(),
-            radius_km: v
-                .radius_km
-                .as_deref()
-                .and_then(|r| r.parse::<Decimal>().ok())
-                .and_then(|r| r.to_f64()),
+            radius_km: v.radius_km.and_then(|r| r.to_f64()),
             from: v.from,
             until: v.until,
             urgency: v.urgency.unwrap_or_default(),

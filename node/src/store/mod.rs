@@ -155,8 +155,9 @@ pub trait Store: Send + Sync + 'static {
     /// A view or small value.
     fn view(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every view whose key starts with `prefix`, in key order (keys without the prefix
-    /// stripped).
-    fn views(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
+    /// stripped), read as the iterator advances: a start reads a million views without
+    /// holding them all twice.
+    fn views(&self, prefix: &[u8]) -> Pairs<'_>;
     /// Remembered peer addresses.
     fn peers(&self) -> Result<Vec<String>, StoreError>;
     /// Deletes everything held of a co-op, atomically: its genesis, entries, heads, records,
@@ -483,10 +484,11 @@ impl<K: KeyValue> Store for K {
         self.get(&prefixed(VIEW, key))
     }
 
-    fn views(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
-        self.scan(&prefixed(VIEW, prefix))
-            .map(|p| p.map(|(k, v)| (k[1..].to_vec(), v)))
-            .collect()
+    fn views(&self, prefix: &[u8]) -> Pairs<'_> {
+        Box::new(
+            self.scan(&prefixed(VIEW, prefix))
+                .map(|p| p.map(|(k, v)| (k[1..].to_vec(), v))),
+        )
     }
 
     fn forget_coop(&self, coop: &CoopId, view_prefixes: &[Vec<u8>]) -> Result<(), StoreError> {

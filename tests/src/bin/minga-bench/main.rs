@@ -53,6 +53,12 @@ enum Bench {
         #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
         records: Vec<usize>,
     },
+    /// Opens DIR's store, ledgers and views step by step, with time and memory after each.
+    #[command(hide = true)]
+    StartupSteps {
+        /// The data directory.
+        dir: std::path::PathBuf,
+    },
     /// Writes a data directory of N records into DIR and keeps it, to profile start-up.
     #[command(hide = true)]
     StartupBuild {
@@ -120,6 +126,7 @@ fn main() {
         Bench::Startup { records } => startup::run(&records),
         Bench::StartupChild { dir } => runtime.block_on(startup::child(&dir)),
         Bench::StartupBuild { dir, records } => startup::build_into(&dir, records),
+        Bench::StartupSteps { dir } => startup::steps(&dir),
         Bench::Automerge { records } => automerge_versions::run(records),
     }
 }

@@ -66,6 +66,47 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Opens a data directory the way a node starts, step by step, printing the time and the
+/// resident memory after each step: where start-up time and memory go.
+pub fn steps(dir: &std::path::Path) {
+    let t0 = Instant::now();
+    let step = |name: &str| {
+        figure(
+            &format!("startup_step_{name}"),
+            &[
+                (
+                    "seconds",
+                    json!((t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
+                ),
+                ("rss_mb", json!(status_kb("VmRSS:") / 1024)),
+            ],
+        )
+    };
+    step("begin");
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("store")).unwrap());
+    step("store_opened");
+    let ledgers = CoopLedger::open_all(store.clone()).unwrap();
+    step("ledgers_opened");
+    let pairs: Vec<_> = store
+        .views(minga_node::RECORD_VIEW)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    step("views_read");
+    let bytes: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    drop(pairs);
+    step("views_dropped");
+    let (views, _) = minga_node::load_views(store.as_ref()).unwrap();
+    step("views_loaded");
+    figure(
+        "startup_steps",
+        &[
+            ("views", json!(views.len())),
+            ("view_bytes_stored", json!(bytes)),
+            ("ledgers", json!(ledgers.len())),
+        ],
+    );
+}
+
 /// In the child process: start a node on `dir`, answer one query, report.
 pub async fn child(dir: &std::path::Path) {
     let _ = tracing_subscriber::fmt()
