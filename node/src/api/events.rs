@@ -17,6 +17,9 @@ use crate::NodeEvent;
 
 /// Node events taken at once before matches are computed for the new listings among them.
 const BATCH: usize = 256;
+/// More new listings than this in one batch is a bulk arrival (a catch-up): matching each
+/// against a snapshot would cost more than it tells, so one `matches_skipped` event says so.
+const MAX_ANNOUNCED: usize = 32;
 
 struct Feed {
     state: Shared,
@@ -91,7 +94,17 @@ impl Feed {
                 };
             }
         }
-        if !fresh.is_empty() {
+        if fresh.len() > MAX_ANNOUNCED {
+            let data = json!({
+                "new_listings": fresh.len(),
+                "hint": "many needs and offers arrived at once; run `minga match` to see their matches",
+            });
+            self.ready.push_back(
+                Event::default()
+                    .event("matches_skipped")
+                    .data(data.to_string()),
+            );
+        } else if !fresh.is_empty() {
             for m in matching::announce(&self.state, fresh).await {
                 self.ready
                     .push_back(Event::default().event("match").data(m.to_string()));
