@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, PublishError};
+use libp2p::gossipsub::{self, IdentTopic, PublishError};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, Swarm, identify, mdns};
@@ -38,7 +38,7 @@ struct Session {
 }
 
 pub(super) struct EventLoop {
-    swarm: Swarm<Behaviour>,
+    pub(super) swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<NodeEvent>,
     pub(super) ledgers: BTreeMap<CoopId, CoopLedger>,
@@ -51,6 +51,7 @@ pub(super) struct EventLoop {
     sessions: HashMap<(PeerId, CoopId), Session>,
     stats: BTreeMap<PeerId, SyncStats>,
     pub(super) views: Views,
+    pub(super) gossip: Vec<super::gossip::Gossiped>,
 }
 
 impl EventLoop {
@@ -77,6 +78,7 @@ impl EventLoop {
             sessions: HashMap::new(),
             stats: BTreeMap::new(),
             views,
+            gossip: Vec::new(),
         }
     }
 
@@ -98,6 +100,7 @@ impl EventLoop {
                         return;
                     }
                     Some(Command::Shutdown { reply }) => {
+                        self.flush_gossip();
                         let _ = reply.send(self.flush());
                         return;
                     }
@@ -106,6 +109,9 @@ impl EventLoop {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = pace.tick(), if !self.outbox.is_empty() => self.publish_some(),
                 _ = sync_tick.tick() => self.sync_all(),
+                // Last: gossip that arrived together is stored in one commit once no more is
+                // waiting, so a burst costs one flush, and a lone message waits for nothing.
+                _ = std::future::ready(()), if !self.gossip.is_empty() => self.flush_gossip(),
             }
         }
     }
@@ -117,7 +123,7 @@ impl EventLoop {
     }
 
     /// Applies the view changes a ledger committed to the in-memory views.
-    fn absorb_views(&mut self, coop: &CoopId) {
+    pub(super) fn absorb_views(&mut self, coop: &CoopId) {
         let Some(ledger) = self.ledgers.get_mut(coop) else {
             return;
         };
@@ -139,7 +145,7 @@ impl EventLoop {
         }
     }
 
-    fn emit(&self, event: NodeEvent) {
+    pub(super) fn emit(&self, event: NodeEvent) {
         // No subscriber is fine.
         let _ = self.events.send(event);
     }
@@ -306,11 +312,7 @@ impl EventLoop {
                 message_id,
                 message,
             })) => {
-                let acceptance = self.on_gossip(propagation_source, &message.data);
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                self.on_gossip(message_id, propagation_source, &message.data);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                 peer,
@@ -381,50 +383,6 @@ impl EventLoop {
     /// Validates a gossiped entry: accepted entries are stored before they are forwarded; an
     /// invalid one is rejected, which costs its sender score; one that waits for what it
     /// depends on is neither forwarded nor punished, and prompts a catch-up with the sender.
-    fn on_gossip(&mut self, from: PeerId, data: &[u8]) -> MessageAcceptance {
-        let entry = match Entry::decode(data) {
-            Ok(e) => e,
-            Err(e) => {
-                self.emit(NodeEvent::Rejected {
-                    from,
-                    reason: e.to_string(),
-                });
-                return MessageAcceptance::Reject;
-            }
-        };
-        let coop = entry.header.coop;
-        let Some(ledger) = self.ledgers.get_mut(&coop) else {
-            return MessageAcceptance::Ignore;
-        };
-        let result = ledger.ingest(vec![entry]);
-        self.absorb_views(&coop);
-        match result {
-            Err(e) => {
-                tracing::error!(error = %e, "could not store a gossiped entry");
-                MessageAcceptance::Ignore
-            }
-            Ok(report) => {
-                if let Some((_, reason)) = report.rejected.into_iter().next() {
-                    tracing::warn!(peer = %from, %reason, "rejected a gossiped entry");
-                    self.emit(NodeEvent::Rejected { from, reason });
-                    MessageAcceptance::Reject
-                } else if !report.accepted.is_empty() {
-                    self.emit(NodeEvent::Applied {
-                        coop,
-                        entries: report.accepted,
-                        from: Some(from),
-                    });
-                    MessageAcceptance::Accept
-                } else {
-                    if report.waiting > 0 {
-                        self.start_sync(from);
-                    }
-                    MessageAcceptance::Ignore
-                }
-            }
-        }
-    }
-
     fn sync_all(&mut self) {
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for p in peers {
@@ -432,7 +390,7 @@ impl EventLoop {
         }
     }
 
-    fn start_sync(&mut self, peer: PeerId) {
+    pub(super) fn start_sync(&mut self, peer: PeerId) {
         if self.ledgers.is_empty() || self.sessions.keys().any(|(p, _)| *p == peer) {
             return;
         }

@@ -4,6 +4,7 @@
 mod behaviour;
 mod codec;
 mod event_loop;
+mod gossip;
 mod local;
 
 use std::collections::BTreeMap;
@@ -123,7 +124,8 @@ pub enum NodeEvent {
         coop: CoopId,
         /// The entries.
         entries: Vec<EntryHash>,
-        /// The peer they came from (`None`: written here).
+        /// The peer they came from (`None`: written here, or released from waiting by
+        /// entries they depended on).
         from: Option<PeerId>,
     },
     /// A peer sent an entry that failed validation; it was not stored or forwarded.

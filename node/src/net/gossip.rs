@@ -1,0 +1,128 @@
+//! Gossiped entries: each message is decoded as it arrives, and those that arrive together are
+//! validated and stored in one durable commit; only then is each message accepted (and
+//! forwarded by gossipsub) or rejected (and its sender penalised).
+
+use std::collections::BTreeMap;
+
+use libp2p::PeerId;
+use libp2p::gossipsub::{MessageAcceptance, MessageId};
+use minga_protocol::{CoopId, Entry};
+
+use super::NodeEvent;
+use super::event_loop::EventLoop;
+
+/// The most gossiped entries held before they are committed.
+const GOSSIP_BATCH: usize = 256;
+
+/// A gossiped entry waiting for its batch's commit.
+pub(super) struct Gossiped {
+    id: MessageId,
+    from: PeerId,
+    entry: Entry,
+}
+
+impl EventLoop {
+    /// Takes a gossip message: a message that does not decode, or names a co-op this node
+    /// does not carry, is answered at once; an entry waits for the batch's commit.
+    pub(super) fn on_gossip(&mut self, id: MessageId, from: PeerId, data: &[u8]) {
+        let entry = match Entry::decode(data) {
+            Ok(e) => e,
+            Err(e) => {
+                self.emit(NodeEvent::Rejected {
+                    from,
+                    reason: e.to_string(),
+                });
+                self.report(&id, &from, MessageAcceptance::Reject);
+                return;
+            }
+        };
+        if !self.ledgers.contains_key(&entry.header.coop) {
+            self.report(&id, &from, MessageAcceptance::Ignore);
+            return;
+        }
+        self.gossip.push(Gossiped { id, from, entry });
+        if self.gossip.len() >= GOSSIP_BATCH {
+            self.flush_gossip();
+        }
+    }
+
+    fn report(&mut self, id: &MessageId, from: &PeerId, acceptance: MessageAcceptance) {
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, from, acceptance);
+    }
+
+    /// Validates and stores the waiting gossiped entries, one commit per co-op, then answers
+    /// each message: accepted when its entry was stored, rejected when it broke a rule,
+    /// ignored when it was already held or waits for what it depends on (which catch-up
+    /// with its sender then fetches).
+    pub(super) fn flush_gossip(&mut self) {
+        let mut by_coop: BTreeMap<CoopId, Vec<Gossiped>> = BTreeMap::new();
+        for g in std::mem::take(&mut self.gossip) {
+            by_coop.entry(g.entry.header.coop).or_default().push(g);
+        }
+        for (coop, batch) in by_coop {
+            let Some(ledger) = self.ledgers.get_mut(&coop) else {
+                continue;
+            };
+            let hashes: Vec<_> = batch.iter().map(|g| g.entry.hash()).collect();
+            let result = ledger.ingest(batch.iter().map(|g| g.entry.clone()).collect());
+            self.absorb_views(&coop);
+            let report = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not store gossiped entries");
+                    for g in &batch {
+                        self.report(&g.id, &g.from, MessageAcceptance::Ignore);
+                    }
+                    continue;
+                }
+            };
+            let rejected: BTreeMap<_, _> = report.rejected.into_iter().collect();
+            let accepted: std::collections::HashSet<_> = report.accepted.iter().copied().collect();
+            let mut applied: BTreeMap<PeerId, Vec<_>> = BTreeMap::new();
+            for (g, hash) in batch.iter().zip(&hashes) {
+                let acceptance = if let Some(reason) = rejected.get(hash) {
+                    tracing::warn!(peer = %g.from, %reason, "rejected a gossiped entry");
+                    self.emit(NodeEvent::Rejected {
+                        from: g.from,
+                        reason: reason.clone(),
+                    });
+                    MessageAcceptance::Reject
+                } else if accepted.contains(hash) {
+                    applied.entry(g.from).or_default().push(*hash);
+                    MessageAcceptance::Accept
+                } else {
+                    if report.waiting > 0 {
+                        self.start_sync(g.from);
+                    }
+                    MessageAcceptance::Ignore
+                };
+                self.report(&g.id, &g.from, acceptance);
+            }
+            // Entries this batch unblocked from the waiting buffer count too.
+            let carried: std::collections::HashSet<_> = hashes.iter().collect();
+            let unblocked: Vec<_> = report
+                .accepted
+                .iter()
+                .filter(|h| !carried.contains(h))
+                .copied()
+                .collect();
+            for (from, entries) in applied {
+                self.emit(NodeEvent::Applied {
+                    coop,
+                    entries,
+                    from: Some(from),
+                });
+            }
+            if !unblocked.is_empty() {
+                self.emit(NodeEvent::Applied {
+                    coop,
+                    entries: unblocked,
+                    from: None,
+                });
+            }
+        }
+    }
+}
