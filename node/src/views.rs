@@ -494,15 +494,36 @@ impl Views {
     /// when a filter names a kind, category or place.
     pub fn query(&self, q: &Query, now: Timestamp) -> Vec<(&RecordView, Option<Status>)> {
         let candidates: Box<dyn Iterator<Item = &Slot>> = if let Some((p, km)) = &q.near {
-            // Cells within reach: one degree of latitude is about 111 km.
-            let reach = (km / 111.0).ceil() as i16 + 1;
+            // Cells within reach: a degree of latitude is about 111 km, one of longitude
+            // that times the cosine of the latitude. Far reaches cover the whole grid.
             let (la, lo) = cell_of(p);
-            Box::new(
-                (la - reach..=la + reach)
-                    .flat_map(move |a| (lo - reach * 4..=lo + reach * 4).map(move |b| (a, b)))
-                    .filter_map(|c| self.by_cell.get(&c))
-                    .flatten(),
-            )
+            let dlat = (km / 111.0).ceil().min(180.0) as i32 + 1;
+            let cos = p.radians().0.cos().abs().max(0.01);
+            let dlon = (km / (111.0 * cos)).ceil().min(360.0) as i32 + 1;
+            let (la, lo) = (i32::from(la), i32::from(lo));
+            if dlon >= 180 {
+                Box::new(
+                    self.by_cell
+                        .range(
+                            ((la - dlat).max(-91) as i16, i16::MIN)
+                                ..=((la + dlat).min(90) as i16, i16::MAX),
+                        )
+                        .flat_map(|(_, set)| set),
+                )
+            } else {
+                Box::new(
+                    (la - dlat..=la + dlat)
+                        .filter(|a| (-91..=90).contains(a))
+                        .flat_map(move |a| {
+                            (lo - dlon..=lo + dlon).map(move |b| {
+                                let wrapped = (b + 180).rem_euclid(360) - 180;
+                                (a as i16, wrapped as i16)
+                            })
+                        })
+                        .filter_map(|c| self.by_cell.get(&c))
+                        .flatten(),
+                )
+            }
         } else if let Some(c) = &q.category {
             let prefix = c.as_str().to_string();
             Box::new(
@@ -627,6 +648,36 @@ mod tests {
             minimum: None,
             created: None,
         }
+    }
+
+    #[test]
+    fn near_reaches_across_high_latitudes_and_any_radius() {
+        let mut v = Views::default();
+        // 20 degrees of longitude at 85° N is about 194 km.
+        v.upsert(RecordView::of(coop(1), id(1), &need("food", Some("85,20"))));
+        v.upsert(RecordView::of(
+            coop(1),
+            id(2),
+            &need("food", Some("-54.8,-68.3")),
+        ));
+        v.upsert(RecordView::of(
+            coop(1),
+            id(3),
+            &need("food", Some("0,179.9")),
+        ));
+        let near = |p: &str, km: f64| {
+            let q = Query {
+                near: Some((p.parse().unwrap(), km)),
+                ..Query::default()
+            };
+            v.query(&q, Timestamp(0)).len()
+        };
+        assert_eq!(near("85,0", 250.0), 1);
+        assert_eq!(near("85,0", 150.0), 0);
+        // Across the antimeridian.
+        assert_eq!(near("0,-179.9", 50.0), 1);
+        // A reach larger than the Earth covers every located record, and never overflows.
+        assert_eq!(near("0,0", 1e12), 3);
     }
 
     #[test]

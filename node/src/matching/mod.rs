@@ -230,6 +230,8 @@ impl Index {
             };
             out.extend_from_slice(&b.unlocated);
             let (la, lo) = cell_of(p);
+            // No two points are farther apart than half the Earth's circumference.
+            let km = km.clamp(0.0, 20_100.0);
             let dlat = (km / 111.0).ceil() as i32 + 1;
             let lat = p.lat().to_f64().unwrap_or(0.0).to_radians().cos().max(0.01);
             let dlon = ((km / (111.0 * lat)).ceil() as i32 + 1).min(181);

@@ -165,6 +165,35 @@ fn a_large_category_is_searched_through_its_grid() {
 }
 
 #[test]
+fn an_enormous_radius_reaches_everything_without_overflow() {
+    let mut offers: Vec<Listing> = (0..100u8)
+        .map(|i| {
+            at(
+                listing(2, i, "food", "1 kg"),
+                "-30",
+                &format!("-{}", i % 60),
+                Some(5.0),
+            )
+        })
+        .collect();
+    offers.push(at(
+        listing(2, 200, "food", "1 kg"),
+        "60",
+        "120",
+        Some(1e300),
+    ));
+    let needs = [at(
+        listing(1, 1, "food", "1 kg"),
+        "-30",
+        "-60",
+        Some(f64::MAX),
+    )];
+    let m = Matcher::new(&needs, &offers, NOW);
+    assert_eq!(m.for_need(0, 500), m.for_need_without_index(0, 500));
+    assert_eq!(m.for_offer(100, 5).len(), 1);
+}
+
+#[test]
 fn the_plan_serves_the_urgent_first_then_the_nearest() {
     let mut urgent = at(listing(1, 1, "food", "100 kg"), "0", "0", None);
     urgent.urgency = Urgency::Critical;
