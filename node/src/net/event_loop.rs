@@ -548,11 +548,9 @@ impl EventLoop {
             .sessions
             .remove(&(peer, coop))
             .map_or(0, |s| s.received);
-        let s = *self
-            .stats
-            .entry(peer)
-            .and_modify(|s| s.last_synced = Some(now()))
-            .or_default();
+        let stats = self.stats.entry(peer).or_default();
+        stats.last_synced = Some(now());
+        let s = *stats;
         tracing::info!(
             %peer,
             coop = %coop.short(),
