@@ -1,0 +1,106 @@
+//! The local API answers every bad request with a JSON error and the right status, without a
+//! client library: raw HTTP/1.1 over a TCP socket on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use minga_node::api::{ApiConfig, LocalMember, serve};
+use minga_node::{Node, NodeConfig};
+use minga_protocol::{DeviceId, MemberSecret, NodeSecret};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOKEN: &str = "test-token";
+
+/// Sends one request and returns the status code and the JSON body.
+async fn call(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let status: u16 = text[9..12].parse().unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_with_the_right_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::new(dir.path());
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+    let node = Node::start(config, &NodeSecret::from_seed(&[1; 32]))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let api = ApiConfig {
+        token: TOKEN.into(),
+        member: Some(LocalMember {
+            key: MemberSecret::from_seed(&[2; 32]),
+            device: DeviceId(1),
+        }),
+        coop: None,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, node.clone(), api, async move {
+        let _ = stopped.await;
+    }));
+
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_string();
+    let (status, v) = call(addr, "GET", "/v1/status", "wrong", "").await;
+    assert_eq!((status, code(&v).as_str()), (401, "unauthorized"));
+    assert!(v["error"]["hint"].as_str().unwrap().contains("api.token"));
+
+    let (status, v) = call(addr, "GET", "/v1/status", TOKEN, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["coop"], Value::Null, "no co-op certifies this member");
+
+    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, "{not json").await;
+    assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
+
+    let body = r#"{"title":"Rice","category":"food","quantity":"2 kg","colour":"red"}"#;
+    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, body).await;
+    assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
+    assert!(v["error"]["message"].as_str().unwrap().contains("colour"));
+
+    let body = r#"{"title":"Rice","category":"food","quantity":"2 parsecs"}"#;
+    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, body).await;
+    assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("quantity:")
+    );
+
+    // Well formed, but this member belongs to no co-op.
+    let body = r#"{"title":"Rice","category":"food","quantity":"2 kg"}"#;
+    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, body).await;
+    assert_eq!((status, code(&v).as_str()), (409, "refused"));
+
+    let (status, v) = call(addr, "GET", "/v1/records/zz", TOKEN, "").await;
+    assert_eq!((status, code(&v).as_str()), (404, "not_found"));
+    let (status, v) = call(addr, "GET", "/v1/records?radius=-1&near=1,1", TOKEN, "").await;
+    assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
+    let (status, v) = call(addr, "GET", "/v1/nothing", TOKEN, "").await;
+    assert_eq!((status, code(&v).as_str()), (404, "not_found"));
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    node.shutdown().await.unwrap();
+}
