@@ -213,8 +213,10 @@ impl Home {
     }
 
     /// The API token, created the first time (32 random bytes, hex).
+    /// A client (`create` false) may take it from `MINGA_TOKEN` instead, to reach a node
+    /// whose data directory it cannot read.
     pub fn token(&self, create: bool) -> Result<String, Failure> {
-        if let Ok(t) = std::env::var("MINGA_TOKEN") {
+        if !create && let Ok(t) = std::env::var("MINGA_TOKEN") {
             return Ok(t);
         }
         let path = self.path("api.token");

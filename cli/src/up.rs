@@ -144,10 +144,10 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
         println!("minga node {}", node.peer_id());
         println!("data        {}", home.dir.display());
         println!("member      {}", member.key.public());
-        match &founded {
-            Some(g) => println!("co-op       {} {}", g.coop_id(), g.value().name),
+        match home_coop(&node, &member, coop).await {
+            Some((id, name)) => println!("co-op       {id} {name}"),
             None => println!(
-                "co-op       none founded here; join one with `minga coop trust FILE` once an admin adds {}",
+                "co-op       none yet: once an admin runs `minga member add {}`, trust the co-op with `minga coop trust FILE`",
                 member.key.public()
             ),
         }
@@ -170,6 +170,30 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
         println!("stopped");
         Ok(())
     })
+}
+
+/// The co-op this node writes for: the configured or founded one, or else the trusted co-op
+/// whose membership names the member.
+async fn home_coop(
+    node: &minga_node::NodeHandle,
+    member: &LocalMember,
+    configured: Option<minga_protocol::CoopId>,
+) -> Option<(minga_protocol::CoopId, String)> {
+    let now = minga_protocol::Timestamp::now();
+    for c in node.coops().await.ok()? {
+        let id = c.genesis.coop_id();
+        let mine = match configured {
+            Some(want) => id == want,
+            None => node
+                .membership(id)
+                .await
+                .is_ok_and(|m| m.role_at(&member.key.public(), now).is_ok()),
+        };
+        if mine {
+            return Some((id, c.genesis.value().name.clone()));
+        }
+    }
+    None
 }
 
 async fn wait_for_stop() {
