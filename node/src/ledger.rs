@@ -56,9 +56,9 @@ pub fn load_views(store: &dyn Store) -> Result<(crate::Views, usize), LedgerErro
     let mut damaged = 0;
     for pair in store.views(RECORD_VIEW) {
         let (_, bytes) = pair?;
-        match serde_json::from_slice::<RecordView>(&bytes) {
-            Ok(v) => views.upsert(v),
-            Err(_) => damaged += 1,
+        match crate::view_codec::decode(&bytes) {
+            Some(v) => views.upsert(v),
+            None => damaged += 1,
         }
     }
     Ok((views, damaged))
@@ -125,10 +125,7 @@ impl StagedStore {
         for (id, view) in views {
             let key = view_key(&self.coop, &id);
             match &view {
-                // Serializing a view of plain strings and numbers cannot fail.
-                Some(v) => batch
-                    .views
-                    .push((key, serde_json::to_vec(v).unwrap_or_default())),
+                Some(v) => batch.views.push((key, crate::view_codec::encode(v))),
                 None => batch.removed_views.push(key),
             }
             changes.push(((self.coop, id), view));

@@ -10,6 +10,7 @@ mod ledger;
 pub mod matching;
 mod net;
 pub mod store;
+mod view_codec;
 mod views;
 
 pub use config::NodeConfig;

@@ -93,12 +93,12 @@ impl Status {
 }
 
 impl RecordView {
-    /// The view of a record.
-    pub fn of(coop: CoopId, id: RecordId, record: &Record) -> RecordView {
-        let mut v = RecordView {
+    /// A view with nothing but its identity.
+    pub fn empty(coop: CoopId, id: RecordId, kind: RecordKind) -> RecordView {
+        RecordView {
             coop,
             id,
-            kind: record.kind(),
+            kind,
             title: None,
             category: None,
             quantity: None,
@@ -115,7 +115,12 @@ impl RecordView {
             until: None,
             minimum: None,
             created: None,
-        };
+        }
+    }
+
+    /// The view of a record.
+    pub fn of(coop: CoopId, id: RecordId, record: &Record) -> RecordView {
+        let mut v = RecordView::empty(coop, id, record.kind());
         match record {
             Record::Offer(o) => {
                 v.title = Some(o.title.clone());
