@@ -462,7 +462,8 @@ async fn answer(api: &Client, a: AnswerArgs, decision: &str) -> Result<(), Failu
             &body,
         )
         .await?;
-    written(&v, a.out, &format!("{decision}ed; answer"));
+    let done = if decision == "accept" { "accepted" } else { "declined" };
+    written(&v, a.out, &format!("{done}; answer"));
     Ok(())
 }
 

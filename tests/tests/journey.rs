@@ -375,41 +375,38 @@ fn import_is_all_or_nothing_and_errors_have_exit_codes() {
 
     let _node = up(&dir, None);
     let csv = root.path().join("rows.csv");
-    std::fs::write(
-        &csv,
-        "kind,title,category,quantity,location,urgency,until\n\
-         offer,Thread,textile/thread,40 kg,,,\n\
-         need,Needles,textile/tools,500 unit,-34.6,-58.4,high,2027-01-31\n",
-    )
-    .unwrap();
+    // The same file each time but for its third row.
+    let import = |third: &str| {
+        std::fs::write(
+            &csv,
+            format!(
+                "kind,title,category,quantity,location,urgency,until\n\
+                 offer,Thread,textile/thread,40 kg,,,\n{third}\n"
+            ),
+        )
+        .unwrap();
+        minga(&dir, &["import", csv.to_str().unwrap()])
+    };
     // Row 3 has one field too many (an unquoted comma in the location).
-    let out = minga(&dir, &["import", csv.to_str().unwrap()]);
+    let out = import("need,Needles,textile/tools,500 unit,-34.6,-58.4,high,2027-01-31");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("row 3"), "{err}");
     assert!(json(&dir, &["list"]).as_array().unwrap().is_empty());
 
-    std::fs::write(
-        &csv,
-        "kind,title,category,quantity,location,urgency,until\n\
-         offer,Thread,textile/thread,40 kg,,,\n\
-         need,Needles,textile/tools,500 unit,\"-34.6,-58.4\",urgent,2027-01-31\n",
-    )
-    .unwrap();
-    let out = minga(&dir, &["import", csv.to_str().unwrap()]);
+    let out = import("need,Needles,textile/tools,500 unit,\"-34.6,-58.4\",urgent,2027-01-31");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("row 3, column urgency"), "{err}");
     assert!(json(&dir, &["list"]).as_array().unwrap().is_empty());
 
-    std::fs::write(
-        &csv,
-        "kind,title,category,quantity,location,urgency,until\n\
-         offer,Thread,textile/thread,40 kg,,,\n\
-         need,Needles,textile/tools,500 unit,\"-34.6,-58.4\",high,2027-01-31\n",
-    )
-    .unwrap();
-    let out = ok(&dir, &["import", csv.to_str().unwrap()]);
+    let out = import("need,Needles,textile/tools,500 unit,\"-34.6,-58.4\",high,2027-01-31");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = String::from_utf8(out.stdout).unwrap();
     assert!(out.contains("imported 2 rows"), "{out}");
     let needs = json(
         &dir,
@@ -451,24 +448,11 @@ fn import_is_all_or_nothing_and_errors_have_exit_codes() {
     );
     let coops = json(&dir, &["coop", "show"]);
     assert_eq!(coops.as_array().unwrap().len(), 2, "{coops}");
-    let theirs = coops
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["home"] == false)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ours = coops
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["home"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let coop_id = |home: bool| {
+        let found = coops.as_array().unwrap().iter().find(|c| c["home"] == home);
+        found.unwrap()["id"].as_str().unwrap().to_string()
+    };
+    let (ours, theirs) = (coop_id(true), coop_id(false));
     ok(&dir, &["coop", "untrust", &theirs]);
     assert_eq!(json(&dir, &["coop", "show"]).as_array().unwrap().len(), 1);
     assert_eq!(
