@@ -462,7 +462,11 @@ async fn answer(api: &Client, a: AnswerArgs, decision: &str) -> Result<(), Failu
             &body,
         )
         .await?;
-    let done = if decision == "accept" { "accepted" } else { "declined" };
+    let done = if decision == "accept" {
+        "accepted"
+    } else {
+        "declined"
+    };
     written(&v, a.out, &format!("{done}; answer"));
     Ok(())
 }

@@ -308,6 +308,20 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
     let plan = json(&b, &["plan"]);
     assert_eq!(plan["proposals"][0]["quantity"], "80 kg", "{plan}");
 
+    // A second pledge, declined: it stops counting toward the need.
+    let extra = id_of(&json(&m, &["pledge", &need, "--quantity", "50 kg"]));
+    ok(&b, &["show", &extra, "--wait", &wait]);
+    let declined = id_of(&json(&b, &["decline", &extra, "--note", "covered already"]));
+    ok(&a, &["show", &declined, "--wait", &wait]);
+    assert_eq!(json(&a, &["show", &extra])["status"], "declined");
+    let n = json(&a, &["need", "show", &need]);
+    assert_eq!(
+        (n["status"].as_str(), n["pledged"].as_str()),
+        (Some("partly_pledged"), Some("120 kg"))
+    );
+    // Only the co-op that posted the need answers pledges to it.
+    assert_eq!(minga(&a, &["accept", &extra]).status.code(), Some(1));
+
     // The pledge bundle verifies offline, with no node, and names signer, co-op and
     // certificate.
     let bundle = root.path().join("pledge.json");
