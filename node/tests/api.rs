@@ -104,3 +104,48 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
     server.await.unwrap().unwrap();
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_waiting_request_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::new(dir.path());
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+    let node = Node::start(config, &NodeSecret::from_seed(&[1; 32]))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let api = ApiConfig {
+        token: TOKEN.into(),
+        member: None,
+        coop: None,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, node.clone(), api, async move {
+        let _ = stopped.await;
+    }));
+    // A request that would wait ten minutes for a record that never comes.
+    let mut waiting = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /v1/records/abcdef12?wait=600 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    waiting.write_all(req.as_bytes()).await.unwrap();
+    // Once the server has answered a later request, it has read this one (connections are
+    // accepted in order); had it not, the assertion below would still hold.
+    let (status, _) = call(addr, "GET", "/v1/status", TOKEN, "").await;
+    assert_eq!(status, 200);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("shutdown waited for the waiting request")
+        .unwrap()
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), waiting.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 503"),
+        "{text}"
+    );
+    node.shutdown().await.unwrap();
+}
