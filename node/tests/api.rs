@@ -38,8 +38,16 @@ async fn call(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn bad_requests_get_json_errors_with_the_right_status() {
+/// A node with its API on 127.0.0.1, and the means to stop the API.
+struct Served {
+    node: minga_node::NodeHandle,
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn served(member: Option<LocalMember>) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::new(dir.path());
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
@@ -50,36 +58,48 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
     let addr = listener.local_addr().unwrap();
     let api = ApiConfig {
         token: TOKEN.into(),
-        member: Some(LocalMember {
-            key: MemberSecret::from_seed(&[2; 32]),
-            device: DeviceId(1),
-        }),
+        member,
         coop: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, node.clone(), api, async move {
         let _ = stopped.await;
     }));
+    Served {
+        node,
+        addr,
+        stop,
+        server,
+        _dir: dir,
+    }
+}
 
+#[tokio::test]
+async fn bad_requests_get_json_errors_with_the_right_status() {
+    let s = served(Some(LocalMember {
+        key: MemberSecret::from_seed(&[2; 32]),
+        device: DeviceId(1),
+    }))
+    .await;
     let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_string();
-    let (status, v) = call(addr, "GET", "/v1/status", "wrong", "").await;
+    let (status, v) = call(s.addr, "GET", "/v1/status", "wrong", "").await;
     assert_eq!((status, code(&v).as_str()), (401, "unauthorized"));
     assert!(v["error"]["hint"].as_str().unwrap().contains("api.token"));
 
-    let (status, v) = call(addr, "GET", "/v1/status", TOKEN, "").await;
+    let (status, v) = call(s.addr, "GET", "/v1/status", TOKEN, "").await;
     assert_eq!(status, 200);
     assert_eq!(v["coop"], Value::Null, "no co-op certifies this member");
 
-    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, "{not json").await;
+    let (status, v) = call(s.addr, "POST", "/v1/needs", TOKEN, "{not json").await;
     assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
 
     let body = r#"{"title":"Rice","category":"food","quantity":"2 kg","colour":"red"}"#;
-    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, body).await;
+    let (status, v) = call(s.addr, "POST", "/v1/needs", TOKEN, body).await;
     assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
     assert!(v["error"]["message"].as_str().unwrap().contains("colour"));
 
     let body = r#"{"title":"Rice","category":"food","quantity":"2 parsecs"}"#;
-    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, body).await;
+    let (status, v) = call(s.addr, "POST", "/v1/needs", TOKEN, body).await;
     assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
     assert!(
         v["error"]["message"]
@@ -90,52 +110,36 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
 
     // Well formed, but this member belongs to no co-op.
     let body = r#"{"title":"Rice","category":"food","quantity":"2 kg"}"#;
-    let (status, v) = call(addr, "POST", "/v1/needs", TOKEN, body).await;
+    let (status, v) = call(s.addr, "POST", "/v1/needs", TOKEN, body).await;
     assert_eq!((status, code(&v).as_str()), (409, "refused"));
 
-    let (status, v) = call(addr, "GET", "/v1/records/zz", TOKEN, "").await;
+    let (status, v) = call(s.addr, "GET", "/v1/records/zz", TOKEN, "").await;
     assert_eq!((status, code(&v).as_str()), (404, "not_found"));
-    let (status, v) = call(addr, "GET", "/v1/records?radius=-1&near=1,1", TOKEN, "").await;
+    let (status, v) = call(s.addr, "GET", "/v1/records?radius=-1&near=1,1", TOKEN, "").await;
     assert_eq!((status, code(&v).as_str()), (400, "bad_request"));
-    let (status, v) = call(addr, "GET", "/v1/nothing", TOKEN, "").await;
+    let (status, v) = call(s.addr, "GET", "/v1/nothing", TOKEN, "").await;
     assert_eq!((status, code(&v).as_str()), (404, "not_found"));
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-    node.shutdown().await.unwrap();
+    let _ = s.stop.send(());
+    s.server.await.unwrap().unwrap();
+    s.node.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_waiting_request_does_not_hold_up_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig::new(dir.path());
-    config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
-    let node = Node::start(config, &NodeSecret::from_seed(&[1; 32]))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let api = ApiConfig {
-        token: TOKEN.into(),
-        member: None,
-        coop: None,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, node.clone(), api, async move {
-        let _ = stopped.await;
-    }));
+    let s = served(None).await;
     // A request that would wait ten minutes for a record that never comes.
-    let mut waiting = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut waiting = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let req = format!(
         "GET /v1/records/abcdef12?wait=600 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
     );
     waiting.write_all(req.as_bytes()).await.unwrap();
     // Once the server has answered a later request, it has read this one (connections are
     // accepted in order); had it not, the assertion below would still hold.
-    let (status, _) = call(addr, "GET", "/v1/status", TOKEN, "").await;
+    let (status, _) = call(s.addr, "GET", "/v1/status", TOKEN, "").await;
     assert_eq!(status, 200);
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), server)
+    let _ = s.stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), s.server)
         .await
         .expect("shutdown waited for the waiting request")
         .unwrap()
@@ -147,5 +151,5 @@ async fn a_waiting_request_does_not_hold_up_shutdown() {
         text.is_empty() || text.starts_with("HTTP/1.1 503"),
         "{text}"
     );
-    node.shutdown().await.unwrap();
+    s.node.shutdown().await.unwrap();
 }
