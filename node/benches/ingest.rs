@@ -30,17 +30,11 @@ fn main() {
     let mut author = MemoryLedger::new(Membership::new(genesis.clone()));
     let entries: Vec<Entry> = (0..N)
         .map(|i| {
-            let offer = Record::Offer(Offer {
-                title: format!("lot {i}"),
-                category: "food/grain/rice".parse().unwrap(),
-                quantity: "300 kg".parse().unwrap(),
-                minimum: None,
-                location: None,
-                available: TimeWindow::default(),
-                expires: None,
-                notes: None,
-                withdrawn: false,
-            });
+            let offer = Record::Offer(Offer::new(
+                format!("lot {i}"),
+                "food/grain/rice".parse().unwrap(),
+                "300 kg".parse().unwrap(),
+            ));
             author
                 .write(
                     &founder,

@@ -870,15 +870,8 @@ mod tests {
         );
         assert_eq!(listed.len(), 1);
         let offer = Record::Offer(Offer {
-            title: "rice".into(),
-            category: "food".parse().unwrap(),
-            quantity: "1 t".parse().unwrap(),
-            minimum: None,
-            location: None,
-            available: TimeWindow::default(),
             expires: Some(Timestamp(10)),
-            notes: None,
-            withdrawn: false,
+            ..Offer::new("rice", "food".parse().unwrap(), "1 t".parse().unwrap())
         });
         v.upsert(RecordView::of(a, id(9), &offer));
         // Expired offers are left out unless asked for.

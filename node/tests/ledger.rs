@@ -46,17 +46,11 @@ fn certificate(w: &World, m: &MemberSecret) -> Record {
 }
 
 fn offer(i: usize) -> Record {
-    Record::Offer(Offer {
-        title: format!("lot {i}"),
-        category: "food/grain/rice".parse().unwrap(),
-        quantity: "300 kg".parse().unwrap(),
-        minimum: None,
-        location: None,
-        available: TimeWindow::default(),
-        expires: None,
-        notes: None,
-        withdrawn: false,
-    })
+    Record::Offer(Offer::new(
+        format!("lot {i}"),
+        "food/grain/rice".parse().unwrap(),
+        "300 kg".parse().unwrap(),
+    ))
 }
 
 fn open(dir: &std::path::Path, w: &World) -> CoopLedger {

@@ -33,17 +33,11 @@ fn main() {
     // The entries: N new offers by the founder on one device, as a peer would send them.
     let mut author = MemoryLedger::new(membership.clone());
     let offer = |i: usize| {
-        Record::Offer(Offer {
-            title: format!("lot {i}"),
-            category: "food/grain/rice".parse().unwrap(),
-            quantity: "300 kg".parse().unwrap(),
-            minimum: None,
-            location: None,
-            available: TimeWindow::default(),
-            expires: None,
-            notes: None,
-            withdrawn: false,
-        })
+        Record::Offer(Offer::new(
+            format!("lot {i}"),
+            "food/grain/rice".parse().unwrap(),
+            "300 kg".parse().unwrap(),
+        ))
     };
     let mut entries = Vec::with_capacity(N);
     let author_rate = rate("author_entry", N, || {

@@ -148,6 +148,24 @@ pub struct Offer {
     pub withdrawn: bool,
 }
 
+impl Offer {
+    /// An offer of `quantity` with nothing else said: no minimum, anywhere, available now
+    /// and until withdrawn. Set the other fields with struct update syntax.
+    pub fn new(title: impl Into<String>, category: Category, quantity: Quantity) -> Offer {
+        Offer {
+            title: title.into(),
+            category,
+            quantity,
+            minimum: None,
+            location: None,
+            available: TimeWindow::default(),
+            expires: None,
+            notes: None,
+            withdrawn: false,
+        }
+    }
+}
+
 /// What a co-op lacks (a Valueflows Proposal with purpose request).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Need {

@@ -81,17 +81,11 @@ pub fn need(title: &str, qty: &str) -> Record {
 
 /// A sample offer.
 pub fn offer(title: &str) -> Record {
-    Record::Offer(Offer {
-        title: title.into(),
-        category: "food/grain/rice".parse().unwrap(),
-        quantity: "300 kg".parse().unwrap(),
-        minimum: None,
-        location: None,
-        available: TimeWindow::default(),
-        expires: None,
-        notes: None,
-        withdrawn: false,
-    })
+    Record::Offer(Offer::new(
+        title,
+        "food/grain/rice".parse().unwrap(),
+        "300 kg".parse().unwrap(),
+    ))
 }
 
 /// A node under test: its handle and its data directory.

@@ -9,10 +9,6 @@ pub const WRITERS: usize = 10;
 /// An offer like the ones co-ops post.
 pub fn offer(i: usize) -> Record {
     Record::Offer(Offer {
-        title: format!("lot {i} of rice"),
-        category: "food/grain/rice".parse().unwrap(),
-        quantity: format!("{} kg", 100 + i % 900).parse().unwrap(),
-        minimum: None,
         location: Some(Location {
             point: format!("-3{}.{:02},-60.{:02}", i % 5, i % 100, (i * 7) % 100)
                 .parse()
@@ -20,10 +16,11 @@ pub fn offer(i: usize) -> Record {
             place: Some("Rosario".into()),
             radius_km: Some((20 + i % 100).into()),
         }),
-        available: TimeWindow::default(),
-        expires: None,
-        notes: None,
-        withdrawn: false,
+        ..Offer::new(
+            format!("lot {i} of rice"),
+            "food/grain/rice".parse().unwrap(),
+            format!("{} kg", 100 + i % 900).parse().unwrap(),
+        )
     })
 }
 
