@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use minga_protocol::{
-    CoopId, DeviceId, Entry, EntryError, EntryHash, Genesis, Ingested, Ledger, LedgerStore, LogId,
-    MemberSecret, Membership, Record, RecordId, RecordKind, RecordState, Signature, Signed,
+    CoopId, DeviceId, Entry, EntryError, EntryHash, Genesis, Ingested, Ledger, LedgerStore,
+    LogAuthor, LogId, Membership, Record, RecordId, RecordKind, RecordState, Signature, Signed,
     Timestamp, VersionVector, membership_from,
 };
 
@@ -380,7 +380,7 @@ impl CoopLedger {
     /// Writes one record edit by a local member as a new entry, durably.
     pub fn write(
         &mut self,
-        key: &MemberSecret,
+        key: &impl LogAuthor,
         device: DeviceId,
         record: Option<RecordId>,
         value: &Record,
@@ -395,7 +395,7 @@ impl CoopLedger {
     /// them, or (when one is refused) none.
     pub fn write_all(
         &mut self,
-        key: &MemberSecret,
+        key: &impl LogAuthor,
         device: DeviceId,
         edits: &[(Option<RecordId>, Record)],
         at: Timestamp,
@@ -470,11 +470,25 @@ fn restore_membership(
     let mut prefix = MEMBERSHIP_VIEW.to_vec();
     prefix.extend_from_slice(genesis.coop_id().as_bytes());
     let mut statements = Vec::new();
+    let damaged = || LedgerError::Damaged("membership record");
     for pair in store.views(&prefix) {
-        let (_, doc) = pair?;
-        let d = automerge::AutoCommit::load(&doc)
-            .map_err(|_| LedgerError::Damaged("membership record"))?;
-        statements.push(Record::read(&d).map_err(|_| LedgerError::Damaged("membership record"))?);
+        let (key, doc) = pair?;
+        let d = automerge::AutoCommit::load(&doc).map_err(|_| damaged())?;
+        let record = Record::read(&d).map_err(|_| damaged())?;
+        // What a statement does depends on the entry that carries it: the creating entry,
+        // whose hash is the record id at the end of the key.
+        let id: [u8; 32] = key
+            .get(prefix.len()..)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(damaged)?;
+        let pos = store
+            .entry_pos(&EntryHash(minga_protocol::Hash(id)))?
+            .ok_or_else(damaged)?;
+        let bytes = store
+            .entry(&pos.coop, &pos.log, pos.seq)?
+            .ok_or_else(damaged)?;
+        let entry = Entry::decode(&bytes).map_err(|_| damaged())?;
+        statements.push((record, entry.carrier()));
     }
     Ok(membership_from(genesis, statements))
 }

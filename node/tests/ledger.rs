@@ -12,7 +12,6 @@ const T0: Timestamp = Timestamp(1_793_491_200_000);
 
 struct World {
     coop_key: CoopSecret,
-    founder: MemberSecret,
     genesis: Signed<Genesis>,
 }
 
@@ -20,11 +19,7 @@ fn world() -> World {
     let coop_key = CoopSecret::from_seed(&[1; 32]);
     let founder = MemberSecret::from_seed(&[2; 32]);
     let genesis = found_coop(&coop_key, "La Esperanza", &founder, T0).unwrap();
-    World {
-        coop_key,
-        founder,
-        genesis,
-    }
+    World { coop_key, genesis }
 }
 
 fn certificate(w: &World, m: &MemberSecret) -> Record {
@@ -65,8 +60,14 @@ fn a_restarted_ledger_has_everything_and_its_members() {
     let member = MemberSecret::from_seed(&[3; 32]);
     let (records, vv) = {
         let mut l = open(dir.path(), &w);
-        l.write(&w.founder, DeviceId(1), None, &certificate(&w, &member), T0)
-            .unwrap();
+        l.write(
+            &w.coop_key,
+            DeviceId(1),
+            None,
+            &certificate(&w, &member),
+            T0,
+        )
+        .unwrap();
         for i in 0..20 {
             l.write(&member, DeviceId(9), None, &offer(i), T0).unwrap();
         }
@@ -90,8 +91,14 @@ fn a_batch_from_a_peer_commits_once_and_forgeries_never_reach_disk() {
     let member = MemberSecret::from_seed(&[3; 32]);
     // The peer's ledger, in memory.
     let mut peer = MemoryLedger::new(Membership::new(w.genesis.clone()));
-    peer.write(&w.founder, DeviceId(1), None, &certificate(&w, &member), T0)
-        .unwrap();
+    peer.write(
+        &w.coop_key,
+        DeviceId(1),
+        None,
+        &certificate(&w, &member),
+        T0,
+    )
+    .unwrap();
     for i in 0..30 {
         peer.write(&member, DeviceId(9), None, &offer(i), T0)
             .unwrap();

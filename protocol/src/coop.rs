@@ -7,6 +7,7 @@
 use crate::canonical::{Canon, CanonError, Fields, Signed, Statement};
 use crate::ids::CoopId;
 use crate::keys::{CoopSecret, MemberSecret, PublicKey};
+use crate::membership::{Cutoff, check_cutoff_order};
 use crate::time::Timestamp;
 
 /// Founds a co-op: its name, its key, and the founding member, who is an admin from the start.
@@ -50,7 +51,9 @@ impl Signed<Genesis> {
     }
 }
 
-/// Replaces the co-op key. Signed by the key in force; takes effect at `at`.
+/// Replaces the co-op key. Signed by the key in force, in one of that key's own logs; it ends
+/// the old key the way a revocation ends a member key: entries of the old key's logs past the
+/// cut-offs (and every log not named) are invalid, so nothing the old key signs later counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rotation {
     /// The key in force, which signs.
@@ -61,7 +64,9 @@ pub struct Rotation {
     pub number: u32,
     /// The new key.
     pub new_key: PublicKey,
-    /// When the new key takes over.
+    /// Per log of the old key, the last entry that stays valid, in device order.
+    pub cutoffs: Vec<Cutoff>,
+    /// When it was signed (claimed by the signer; informative only).
     pub at: Timestamp,
 }
 
@@ -74,17 +79,23 @@ impl Statement for Rotation {
         c.field("signer", self.signer)
             .field("coop", self.coop)
             .field("number", self.number)
-            .field("new_key", self.new_key)
-            .field("at", self.at);
+            .field("new_key", self.new_key);
+        for cut in &self.cutoffs {
+            c.field("cutoff", cut);
+        }
+        c.field("at", self.at);
     }
     fn read(f: &mut Fields<'_>) -> Result<Self, CanonError> {
-        Ok(Rotation {
+        let r = Rotation {
             signer: f.req("signer")?,
             coop: f.req("coop")?,
             number: f.req("number")?,
             new_key: f.req("new_key")?,
+            cutoffs: f.many("cutoff")?,
             at: f.req("at")?,
-        })
+        };
+        check_cutoff_order(&r.cutoffs)?;
+        Ok(r)
     }
 }
 

@@ -22,7 +22,7 @@
 
 use crate::hash::Hash;
 use crate::ids::{CoopId, DeviceId, EntryHash, LogId, RecordId};
-use crate::keys::{MemberSecret, PublicKey, Signature};
+use crate::keys::{LogAuthor, PublicKey, Signature};
 use crate::time::Timestamp;
 use crate::wire::{Reader, WireError};
 
@@ -189,7 +189,7 @@ impl Entry {
     /// Signs a new entry. The caller supplies the log position (`seq`, `prev`).
     #[allow(clippy::too_many_arguments)]
     pub fn sign(
-        key: &MemberSecret,
+        key: &impl LogAuthor,
         coop: CoopId,
         device: DeviceId,
         seq: u64,
@@ -201,7 +201,7 @@ impl Entry {
     ) -> Entry {
         let header = Header {
             coop,
-            author: key.public(),
+            author: key.secret().public(),
             device,
             seq,
             prev,
@@ -211,7 +211,7 @@ impl Entry {
             payload_len: payload.len().min(u32::MAX as usize) as u32,
             timestamp,
         };
-        let signature = key.0.sign(&header.encode());
+        let signature = key.secret().sign(&header.encode());
         Entry {
             header,
             signature,
@@ -230,6 +230,15 @@ impl Entry {
             RecordId(self.hash().0)
         } else {
             self.header.record
+        }
+    }
+
+    /// Where this entry sits, as the carrier of the statement it may create.
+    pub fn carrier(&self) -> crate::membership::Carrier {
+        crate::membership::Carrier {
+            log: self.header.log(),
+            seq: self.header.seq,
+            at: self.header.timestamp,
         }
     }
 

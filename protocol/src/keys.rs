@@ -374,6 +374,56 @@ role_key!(
     NodeSecret
 );
 
+/// A key that may author log entries: a member key in its devices' logs, or a co-op key in
+/// its own log (which carries only the membership statements it signs). The node key may
+/// not: it relays and stores, and authors nothing.
+pub trait LogAuthor {
+    /// The signing key.
+    fn secret(&self) -> &SecretKey;
+}
+
+impl LogAuthor for MemberSecret {
+    fn secret(&self) -> &SecretKey {
+        &self.0
+    }
+}
+
+impl LogAuthor for CoopSecret {
+    fn secret(&self) -> &SecretKey {
+        &self.0
+    }
+}
+
+/// A key that authors log entries, owned, to hand to the task that writes.
+#[derive(Clone, Debug)]
+pub enum AuthorKey {
+    /// A member's key.
+    Member(MemberSecret),
+    /// The co-op key, in its own log.
+    Coop(CoopSecret),
+}
+
+impl LogAuthor for AuthorKey {
+    fn secret(&self) -> &SecretKey {
+        match self {
+            AuthorKey::Member(k) => &k.0,
+            AuthorKey::Coop(k) => &k.0,
+        }
+    }
+}
+
+impl From<&MemberSecret> for AuthorKey {
+    fn from(k: &MemberSecret) -> AuthorKey {
+        AuthorKey::Member(k.clone())
+    }
+}
+
+impl From<&CoopSecret> for AuthorKey {
+    fn from(k: &CoopSecret) -> AuthorKey {
+        AuthorKey::Coop(k.clone())
+    }
+}
+
 fn pem(label: &str, der: &[u8]) -> String {
     let b64 = B64.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");

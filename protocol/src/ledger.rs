@@ -3,17 +3,18 @@
 //! identically.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use automerge::AutoCommit;
 
 use crate::entry::{Entry, EntryKind, Equivocation};
 use crate::hash::Hash;
 use crate::ids::{DeviceId, EntryHash, LogId, RecordId};
-use crate::keys::MemberSecret;
-use crate::membership::Membership;
+use crate::keys::LogAuthor;
+use crate::membership::{Carrier, Membership};
 use crate::record::{Record, RecordKind};
 use crate::sync::VersionVector;
-use crate::time::Timestamp;
+use crate::time::{Clock, SystemClock, Timestamp};
 use crate::validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};
 
 /// Where a [`Ledger`] keeps entries and record states.
@@ -47,6 +48,9 @@ pub trait LedgerStore {
 pub const MAX_PENDING: usize = 4096;
 /// The most payload bytes those waiting entries may hold together.
 pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
+/// The most entries a [`Ledger`] keeps after a revocation cut them off, in case the
+/// revocation itself is voided later (its issuer revoked before it): they then come back.
+pub const MAX_DORMANT: usize = 4096;
 
 /// What ingesting one entry did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -67,6 +71,9 @@ pub struct Ledger<S> {
     pending_bytes: usize,
     equivocations: Vec<Equivocation>,
     missing_payloads: BTreeSet<EntryHash>,
+    /// Entries once accepted, then cut off by a revocation: retried when membership changes.
+    dormant: BTreeMap<(LogId, u64), Entry>,
+    clock: Arc<dyn Clock>,
 }
 
 /// A ledger held entirely in memory.
@@ -84,6 +91,9 @@ impl<S: LedgerStore> LedgerView for Ledger<S> {
     }
     fn record_state(&self, id: &RecordId) -> Option<RecordState> {
         self.store.record_state(id)
+    }
+    fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 }
 
@@ -105,7 +115,15 @@ impl<S: LedgerStore> Ledger<S> {
             pending_bytes: 0,
             equivocations: Vec::new(),
             missing_payloads: BTreeSet::new(),
+            dormant: BTreeMap::new(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same ledger reading the time from `clock` (tests set the time by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Ledger<S> {
+        self.clock = clock;
+        self
     }
 
     /// The store.
@@ -156,9 +174,16 @@ impl<S: LedgerStore> Ledger<S> {
     /// Retries, for each log with waiting entries, only the one that would come next: a log
     /// has no gaps, so nothing behind it can apply first. Each pass costs one validation per
     /// blocked log, not one per waiting entry.
+    /// Entries cut off by a revocation wait the same way, as dormant: if the revocation is
+    /// voided later they apply again, and otherwise they stay out.
     fn retry_pending(&mut self, accepted: &mut Vec<EntryHash>) {
         loop {
-            let logs: BTreeSet<LogId> = self.pending.keys().map(|(log, _)| *log).collect();
+            let logs: BTreeSet<LogId> = self
+                .pending
+                .keys()
+                .chain(self.dormant.keys())
+                .map(|(log, _)| *log)
+                .collect();
             let mut progressed = false;
             for log in logs {
                 let next = self.log_head(&log).map_or(1, |(seq, _)| seq + 1);
@@ -171,8 +196,13 @@ impl<S: LedgerStore> Ledger<S> {
                 for k in stale {
                     self.take_pending(&k);
                 }
-                let Some(entry) = self.take_pending(&(log, next)) else {
-                    continue;
+                self.dormant.retain(|(l, s), _| *l != log || *s >= next);
+                let (entry, was_dormant) = match self.take_pending(&(log, next)) {
+                    Some(e) => (e, false),
+                    None => match self.dormant.remove(&(log, next)) {
+                        Some(e) => (e, true),
+                        None => continue,
+                    },
                 };
                 match validate(&entry, self) {
                     Ok(outcome) => {
@@ -180,6 +210,9 @@ impl<S: LedgerStore> Ledger<S> {
                             accepted.push(hash);
                         }
                         progressed = true;
+                    }
+                    Err(_) if was_dormant => {
+                        self.dormant.insert((log, next), entry);
                     }
                     Err(e) if e.may_resolve_later() => {
                         self.pending_bytes += entry.payload.as_ref().map_or(0, Vec::len);
@@ -194,6 +227,14 @@ impl<S: LedgerStore> Ledger<S> {
                 return;
             }
         }
+    }
+
+    /// Retries what waits (entries stamped ahead of the clock, say): a node calls it from
+    /// time to time. Returns the entries that applied.
+    pub fn retry(&mut self) -> Vec<EntryHash> {
+        let mut accepted = Vec::new();
+        self.retry_pending(&mut accepted);
+        accepted
     }
 
     /// Makes revocations retroactive, so the outcome does not depend on the order in which a
@@ -218,6 +259,9 @@ impl<S: LedgerStore> Ledger<S> {
                     if let Some(e) = self.store.entry_at(log, seq) {
                         self.missing_payloads.remove(&e.hash());
                         touched.insert(e.record_id());
+                        if self.dormant.len() < MAX_DORMANT {
+                            self.dormant.insert((*log, seq), e);
+                        }
                     }
                 }
                 self.store.truncate_log(log, from);
@@ -240,15 +284,34 @@ impl<S: LedgerStore> Ledger<S> {
             .into_iter()
             .filter_map(|(log, seq)| self.store.entry_at(&log, seq))
             .collect();
-        if !entries.iter().any(Entry::creates_record) {
-            self.store.remove_record(&id);
-            return;
-        }
         let Some(state) = self.store.record_state(&id) else {
             return;
         };
-        if state.pruned {
+        if !entries.iter().any(Entry::creates_record) {
+            if entries.is_empty() {
+                self.store.remove_record(&id);
+            } else {
+                // Others' edits remain: keep the record known, without content, so the edits
+                // come back with it if its creation is restored.
+                self.store.put_record(
+                    id,
+                    RecordState {
+                        kind: None,
+                        doc: Vec::new(),
+                        pruned: entries.iter().any(|e| e.header.kind == EntryKind::Prune),
+                    },
+                    None,
+                );
+            }
             return;
+        }
+        if entries.iter().any(|e| e.header.kind == EntryKind::Prune) {
+            return;
+        }
+        // Not (or no longer: its prune was cut off) withdrawn. Payloads a voided prune
+        // dropped are missing until the same entries arrive whole again.
+        for e in entries.iter().filter(|e| e.payload.is_none()) {
+            self.missing_payloads.insert(e.hash());
         }
         let changes: Vec<automerge::Change> = entries
             .iter()
@@ -273,7 +336,7 @@ impl<S: LedgerStore> Ledger<S> {
 
     /// Rebuilds membership from the genesis and the membership records that remain.
     fn rebuild_membership(&mut self) {
-        let statements: Vec<Record> = self
+        let statements: Vec<(Record, Carrier)> = self
             .store
             .record_ids()
             .into_iter()
@@ -286,7 +349,15 @@ impl<S: LedgerStore> Ledger<S> {
                 {
                     return None;
                 }
-                Record::read(&AutoCommit::load(&state.doc).ok()?).ok()
+                let record = Record::read(&AutoCommit::load(&state.doc).ok()?).ok()?;
+                let carrier = self
+                    .store
+                    .record_entries(&id)
+                    .into_iter()
+                    .filter_map(|(log, seq)| self.store.entry_at(&log, seq))
+                    .find(Entry::creates_record)
+                    .map(|e| e.carrier())?;
+                Some((record, carrier))
             })
             .collect();
         self.membership = membership_from(self.membership.genesis().clone(), statements);
@@ -299,8 +370,17 @@ impl<S: LedgerStore> Ledger<S> {
     }
 
     fn apply(&mut self, entry: Entry, outcome: Outcome) -> Option<EntryHash> {
-        let revokes = matches!(&outcome, Outcome::Change { value, .. } if value.kind() == RecordKind::Revocation);
+        let revokes = matches!(&outcome, Outcome::Change { value, .. }
+            if matches!(value.kind(), RecordKind::Revocation | RecordKind::Rotation));
+        let recreated = matches!(&outcome, Outcome::Change { created: true, record, .. }
+            if !self.store.record_entries(record).is_empty())
+        .then(|| entry.record_id());
         let hash = self.apply_outcome(entry, outcome);
+        // A creation restored after a voided revocation: the edits others made to the
+        // record while it was cut off are still held, so the document is rebuilt with them.
+        if let Some(id) = recreated {
+            self.rebuild_record(id);
+        }
         if revokes {
             self.enforce_revocations();
         }
@@ -319,12 +399,14 @@ impl<S: LedgerStore> Ledger<S> {
                 value,
                 ..
             } => {
-                // Membership statements take effect once their entry is accepted; validation
-                // already checked them against this state.
+                // Membership statements are held once their entry is accepted (validation
+                // already checked their form); what they do follows from where they were
+                // written.
+                let carrier = entry.carrier();
                 let _ = match value.as_ref() {
-                    Record::Certificate(c) => self.membership.add_certificate(c.clone()),
-                    Record::Revocation(r) => self.membership.add_revocation(r.clone()),
-                    Record::Rotation(r) => self.membership.add_rotation(r.clone()),
+                    Record::Certificate(c) => self.membership.add_certificate(c.clone(), carrier),
+                    Record::Revocation(r) => self.membership.add_revocation(r.clone(), carrier),
+                    Record::Rotation(r) => self.membership.add_rotation(r.clone(), carrier),
                     _ => Ok(false),
                 };
                 self.store.put_record(
@@ -387,16 +469,17 @@ impl<S: LedgerStore> Ledger<S> {
     /// `record_id` is `None` to create a record.
     pub fn write(
         &mut self,
-        key: &MemberSecret,
+        key: &impl LogAuthor,
         device: DeviceId,
         record_id: Option<RecordId>,
         record: &Record,
         at: Timestamp,
     ) -> Result<Entry, EntryError> {
         let log = LogId {
-            author: key.public(),
+            author: key.secret().public(),
             device,
         };
+        let at = self.not_before_head(&log, at);
         let doc = match record_id {
             Some(id) => Some(
                 self.store
@@ -413,7 +496,7 @@ impl<S: LedgerStore> Ledger<S> {
     /// Withdraws a record for real with a prune entry.
     pub fn prune(
         &mut self,
-        key: &MemberSecret,
+        key: &impl LogAuthor,
         device: DeviceId,
         record_id: RecordId,
         at: Timestamp,
@@ -430,7 +513,7 @@ impl<S: LedgerStore> Ledger<S> {
 
     fn append(
         &mut self,
-        key: &MemberSecret,
+        key: &impl LogAuthor,
         device: DeviceId,
         record_id: Option<RecordId>,
         kind: EntryKind,
@@ -438,9 +521,10 @@ impl<S: LedgerStore> Ledger<S> {
         at: Timestamp,
     ) -> Result<Entry, EntryError> {
         let log = LogId {
-            author: key.public(),
+            author: key.secret().public(),
             device,
         };
+        let at = self.not_before_head(&log, at);
         let (seq, prev) = self
             .log_head(&log)
             .map_or((1, EntryHash(Hash::ZERO)), |(s, h)| (s + 1, h));
@@ -457,7 +541,17 @@ impl<S: LedgerStore> Ledger<S> {
         );
         let outcome = validate(&entry, self)?;
         self.apply(entry.clone(), outcome);
+        // What waited on this entry (a certificate, a voided revocation) applies now too.
+        self.retry_pending(&mut Vec::new());
         Ok(entry)
+    }
+
+    /// `at`, or the time of the log's last entry if that is later (the machine's clock went
+    /// back): timestamps never decrease within a log.
+    fn not_before_head(&self, log: &LogId, at: Timestamp) -> Timestamp {
+        self.log_head(log)
+            .and_then(|(seq, _)| self.store.entry_at(log, seq))
+            .map_or(at, |e| at.max(e.header.timestamp))
     }
 
     /// The membership state.
@@ -537,30 +631,15 @@ impl<S: LedgerStore> Ledger<S> {
     }
 }
 
-/// Membership from a genesis and membership statements in any order: certificates may chain
-/// to others and rotations follow each other, so statements are admitted in passes until no
-/// more can be. Statements that never fit are left out; other records are ignored.
+/// Membership from a genesis and membership statements, each with the entry that carries
+/// it, in any order; other records are ignored. The result depends only on the set given.
 pub fn membership_from(
     genesis: crate::canonical::Signed<crate::coop::Genesis>,
-    statements: impl IntoIterator<Item = Record>,
+    statements: impl IntoIterator<Item = (Record, Carrier)>,
 ) -> Membership {
     let mut membership = Membership::new(genesis);
-    let mut waiting: Vec<Record> = statements.into_iter().collect();
-    loop {
-        let before = waiting.len();
-        waiting.retain(|r| {
-            let admitted = match r {
-                Record::Certificate(c) => membership.add_certificate(c.clone()).is_ok(),
-                Record::Revocation(x) => membership.add_revocation(x.clone()).is_ok(),
-                Record::Rotation(x) => membership.add_rotation(x.clone()).is_ok(),
-                _ => true,
-            };
-            !admitted
-        });
-        if waiting.is_empty() || waiting.len() == before {
-            return membership;
-        }
-    }
+    membership.extend(statements);
+    membership
 }
 
 /// The in-memory [`LedgerStore`].

@@ -42,13 +42,14 @@ pub use entry::{
 pub use hash::{Hash, HashParseError};
 pub use ids::{CoopId, DeviceId, EntryHash, LogId, RecordId, RecordRef};
 pub use keys::{
-    CoopSecret, KeyError, MemberSecret, NodeSecret, PublicKey, SecretKey, Signature, verify_batch,
+    AuthorKey, CoopSecret, KeyError, LogAuthor, MemberSecret, NodeSecret, PublicKey, SecretKey,
+    Signature, verify_batch,
 };
 pub use ledger::{
     Ingested, Ledger, LedgerStore, MAX_PENDING, MAX_PENDING_BYTES, MemoryLedger, MemoryLedgerStore,
     membership_from,
 };
-pub use membership::{Certificate, Cutoff, Membership, MembershipError, Revocation, Role};
+pub use membership::{Carrier, Certificate, Cutoff, Membership, MembershipError, Revocation, Role};
 pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
     MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError, RecordKind,
@@ -67,6 +68,6 @@ pub use sync::{
     MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_LOGS, MAX_MESSAGE_BYTES, MAX_WANTS,
     SyncError, SyncMessage, VersionVector, Want, differing_vectors, plan_wants, serve_wants,
 };
-pub use time::Timestamp;
+pub use time::{Clock, MAX_CLOCK_SKEW_MS, ManualClock, SystemClock, Timestamp};
 pub use validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};
 pub use wire::WireError;

@@ -1,10 +1,12 @@
 //! Membership certificates, revocations, and the state that decides who may write for a co-op.
 //!
-//! The co-op key certifies member keys with a role; an admin may certify further members, so a
-//! chain has at most two links (co-op key → admin → member; the founder counts as an admin
-//! certified by the genesis). A revocation ends a key at a deterministic point: it names, for
-//! each log of the revoked key, the last sequence number that stays valid, so every node rejects
-//! the same entries whatever order it learns things in.
+//! Every membership statement is carried by a log entry of its signer, and what it does is a
+//! function of the statements held and of where each was written, never of the order a node
+//! learnt them in (the rules are on [`Membership`]). The co-op key certifies admins and ends
+//! them; admins certify and revoke members and coordinators. A revocation, like a key
+//! rotation, ends a key at cut-offs: for each log of the key, the last sequence number that
+//! stays valid, so every node rejects the same entries, and revoking an issuer voids only what
+//! it issued past its cut-off.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -15,6 +17,7 @@ use crate::coop::{Genesis, Rotation};
 use crate::hash::Hash;
 use crate::ids::{CoopId, DeviceId, LogId};
 use crate::keys::PublicKey;
+use crate::record::Record;
 use crate::time::Timestamp;
 
 /// What a member may do for the co-op. Ordered: an admin may do all a coordinator may.
@@ -180,22 +183,26 @@ impl Statement for Revocation {
             issued: f.req("issued")?,
             reason: f.opt("reason")?,
         };
-        if !r.cutoffs.windows(2).all(|w| w[0].device < w[1].device) {
-            return Err(CanonError::BadValue {
-                field: "cutoff",
-                reason: "cut-offs must be in increasing device order, one per device".into(),
-            });
-        }
+        check_cutoff_order(&r.cutoffs)?;
         Ok(r)
     }
+}
+
+/// Cut-offs name each device once, in increasing order, so a statement has one encoding.
+pub(crate) fn check_cutoff_order(cutoffs: &[Cutoff]) -> Result<(), CanonError> {
+    if cutoffs.windows(2).all(|w| w[0].device < w[1].device) {
+        return Ok(());
+    }
+    Err(CanonError::BadValue {
+        field: "cutoff",
+        reason: "cut-offs must be in increasing device order, one per device".into(),
+    })
 }
 
 impl Revocation {
     /// Whether this revocation leaves entry `seq` of the subject's log on `device` valid.
     pub fn allows(&self, device: DeviceId, seq: u64) -> bool {
-        self.cutoffs
-            .iter()
-            .any(|c| c.device == device && seq <= c.last_valid)
+        keeps(&self.cutoffs, device, seq)
     }
 }
 
@@ -210,25 +217,20 @@ pub enum MembershipError {
         /// The one named.
         found: CoopId,
     },
-    /// The signer is neither the co-op key in force nor an admin.
-    #[error("signer {0} is neither the co-op key in force nor an admin of the co-op")]
+    /// A rotation not signed by the co-op key in force.
+    #[error("signer {0} is not the co-op key in force")]
     NotAnIssuer(String),
-    /// The parent certificate is not known yet (may arrive later).
-    #[error("parent certificate {0} is not known")]
-    UnknownParent(Hash),
-    /// A chain longer than two links.
-    #[error("certificate chain is longer than two links")]
-    ChainTooLong,
+    /// A certificate signed by a co-op key that names a parent, or one signed by a member key
+    /// that names none.
+    #[error("a certificate names a parent exactly when an admin, not the co-op key, signs it")]
+    BadParent,
+    /// An admin certified an admin: only the co-op key may.
+    #[error("only the co-op key may certify an admin; an admin certifies members and coordinators")]
+    AdminByAdmin,
     /// Expiry not after issue.
     #[error("certificate expires before it is issued")]
     ExpiresBeforeIssued,
-    /// An admin tried to revoke an admin (only the co-op key may).
-    #[error("only the co-op key may revoke an admin or the founder")]
-    AdminRevocation,
-    /// The issuing admin key has itself been revoked, which voids what it certified.
-    #[error("issuer {0} has been revoked")]
-    IssuerRevoked(String),
-    /// A rotation that does not continue the chain.
+    /// A rotation that does not continue the chain (a later one may arrive first).
     #[error("rotation {found} does not follow rotation {have}")]
     RotationOutOfOrder {
         /// Rotations known.
@@ -236,16 +238,20 @@ pub enum MembershipError {
         /// The number given.
         found: u32,
     },
-    /// Two different rotations with the same number: the co-op key equivocated.
+    /// Two different rotations with the same number: the co-op key signed conflicting ones.
     #[error("two different rotations numbered {0}: the co-op key signed conflicting rotations")]
     RotationConflict(u32),
-    /// A rotation that takes effect before the one it replaces.
-    #[error("rotation takes effect before the key it replaces")]
-    RotationBackwards,
-    /// The author holds no certificate for the co-op.
+    /// A rotation to a key the co-op already used.
+    #[error("a rotation must move to a key the co-op has never used")]
+    RotationReusesKey,
+    /// A rotation whose cut-offs leave out the entry that carries it.
+    #[error("a rotation's cut-offs must keep the entry that carries it")]
+    RotationCutsItself,
+    /// The author holds no certificate in effect for the co-op (one may arrive later).
     #[error("{0} is not a member of the co-op")]
     NotAMember(String),
-    /// The author's certificates do not hold at that time (expired, not yet issued, or voided).
+    /// The author's certificates in effect have expired by the entry's own time (a renewal
+    /// may arrive later).
     #[error("{0} holds no certificate valid at {1}")]
     NotValidAt(String, Timestamp),
     /// The entry lies beyond the cut-off of a revocation of its author.
@@ -257,6 +263,26 @@ pub enum MembershipError {
         device: DeviceId,
         /// The entry's sequence number.
         seq: u64,
+    },
+    /// The entry lies beyond the cut-off of an admin's revocation of its author. It waits: an
+    /// admin's revocation never ends a role the co-op key granted, and such a certificate may
+    /// still arrive.
+    #[error("{key} was revoked by an admin; entry {seq} of device {device} is past the cut-off")]
+    RevokedByAdmin {
+        /// The revoked key.
+        key: String,
+        /// The device.
+        device: DeviceId,
+        /// The entry's sequence number.
+        seq: u64,
+    },
+    /// The key was revoked: it holds no role for new entries.
+    #[error("{key} was revoked by {by}")]
+    KeyRevoked {
+        /// The key.
+        key: String,
+        /// `the co-op key` or `an admin`.
+        by: &'static str,
     },
     /// The author's role does not allow the action.
     #[error("{key} is a {has}; this needs a {needs}")]
@@ -275,22 +301,95 @@ impl MembershipError {
     pub fn may_resolve_later(&self) -> bool {
         matches!(
             self,
-            MembershipError::UnknownParent(_)
-                | MembershipError::RotationOutOfOrder { .. }
+            MembershipError::RotationOutOfOrder { .. }
                 | MembershipError::NotAMember(_)
+                | MembershipError::RevokedByAdmin { .. }
+                | MembershipError::NotValidAt(..)
         )
     }
 }
 
-/// Who may write for one co-op: the genesis, key rotations, certificates and revocations known.
+/// Where a membership statement was written: the position and time of the log entry that
+/// created its record. A statement's effect is decided from its carrier, never from when a
+/// node happened to learn of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Carrier {
+    /// The log, whose author is the statement's signer.
+    pub log: LogId,
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// The entry's timestamp (claimed by its author).
+    pub at: Timestamp,
+}
+
+/// Whether `cutoffs` keep entry `seq` of the log on `device` (a device not named keeps none).
+fn keeps(cutoffs: &[Cutoff], device: DeviceId, seq: u64) -> bool {
+    cutoffs
+        .iter()
+        .any(|c| c.device == device && seq <= c.last_valid)
+}
+
+/// One role granted by a certificate in effect.
+#[derive(Clone, Copy, Debug)]
+struct Grant {
+    role: Role,
+    expires: Option<Timestamp>,
+    cert: Hash,
+}
+
+impl Grant {
+    fn holds_at(&self, t: Timestamp) -> bool {
+        self.expires.is_none_or(|e| t < e)
+    }
+}
+
+/// What the statements held mean, recomputed whenever one is added: a pure function of the
+/// genesis and the set of statements with their carriers, so every node that holds the same
+/// statements derives the same state, whatever order they arrived in.
+#[derive(Clone, Debug, Default)]
+struct Derived {
+    /// Roles granted by co-op-key certificates in effect (layer 1).
+    coop_grants: HashMap<PublicKey, Vec<Grant>>,
+    /// Co-op-key revocations in effect: they end every role of their subject.
+    coop_cuts: HashMap<PublicKey, Vec<Hash>>,
+    /// Roles granted by admins' certificates in effect (layer 2).
+    admin_grants: HashMap<PublicKey, Vec<Grant>>,
+    /// Admins' revocations in effect: they end the roles admins granted, never an admin.
+    admin_cuts: HashMap<PublicKey, Vec<Hash>>,
+}
+
+/// Who may write for one co-op: the genesis, and the rotations, certificates and revocations
+/// held, each with the entry that carries it.
+///
+/// The rules, evaluated in layers so that nothing depends on itself:
+///
+/// 0. **Co-op keys.** Epoch 0's key is the genesis key; rotation *n*, signed by the key of
+///    epoch *n − 1* in one of that key's own logs, names the key of epoch *n* and ends the old
+///    key at cut-offs (per log of the old key, the last entry that stays valid; a log not named
+///    keeps nothing). A co-op key writes only in its own logs, and only membership statements
+///    it signs; its entries past its epoch's cut-offs are invalid, so a statement newly signed
+///    by a rotated-away key takes no effect.
+/// 1. **Admins.** The founder is an admin by the genesis. A certificate signed by a co-op key,
+///    carried by a valid entry of that key's log, grants its role (admin included). A
+///    revocation carried the same way ends every role of its subject past its cut-offs.
+/// 2. **Members.** A certificate signed by an admin, carried in the admin's own log at an entry
+///    where the admin holds the admin role by rule 1 (not past a co-op revocation's cut-off,
+///    not past its certificate's expiry), grants member or coordinator. A revocation carried
+///    the same way ends the roles that admins granted past its cut-offs, never an admin's
+///    role: only the co-op key ends an admin. So revoking an issuer voids only what it
+///    issued past its own cut-off.
+/// 3. **Entries.** An entry may be written with the highest role its author holds at its
+///    position: not past the cut-offs of a revocation in effect, and its own timestamp before
+///    the expiry of the certificate that grants the role.
 #[derive(Clone, Debug)]
 pub struct Membership {
     coop: CoopId,
     genesis: Signed<Genesis>,
-    rotations: Vec<Signed<Rotation>>,
-    certs: HashMap<Hash, Signed<Certificate>>,
+    rotations: Vec<(Signed<Rotation>, Carrier)>,
+    certs: HashMap<Hash, (Signed<Certificate>, Carrier)>,
     by_subject: HashMap<PublicKey, Vec<Hash>>,
-    revocations: HashMap<PublicKey, Vec<Signed<Revocation>>>,
+    revocations: HashMap<Hash, (Signed<Revocation>, Carrier)>,
+    derived: Derived,
 }
 
 impl Membership {
@@ -303,6 +402,7 @@ impl Membership {
             certs: HashMap::new(),
             by_subject: HashMap::new(),
             revocations: HashMap::new(),
+            derived: Derived::default(),
         }
     }
 
@@ -317,80 +417,112 @@ impl Membership {
     }
 
     /// The key rotations, in order.
-    pub fn rotations(&self) -> &[Signed<Rotation>] {
-        &self.rotations
+    pub fn rotations(&self) -> impl Iterator<Item = &Signed<Rotation>> {
+        self.rotations.iter().map(|(r, _)| r)
     }
 
     /// A certificate by its hash.
     pub fn certificate(&self, hash: &Hash) -> Option<&Signed<Certificate>> {
-        self.certs.get(hash)
+        self.certs.get(hash).map(|(c, _)| c)
     }
 
-    /// Every certificate naming `subject`.
+    /// Every certificate in effect naming `subject`.
     pub fn certificates_of(
         &self,
         subject: &PublicKey,
     ) -> impl Iterator<Item = &Signed<Certificate>> {
-        self.by_subject
+        let d = &self.derived;
+        d.coop_grants
             .get(subject)
             .into_iter()
+            .chain(d.admin_grants.get(subject))
             .flatten()
-            .filter_map(|h| self.certs.get(h))
+            .filter_map(|g| self.certificate(&g.cert))
     }
 
-    /// Every key named by a certificate or a revocation, in no particular order.
+    /// Every key named by a certificate or a revocation held, in no particular order.
     pub fn subjects(&self) -> impl Iterator<Item = &PublicKey> {
-        self.by_subject.keys().chain(
-            self.revocations
-                .keys()
-                .filter(|k| !self.by_subject.contains_key(*k)),
-        )
+        let revoked = self
+            .revocations
+            .values()
+            .map(|(r, _)| &r.value().subject)
+            .filter(|k| !self.by_subject.contains_key(*k));
+        self.by_subject.keys().chain(revoked)
     }
 
-    /// Every revocation naming `subject`.
-    pub fn revocations_of(&self, subject: &PublicKey) -> &[Signed<Revocation>] {
-        self.revocations.get(subject).map_or(&[], Vec::as_slice)
-    }
-
-    /// The co-op key in force at `t`.
-    pub fn coop_key_at(&self, t: Timestamp) -> PublicKey {
-        self.rotations
-            .iter()
-            .take_while(|r| r.value().at <= t)
-            .last()
-            .map_or(self.genesis.value().coop_key, |r| r.value().new_key)
+    /// Every revocation in effect naming `subject`.
+    pub fn revocations_of(&self, subject: &PublicKey) -> Vec<&Signed<Revocation>> {
+        let d = &self.derived;
+        d.coop_cuts
+            .get(subject)
+            .into_iter()
+            .chain(d.admin_cuts.get(subject))
+            .flatten()
+            .filter_map(|h| self.revocations.get(h).map(|(r, _)| r))
+            .collect()
     }
 
     /// The co-op key in force now (after every known rotation).
     pub fn current_coop_key(&self) -> PublicKey {
         self.rotations
             .last()
-            .map_or(self.genesis.value().coop_key, |r| r.value().new_key)
+            .map_or(self.genesis.value().coop_key, |(r, _)| r.value().new_key)
     }
 
-    /// Admits a key rotation. Rules checked:
-    /// 1. it names this co-op;
-    /// 2. its number is one more than the rotations known (a higher one may arrive later; a
-    ///    different rotation with a known number is reported as a conflict);
-    /// 3. it is signed by the key in force after the previous rotation (signature already
-    ///    verified by [`Signed::verify`]);
-    /// 4. it takes effect no earlier than the key it replaces.
-    pub fn add_rotation(&mut self, rot: Signed<Rotation>) -> Result<bool, MembershipError> {
-        let new = self.check_rotation(&rot)?;
+    /// The epoch of a co-op key: 0 for the genesis key, *n* for the key rotation *n* set.
+    pub fn coop_key_epoch(&self, key: &PublicKey) -> Option<usize> {
+        if *key == self.genesis.value().coop_key {
+            return Some(0);
+        }
+        self.rotations
+            .iter()
+            .position(|(r, _)| r.value().new_key == *key)
+            .map(|i| i + 1)
+    }
+
+    /// For a log of a co-op key, whether entry `seq` lies within its epoch (`None` when the
+    /// log's author is no co-op key of this co-op).
+    fn coop_key_keeps(&self, log: &LogId, seq: u64) -> Option<bool> {
+        let epoch = self.coop_key_epoch(&log.author)?;
+        Some(
+            self.rotations
+                .get(epoch)
+                .is_none_or(|(r, _)| keeps(&r.value().cutoffs, log.device, seq)),
+        )
+    }
+
+    /// Admits a key rotation carried at `carrier`; returns whether it was new. See
+    /// [`Membership::check_rotation`].
+    pub fn add_rotation(
+        &mut self,
+        rot: Signed<Rotation>,
+        carrier: Carrier,
+    ) -> Result<bool, MembershipError> {
+        let new = self.check_rotation(&rot, &carrier)?;
         if new {
-            self.rotations.push(rot);
+            self.rotations.push((rot, carrier));
+            self.derive();
         }
         Ok(new)
     }
 
-    /// Checks a rotation without admitting it (the rules of [`Membership::add_rotation`]);
-    /// returns whether it would be new.
-    pub fn check_rotation(&self, rot: &Signed<Rotation>) -> Result<bool, MembershipError> {
+    /// Checks a rotation carried at `carrier` without admitting it. Rules:
+    /// 1. it names this co-op;
+    /// 2. its number is one more than the rotations known (a higher one may arrive later; a
+    ///    different rotation with a known number is reported as a conflict, and the first
+    ///    held stands: a co-op key that signs two is compromised, see the README);
+    /// 3. it is signed by the key in force, in one of that key's logs;
+    /// 4. it moves to a key never used before, and its cut-offs keep its own carrier.
+    pub fn check_rotation(
+        &self,
+        rot: &Signed<Rotation>,
+        carrier: &Carrier,
+    ) -> Result<bool, MembershipError> {
         let r = rot.value();
         self.check_coop(r.coop)?;
         let have = self.rotations.len() as u32;
         if r.number >= 1 && r.number <= have {
-            let known = &self.rotations[r.number as usize - 1];
+            let (known, _) = &self.rotations[r.number as usize - 1];
             return if known == rot {
                 Ok(false)
             } else {
@@ -403,174 +535,277 @@ impl Membership {
                 found: r.number,
             });
         }
-        if r.signer != self.current_coop_key() {
+        if r.signer != self.current_coop_key() || carrier.log.author != r.signer {
             return Err(MembershipError::NotAnIssuer(r.signer.to_string()));
         }
-        let since = self
-            .rotations
-            .last()
-            .map_or(self.genesis.value().created, |p| p.value().at);
-        if r.at < since {
-            return Err(MembershipError::RotationBackwards);
+        if self.coop_key_epoch(&r.new_key).is_some() {
+            return Err(MembershipError::RotationReusesKey);
+        }
+        if !keeps(&r.cutoffs, carrier.log.device, carrier.seq) {
+            return Err(MembershipError::RotationCutsItself);
         }
         Ok(true)
     }
 
-    /// Admits a certificate. Rules checked (its signature was verified by [`Signed::verify`]):
-    /// 1. it names this co-op;
-    /// 2. it expires, if at all, after it is issued;
-    /// 3. without a parent, its signer is the co-op key in force when it was issued;
-    /// 4. with the co-op id as parent, its signer is the founder;
-    /// 5. with a certificate as parent: that certificate is known, names the signer as an
-    ///    admin, and was itself signed by the co-op key (so no chain exceeds two links).
-    ///
-    /// Whether the issuer was later revoked, and whether it all holds at a given time, is
-    /// decided when authorizing (see [`Membership::authorize`]), so the order in which
-    /// certificates and revocations arrive does not matter. Returns whether it was new.
-    pub fn add_certificate(&mut self, cert: Signed<Certificate>) -> Result<bool, MembershipError> {
+    /// Admits a certificate carried at `carrier`; returns whether it was new. Whether it takes
+    /// effect is decided by the layers (see [`Membership`]), from everything held.
+    pub fn add_certificate(
+        &mut self,
+        cert: Signed<Certificate>,
+        carrier: Carrier,
+    ) -> Result<bool, MembershipError> {
         let new = self.check_certificate(&cert)?;
+        let hash = cert.hash();
         if new {
-            let hash = cert.hash();
             self.by_subject
                 .entry(cert.value().subject)
                 .or_default()
                 .push(hash);
-            self.certs.insert(hash, cert);
+            self.certs.insert(hash, (cert, carrier));
+            self.derive();
         }
         Ok(new)
     }
 
-    /// Checks a certificate without admitting it (the rules of
-    /// [`Membership::add_certificate`]); returns whether it would be new.
+    /// Checks a certificate's form, which no later statement can change. Rules:
+    /// 1. it names this co-op;
+    /// 2. it expires, if at all, after it is issued;
+    /// 3. it names a parent exactly when a member key signs it: the admin's own certificate,
+    ///    or the co-op id when the founder signs;
+    /// 4. a member key certifies members and coordinators only.
+    ///
+    /// Returns whether it would be new.
     pub fn check_certificate(&self, cert: &Signed<Certificate>) -> Result<bool, MembershipError> {
         let c = cert.value();
         self.check_coop(c.coop)?;
         if c.expires.is_some_and(|e| e <= c.issued) {
             return Err(MembershipError::ExpiresBeforeIssued);
         }
-        match c.parent {
-            None => {
-                if c.signer != self.coop_key_at(c.issued) {
-                    return Err(MembershipError::NotAnIssuer(c.signer.to_string()));
-                }
-            }
-            Some(p) if p == self.coop.0 => {
-                if c.signer != self.genesis.value().founder {
-                    return Err(MembershipError::NotAnIssuer(c.signer.to_string()));
-                }
-            }
-            Some(p) => {
-                let parent = self
-                    .certs
-                    .get(&p)
-                    .ok_or(MembershipError::UnknownParent(p))?
-                    .value();
-                if parent.parent.is_some() {
-                    return Err(MembershipError::ChainTooLong);
-                }
-                if parent.subject != c.signer || parent.role != Role::Admin {
-                    return Err(MembershipError::NotAnIssuer(c.signer.to_string()));
-                }
-            }
+        let by_coop_key = self.coop_key_epoch(&c.signer).is_some();
+        if by_coop_key == c.parent.is_some() {
+            return Err(MembershipError::BadParent);
+        }
+        if !by_coop_key && c.role == Role::Admin {
+            return Err(MembershipError::AdminByAdmin);
         }
         Ok(!self.certs.contains_key(&cert.hash()))
     }
 
-    /// Admits a revocation. Rules checked (its signature was verified by [`Signed::verify`]):
-    /// 1. it names this co-op;
-    /// 2. its signer is the co-op key in force when it was issued, or an admin at that time;
-    /// 3. an admin revokes neither the founder nor another admin: only the co-op key may.
-    pub fn add_revocation(&mut self, rev: Signed<Revocation>) -> Result<bool, MembershipError> {
+    /// Admits a revocation carried at `carrier`; returns whether it was new. Its form is
+    /// checked by [`Membership::check_revocation`]; its effect is decided by the layers.
+    pub fn add_revocation(
+        &mut self,
+        rev: Signed<Revocation>,
+        carrier: Carrier,
+    ) -> Result<bool, MembershipError> {
         let new = self.check_revocation(&rev)?;
         if new {
-            self.revocations
-                .entry(rev.value().subject)
-                .or_default()
-                .push(rev);
+            self.revocations.insert(rev.hash(), (rev, carrier));
+            self.derive();
         }
         Ok(new)
     }
 
-    /// Checks a revocation without admitting it (the rules of [`Membership::add_revocation`]);
-    /// returns whether it would be new.
+    /// Checks a revocation's form: it names this co-op. Returns whether it would be new.
     pub fn check_revocation(&self, rev: &Signed<Revocation>) -> Result<bool, MembershipError> {
-        let r = rev.value();
-        self.check_coop(r.coop)?;
-        if r.signer != self.coop_key_at(r.issued) {
-            let role = self.role_at(&r.signer, r.issued)?;
-            if role < Role::Admin {
-                return Err(MembershipError::NotAnIssuer(r.signer.to_string()));
-            }
-            let target_admin = r.subject == self.genesis.value().founder
-                || self
-                    .certificates_of(&r.subject)
-                    .any(|c| c.value().role == Role::Admin);
-            if target_admin {
-                return Err(MembershipError::AdminRevocation);
-            }
-        }
-        Ok(!self.revocations_of(&r.subject).contains(rev))
+        self.check_coop(rev.value().coop)?;
+        Ok(!self.revocations.contains_key(&rev.hash()))
     }
 
-    /// Decides whether entry `seq` of `log`, stamped `at`, may be written, and with what role.
-    /// Rules checked:
-    /// 1. no revocation of the author cuts the entry off (every revocation must name the log's
-    ///    device with a cut-off at or past `seq`);
-    /// 2. the author is the founder (an admin), or holds a certificate valid at `at`: issued at
-    ///    or before it, not expired, and, if an admin signed it, that admin's certificate valid
-    ///    at `at` too and that admin never revoked.
-    pub fn authorize(&self, log: &LogId, seq: u64, at: Timestamp) -> Result<Role, MembershipError> {
-        for rev in self.revocations_of(&log.author) {
-            if !rev.value().allows(log.device, seq) {
-                return Err(MembershipError::Revoked {
-                    key: log.author.to_string(),
-                    device: log.device,
-                    seq,
+    /// Admits many statements at once, deriving their effect once (opening a ledger).
+    /// Statements that do not fit (a rotation whose predecessor is missing, say) are left out.
+    pub fn extend(&mut self, statements: impl IntoIterator<Item = (Record, Carrier)>) {
+        let mut rotations = Vec::new();
+        let mut others = Vec::new();
+        for (record, carrier) in statements {
+            match record {
+                Record::Rotation(r) => rotations.push((r, carrier)),
+                Record::Certificate(_) | Record::Revocation(_) => others.push((record, carrier)),
+                _ => {}
+            }
+        }
+        // Rotations first: whether a certificate's signer is a co-op key depends on them.
+        rotations.sort_by_key(|(r, _)| r.value().number);
+        for (r, carrier) in rotations {
+            if let Ok(true) = self.check_rotation(&r, &carrier) {
+                self.rotations.push((r, carrier));
+            }
+        }
+        for (record, carrier) in others {
+            match record {
+                Record::Certificate(c) => {
+                    if let Ok(true) = self.check_certificate(&c) {
+                        let hash = c.hash();
+                        self.by_subject
+                            .entry(c.value().subject)
+                            .or_default()
+                            .push(hash);
+                        self.certs.insert(hash, (c, carrier));
+                    }
+                }
+                Record::Revocation(r) => {
+                    if let Ok(true) = self.check_revocation(&r) {
+                        self.revocations.insert(r.hash(), (r, carrier));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.derive();
+    }
+
+    /// Recomputes what the statements held mean (see [`Membership`]).
+    fn derive(&mut self) {
+        let mut d = Derived::default();
+        let founder = self.genesis.value().founder;
+        // Layer 1: statements a co-op key signed in a valid entry of its own log.
+        let by_coop_key = |signer: &PublicKey, carrier: &Carrier| {
+            carrier.log.author == *signer
+                && self.coop_key_keeps(&carrier.log, carrier.seq) == Some(true)
+        };
+        for (hash, (cert, carrier)) in &self.certs {
+            let c = cert.value();
+            if c.parent.is_none() && by_coop_key(&c.signer, carrier) {
+                d.coop_grants.entry(c.subject).or_default().push(Grant {
+                    role: c.role,
+                    expires: c.expires,
+                    cert: *hash,
                 });
             }
         }
-        self.role_at(&log.author, at)
+        for (hash, (rev, carrier)) in &self.revocations {
+            let r = rev.value();
+            if by_coop_key(&r.signer, carrier) {
+                d.coop_cuts.entry(r.subject).or_default().push(*hash);
+            }
+        }
+        // Layer 2: statements an admin signed in its own log where rule 1 makes it an admin.
+        let admin_at = |d: &Derived, signer: &PublicKey, carrier: &Carrier| {
+            carrier.log.author == *signer
+                && self.coop_key_epoch(signer).is_none()
+                && !self.cut(&d.coop_cuts, &carrier.log, carrier.seq)
+                && (*signer == founder
+                    || d.coop_grants.get(signer).is_some_and(|gs| {
+                        gs.iter()
+                            .any(|g| g.role == Role::Admin && g.holds_at(carrier.at))
+                    }))
+        };
+        let mut admin_grants: HashMap<PublicKey, Vec<Grant>> = HashMap::new();
+        for (hash, (cert, carrier)) in &self.certs {
+            let c = cert.value();
+            let Some(parent) = c.parent else { continue };
+            let parent_ok = (c.signer == founder && parent == self.coop.0)
+                || d.coop_grants
+                    .get(&c.signer)
+                    .is_some_and(|gs| gs.iter().any(|g| g.cert == parent && g.role == Role::Admin));
+            if parent_ok && c.role < Role::Admin && admin_at(&d, &c.signer, carrier) {
+                admin_grants.entry(c.subject).or_default().push(Grant {
+                    role: c.role,
+                    expires: c.expires,
+                    cert: *hash,
+                });
+            }
+        }
+        let mut admin_cuts: HashMap<PublicKey, Vec<Hash>> = HashMap::new();
+        for (hash, (rev, carrier)) in &self.revocations {
+            let r = rev.value();
+            if admin_at(&d, &r.signer, carrier) {
+                admin_cuts.entry(r.subject).or_default().push(*hash);
+            }
+        }
+        d.admin_grants = admin_grants;
+        d.admin_cuts = admin_cuts;
+        self.derived = d;
     }
 
-    /// The highest role `key` holds at `t`, ignoring log cut-offs.
+    /// Whether a revocation among `cuts` ends entry `seq` of `log`.
+    fn cut(&self, cuts: &HashMap<PublicKey, Vec<Hash>>, log: &LogId, seq: u64) -> bool {
+        cuts.get(&log.author).is_some_and(|hs| {
+            hs.iter().any(|h| {
+                self.revocations
+                    .get(h)
+                    .is_some_and(|(r, _)| !r.value().allows(log.device, seq))
+            })
+        })
+    }
+
+    /// Decides whether entry `seq` of `log`, stamped `at`, may be written, and with what role
+    /// (see the rules on [`Membership`]). A co-op key's own log is written with the admin
+    /// role; what it may carry is checked by validation.
+    pub fn authorize(&self, log: &LogId, seq: u64, at: Timestamp) -> Result<Role, MembershipError> {
+        let revoked = || MembershipError::Revoked {
+            key: log.author.to_string(),
+            device: log.device,
+            seq,
+        };
+        if let Some(keeps) = self.coop_key_keeps(log, seq) {
+            return if keeps {
+                Ok(Role::Admin)
+            } else {
+                Err(revoked())
+            };
+        }
+        let d = &self.derived;
+        if self.cut(&d.coop_cuts, log, seq) {
+            return Err(revoked());
+        }
+        let admin_cut = self.cut(&d.admin_cuts, log, seq);
+        self.best_role(&log.author, at, admin_cut).map_err(|e| {
+            if admin_cut {
+                MembershipError::RevokedByAdmin {
+                    key: log.author.to_string(),
+                    device: log.device,
+                    seq,
+                }
+            } else {
+                e
+            }
+        })
+    }
+
+    /// The highest role `key` holds for an entry stamped `at` in a log that no revocation has
+    /// cut yet: what a new entry of a new device could be written with. A key with a
+    /// co-op revocation in effect holds none.
     pub fn role_at(&self, key: &PublicKey, t: Timestamp) -> Result<Role, MembershipError> {
+        let d = &self.derived;
+        let revoked = |by| MembershipError::KeyRevoked {
+            key: key.to_string(),
+            by,
+        };
+        if d.coop_cuts.contains_key(key) {
+            return Err(revoked("the co-op key"));
+        }
+        let admin_cut = d.admin_cuts.contains_key(key);
+        self.best_role(key, t, admin_cut)
+            .map_err(|e| if admin_cut { revoked("an admin") } else { e })
+    }
+
+    fn best_role(
+        &self,
+        key: &PublicKey,
+        at: Timestamp,
+        without_admin_grants: bool,
+    ) -> Result<Role, MembershipError> {
         if *key == self.genesis.value().founder {
             return Ok(Role::Admin);
         }
-        let mut any = false;
-        let mut best: Option<Role> = None;
-        for cert in self.certificates_of(key) {
-            any = true;
-            if self.cert_holds_at(cert.value(), t) {
-                best = best.max(Some(cert.value().role));
-            }
+        let d = &self.derived;
+        let mut grants: Vec<&Grant> = d.coop_grants.get(key).into_iter().flatten().collect();
+        if !without_admin_grants {
+            grants.extend(d.admin_grants.get(key).into_iter().flatten());
         }
-        match (best, any) {
-            (Some(r), _) => Ok(r),
-            (None, true) => Err(MembershipError::NotValidAt(key.to_string(), t)),
-            (None, false) => Err(MembershipError::NotAMember(key.to_string())),
+        if grants.is_empty() {
+            return Err(MembershipError::NotAMember(key.to_string()));
         }
+        grants
+            .iter()
+            .filter(|g| g.holds_at(at))
+            .map(|g| g.role)
+            .max()
+            .ok_or_else(|| MembershipError::NotValidAt(key.to_string(), at))
     }
 
-    fn cert_holds_at(&self, c: &Certificate, t: Timestamp) -> bool {
-        let in_window = c.issued <= t && c.expires.is_none_or(|e| t < e);
-        if !in_window {
-            return false;
-        }
-        match c.parent {
-            None => true,
-            Some(p) if p == self.coop.0 => self.revocations_of(&c.signer).is_empty(),
-            Some(p) => {
-                self.revocations_of(&c.signer).is_empty()
-                    && self
-                        .certs
-                        .get(&p)
-                        .is_some_and(|parent| self.cert_holds_at(parent.value(), t))
-            }
-        }
-    }
-
-    /// Every key with at least one certificate, with its highest role at `t` (for listings).
+    /// Every key that holds a role at `t`, with its highest (for listings).
     pub fn members_at(&self, t: Timestamp) -> BTreeMap<PublicKey, Role> {
         let mut out = BTreeMap::new();
         out.insert(self.genesis.value().founder, Role::Admin);

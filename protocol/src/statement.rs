@@ -355,6 +355,31 @@ impl Commitment {
     }
 }
 
+/// Checks one certificate of a bundle: it names `subject` and the co-op, and has not expired
+/// by the time the commitment claims.
+fn check_offline(
+    cert: &Signed<Certificate>,
+    subject: &PublicKey,
+    at: Timestamp,
+    coop: CoopId,
+) -> Result<(), BundleError> {
+    let c = cert.value();
+    if c.coop != coop {
+        return Err(MembershipError::WrongCoop {
+            expected: coop,
+            found: c.coop,
+        }
+        .into());
+    }
+    if c.subject != *subject {
+        return Err(MembershipError::NotAMember(subject.to_string()).into());
+    }
+    if c.expires.is_some_and(|e| at >= e) {
+        return Err(MembershipError::NotValidAt(subject.to_string(), at).into());
+    }
+    Ok(())
+}
+
 /// What a successful verification established.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
@@ -394,7 +419,7 @@ impl Bundle {
             commitment: commitment.part(),
             signer_pem: commitment.signer().to_spki_pem(),
             genesis: SignedPart::of(membership.genesis()),
-            rotations: membership.rotations().iter().map(SignedPart::of).collect(),
+            rotations: membership.rotations().map(SignedPart::of).collect(),
             certificates,
         }
     }
@@ -417,8 +442,10 @@ impl Bundle {
     /// 1. the format is known and the commitment's signature verifies over canonical bytes;
     /// 2. the genesis verifies and founds the co-op the commitment names;
     /// 3. each rotation verifies and continues the chain of co-op keys;
-    /// 4. each certificate verifies and chains to the co-op key (at most two links);
-    /// 5. the signer is the founder or holds a certificate valid when it signed.
+    /// 4. the signer is the founder, or its certificate verifies and is signed by a co-op key,
+    ///    or by an admin (a member or coordinator certificate) whose own certificate, the
+    ///    bundle's second, is an admin certificate signed by a co-op key, or by the founder;
+    /// 5. each certificate names the co-op and has not expired by the commitment's own time.
     ///
     /// A bundle proves membership at signing time; whether the key was revoked later is a
     /// fact of the ledger, which a node checks.
@@ -440,28 +467,67 @@ impl Bundle {
         }
         let genesis: Signed<Genesis> = self.genesis.open("genesis")?;
         let coop_name = genesis.value().name.clone();
-        let mut membership = Membership::new(genesis);
-        if commitment.coop() != membership.coop() {
+        let coop = genesis.coop_id();
+        if commitment.coop() != coop {
             return Err(BundleError::WrongCoop {
-                expected: membership.coop(),
+                expected: coop,
                 found: commitment.coop(),
             });
         }
-        for r in &self.rotations {
-            membership.add_rotation(r.open::<Rotation>("rotation")?)?;
+        // The chain of co-op keys: each rotation signed by the key before it.
+        let mut coop_keys = vec![genesis.value().coop_key];
+        for (i, r) in self.rotations.iter().enumerate() {
+            let r: Signed<Rotation> = r.open("rotation")?;
+            let v = r.value();
+            let found = v.number;
+            if v.coop != coop || found as usize != i + 1 || Some(&v.signer) != coop_keys.last() {
+                return Err(MembershipError::RotationOutOfOrder {
+                    have: i as u32,
+                    found,
+                }
+                .into());
+            }
+            coop_keys.push(v.new_key);
         }
-        // Parents first, so each certificate finds the one it chains to.
-        for c in self.certificates.iter().rev() {
-            membership.add_certificate(c.open::<Certificate>("certificate")?)?;
-        }
-        let role = membership.role_at(&commitment.signer(), commitment.issued())?;
-        let certificate = membership
-            .certificates_of(&commitment.signer())
-            .find(|c| {
-                let v = c.value();
-                v.role == role && v.issued <= commitment.issued()
-            })
-            .map_or(membership.coop().0, |c| c.hash());
+        let signer = commitment.signer();
+        let at = commitment.issued();
+        let founder = genesis.value().founder;
+        let (role, certificate) = if signer == founder {
+            (Role::Admin, coop.0)
+        } else {
+            let certs = self
+                .certificates
+                .iter()
+                .map(|c| c.open::<Certificate>("certificate"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let own = certs.first().ok_or_else(|| {
+                BundleError::Membership(MembershipError::NotAMember(signer.to_string()))
+            })?;
+            check_offline(own, &signer, at, coop)?;
+            let by_coop_key = coop_keys.contains(&own.value().signer);
+            match own.value().parent {
+                None if by_coop_key => {}
+                Some(p) if !by_coop_key && p == coop.0 && own.value().signer == founder => {}
+                Some(p) if !by_coop_key => {
+                    let issuer = certs
+                        .get(1)
+                        .filter(|c| c.hash() == p)
+                        .ok_or(BundleError::Membership(MembershipError::BadParent))?;
+                    check_offline(issuer, &own.value().signer, at, coop)?;
+                    if issuer.value().parent.is_some()
+                        || !coop_keys.contains(&issuer.value().signer)
+                        || issuer.value().role != Role::Admin
+                    {
+                        return Err(MembershipError::BadParent.into());
+                    }
+                }
+                _ => return Err(MembershipError::BadParent.into()),
+            }
+            if !by_coop_key && own.value().role == Role::Admin {
+                return Err(MembershipError::AdminByAdmin.into());
+            }
+            (own.value().role, own.hash())
+        };
         Ok(Verified {
             commitment,
             coop_name,

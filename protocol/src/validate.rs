@@ -8,9 +8,9 @@ use automerge::{AutoCommit, Change};
 use crate::entry::{DecodeError, Entry, EntryKind, Equivocation};
 use crate::hash::Hash;
 use crate::ids::{CoopId, EntryHash, LogId, RecordId};
-use crate::membership::{Membership, MembershipError, Role};
+use crate::membership::{Carrier, Membership, MembershipError, Role};
 use crate::record::{Record, RecordError, RecordKind};
-use crate::time::Timestamp;
+use crate::time::{MAX_CLOCK_SKEW_MS, Timestamp};
 
 /// What a ledger knows about one record.
 #[derive(Clone, Debug)]
@@ -33,6 +33,8 @@ pub trait LedgerView {
     fn entry_at(&self, log: &LogId, seq: u64) -> Option<Entry>;
     /// A record's state.
     fn record_state(&self, id: &RecordId) -> Option<RecordState>;
+    /// The local time, against which entries stamped in the future wait.
+    fn now(&self) -> Timestamp;
 }
 
 /// Why an entry is not accepted: one variant per violated rule.
@@ -118,6 +120,29 @@ pub enum EntryError {
     /// Rule 5: a prune entry that carries a payload.
     #[error("a prune entry carries no payload")]
     PrunePayload,
+    /// Rule 2: stamped more than [`MAX_CLOCK_SKEW_MS`] ahead of the local clock; it waits
+    /// until the clock catches up, and is never accepted early.
+    #[error("entry is stamped {at}, ahead of this node's clock ({now}); it waits")]
+    Ahead {
+        /// The entry's timestamp.
+        at: Timestamp,
+        /// The local time.
+        now: Timestamp,
+    },
+    /// Rule 2: stamped earlier than the entry before it in its log.
+    #[error("entry is stamped {at}, before the previous entry of its log ({prev})")]
+    TimeBackwards {
+        /// The entry's timestamp.
+        at: Timestamp,
+        /// The previous entry's.
+        prev: Timestamp,
+    },
+    /// Rule 5: a prune of a record that is not an offer or a need.
+    #[error("only offers and needs can be withdrawn; a {} stays", .0.name())]
+    PruneKind(RecordKind),
+    /// Rule 3: a co-op key's log carries only the membership statements the key signs.
+    #[error("a co-op key's log carries only certificates, revocations and rotations")]
+    CoopKeyLog,
     /// The buffer for entries waiting for their predecessors is full.
     #[error("too many entries waiting for their predecessors ({0})")]
     PendingFull(usize),
@@ -129,6 +154,7 @@ impl EntryError {
     pub fn may_resolve_later(&self) -> bool {
         match self {
             EntryError::Gap { .. }
+            | EntryError::Ahead { .. }
             | EntryError::UnknownRecord(_)
             | EntryError::MissingDependencies(_) => true,
             EntryError::Membership(m) => m.may_resolve_later(),
@@ -170,14 +196,19 @@ pub enum Outcome {
 /// Decides whether `entry` may join the ledger. Rules, in order:
 /// 1. the signature verifies (decoding within size limits happened in [`Entry::decode`]);
 /// 2. the entry continues its log: the next sequence number (a later one is a
-///    [`EntryError::Gap`]), a back-link to the previous entry's hash, a payload that matches
-///    its hash; a different entry at a held position is [`EntryError::Equivocation`];
-/// 3. it names this ledger's co-op; the author holds a certificate valid at the entry and is
-///    not cut off by a revocation; the automerge change's actor is the author's device;
+///    [`EntryError::Gap`]), a back-link to the previous entry's hash, a timestamp no earlier
+///    than the previous entry's and not more than [`MAX_CLOCK_SKEW_MS`] ahead of the local
+///    clock (such an entry waits), a payload that matches its hash; a different entry at a
+///    held position is [`EntryError::Equivocation`];
+/// 3. it names this ledger's co-op; the author may write at this position (see
+///    [`Membership`]: a co-op key only in its own log, and only membership statements; a
+///    member with a certificate in effect, not past a revocation's cut-off nor its
+///    certificate's expiry); the automerge change's actor is the author's device;
 /// 4. the change applies to its record's document with all its dependencies known;
 /// 5. the record that results passes schema validation, keeps its kind, is not a written-once
-///    record being edited, is written by a role allowed to write it, and a commitment in it is
-///    signed by the entry's author for this co-op.
+///    record being edited, is written by a role allowed to write it, and a signed statement in
+///    it (commitment or membership statement) is signed by the entry's author for this co-op;
+///    a prune withdraws only an offer or a need.
 ///
 /// An entry without its payload passes rules 1 to 3 only and is kept as a header
 /// ([`Outcome::Detached`]): logs stay verifiable after a prune, and a node can fetch the
@@ -240,12 +271,30 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
                 seq: h.seq,
             });
         }
+        if let Some(prev) = Some(held)
+            .filter(|s| *s > 0)
+            .and_then(|s| view.entry_at(&log, s))
+            && h.timestamp < prev.header.timestamp
+        {
+            return Err(EntryError::TimeBackwards {
+                at: h.timestamp,
+                prev: prev.header.timestamp,
+            });
+        }
+        let now = view.now();
+        if h.timestamp.0 > now.0.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(EntryError::Ahead {
+                at: h.timestamp,
+                now,
+            });
+        }
     }
     if !entry.payload_matches() {
         return Err(EntryError::PayloadMismatch);
     }
     // Rule 3.
     let role = membership.authorize(&log, h.seq, h.timestamp)?;
+    let coop_key_log = membership.coop_key_epoch(&h.author).is_some();
 
     let record = entry.record_id();
     let state = view.record_state(&record);
@@ -253,8 +302,19 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
         if h.payload_len != 0 {
             return Err(EntryError::PrunePayload);
         }
-        if state.is_none() {
+        if coop_key_log {
+            return Err(EntryError::CoopKeyLog);
+        }
+        let Some(state) = state else {
             return Err(EntryError::UnknownRecord(record));
+        };
+        // A record held only as headers has no known kind; the nodes that hold its content
+        // decide (an honest peer never strips a payload it has not seen pruned).
+        if let Some(kind) = state
+            .kind
+            .filter(|k| !matches!(k, RecordKind::Offer | RecordKind::Need))
+        {
+            return Err(EntryError::PruneKind(kind));
         }
         if role < Role::Coordinator {
             return Err(MembershipError::RoleTooLow {
@@ -318,12 +378,18 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
         }
         .into());
     }
+    if value
+        .statement_signer()
+        .is_some_and(|s| s != (h.author, Some(h.coop)))
+    {
+        return Err(EntryError::ForeignStatement);
+    }
+    let carrier = Carrier {
+        log,
+        seq: h.seq,
+        at: h.timestamp,
+    };
     match &value {
-        Record::Pledge(_) | Record::Acceptance(_) | Record::Delivery(_) => {
-            if value.statement_signer() != Some((h.author, Some(h.coop))) {
-                return Err(EntryError::ForeignStatement);
-            }
-        }
         Record::Certificate(c) => {
             membership.check_certificate(c)?;
         }
@@ -331,9 +397,10 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
             membership.check_revocation(r)?;
         }
         Record::Rotation(r) => {
-            membership.check_rotation(r)?;
+            membership.check_rotation(r, &carrier)?;
         }
-        Record::Offer(_) | Record::Need(_) | Record::Profile(_) => {}
+        _ if coop_key_log => return Err(EntryError::CoopKeyLog),
+        _ => {}
     }
     Ok(Outcome::Change {
         record,

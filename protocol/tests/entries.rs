@@ -104,7 +104,7 @@ fn entry_past_a_revocation_cutoff_is_rejected() {
             last_valid: 1,
         }],
     );
-    c.founder_writes(None, &Record::Revocation(rev));
+    c.coop_writes(&Record::Revocation(rev));
     let second = edit_by(&c.ledger, &m, dev, id, "edit two");
     assert!(matches!(
         err(c.ledger.ingest(second)),
@@ -479,7 +479,7 @@ fn a_revocation_learnt_late_removes_what_it_cuts_off() {
             last_valid: 1,
         }],
     );
-    let rev_entry = c.founder_writes(None, &Record::Revocation(rev));
+    let rev_entry = c.coop_writes(&Record::Revocation(rev));
 
     // Node X learns everything in log order: the member's entries first, the revocation last.
     let everything = c.ledger.all_entries();

@@ -44,20 +44,22 @@ impl World {
         self.genesis.coop_id()
     }
 
-    /// A certificate record for `member`.
+    /// A certificate record for `member` (a member or coordinator), signed by the founder,
+    /// for the founder's log.
     pub fn certificate(&self, member: &MemberSecret, role: Role) -> Record {
+        assert!(role < Role::Admin, "only the co-op key certifies an admin");
         Record::Certificate(
             Signed::sign(
                 Certificate {
-                    signer: self.coop_key.public(),
+                    signer: self.founder.public(),
                     coop: self.coop(),
                     subject: member.public(),
                     role,
                     issued: T0,
                     expires: None,
-                    parent: None,
+                    parent: Some(self.coop().0),
                 },
-                &self.coop_key.0,
+                &self.founder.0,
             )
             .unwrap(),
         )

@@ -162,7 +162,7 @@ impl EventLoop {
                 let result = match self.ledgers.get_mut(&coop) {
                     None => Err(NodeError::UnknownCoop(coop)),
                     Some(l) => l
-                        .write_all(&key, device, &edits, now())
+                        .write_all(key.as_ref(), device, &edits, now())
                         .map_err(NodeError::from),
                 };
                 self.absorb_views(&coop);

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
 use minga_protocol::{
-    CoopId, DeviceId, Entry, EntryHash, Genesis, MemberSecret, Membership, NodeSecret, Record,
+    AuthorKey, CoopId, DeviceId, Entry, EntryHash, Genesis, Membership, NodeSecret, Record,
     RecordId, Signed, Timestamp, VersionVector,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -181,7 +181,7 @@ pub struct SyncStats {
 enum Command {
     Write {
         coop: CoopId,
-        key: Box<MemberSecret>,
+        key: Box<AuthorKey>,
         device: DeviceId,
         edits: Vec<(Option<RecordId>, Record)>,
         reply: oneshot::Sender<Result<Vec<Entry>, NodeError>>,
@@ -426,7 +426,7 @@ impl NodeHandle {
     pub async fn write(
         &self,
         coop: CoopId,
-        key: &MemberSecret,
+        key: impl Into<AuthorKey>,
         device: DeviceId,
         record: Option<RecordId>,
         value: Record,
@@ -442,7 +442,7 @@ impl NodeHandle {
     pub async fn write_all(
         &self,
         coop: CoopId,
-        key: &MemberSecret,
+        key: impl Into<AuthorKey>,
         device: DeviceId,
         edits: Vec<(Option<RecordId>, Record)>,
     ) -> Result<Vec<Entry>, NodeError> {
@@ -451,7 +451,7 @@ impl NodeHandle {
         }
         self.ask(|reply| Command::Write {
             coop,
-            key: Box::new(key.clone()),
+            key: Box::new(key.into()),
             device,
             edits,
             reply,

@@ -15,6 +15,8 @@ pub struct Coop {
     pub key: CoopSecret,
     pub founder: MemberSecret,
     pub founder_device: DeviceId,
+    /// The device of the co-op key's own log.
+    pub coop_device: DeviceId,
     pub genesis: Signed<Genesis>,
     pub ledger: MemoryLedger,
 }
@@ -29,6 +31,7 @@ impl Coop {
             key,
             founder,
             founder_device: DeviceId(u64::from(seed)),
+            coop_device: DeviceId(1000 + u64::from(seed)),
             genesis,
             ledger,
         }
@@ -60,10 +63,16 @@ impl Coop {
         .unwrap()
     }
 
-    /// Certifies `member` and writes the certificate into the ledger (by the founder).
+    /// Certifies `member` and writes the certificate into the co-op key's own log.
     pub fn admit(&mut self, member: &MemberSecret, role: Role) -> Entry {
         let cert = self.certificate(member, role);
-        self.founder_writes(None, &Record::Certificate(cert))
+        self.coop_writes(&Record::Certificate(cert))
+    }
+
+    /// Writes a statement the co-op key signed into the co-op key's own log.
+    pub fn coop_writes(&mut self, record: &Record) -> Entry {
+        let (k, d) = (self.key.clone(), self.coop_device);
+        self.ledger.write(&k, d, None, record, day(1)).unwrap()
     }
 
     pub fn founder_writes(&mut self, id: Option<RecordId>, record: &Record) -> Entry {

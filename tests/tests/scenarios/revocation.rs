@@ -64,10 +64,11 @@ async fn entries_past_a_cutoff_vanish_everywhere() {
         &w.coop_key.0,
     )
     .unwrap();
+    // The co-op key writes its revocation in its own log.
     a.handle
         .write(
             w.coop(),
-            &w.founder,
+            &w.coop_key,
             DeviceId(1),
             None,
             Record::Revocation(revocation),
