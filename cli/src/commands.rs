@@ -296,6 +296,10 @@ pub enum Coop {
         /// The co-op id or prefix.
         id: String,
     },
+    /// Replace the co-op key (lost or suspected stolen): the co-op keeps its id, what the old
+    /// key signed so far stands, and nothing it signs from now on counts. Run it on the node
+    /// that keeps coop.key.
+    Rotate,
 }
 
 /// A record id as the API takes it: the part after a `coop/` prefix, if any.
@@ -315,6 +319,13 @@ pub struct Written {
 }
 
 /// Prints what a write returned.
+/// Who signed a membership statement the node wrote: `co-op key` or `admin`.
+fn signed_by(v: &Value) -> &str {
+    v.get("signed_by")
+        .and_then(Value::as_str)
+        .unwrap_or("admin")
+}
+
 fn written(v: &Value, out: Written, what: &str) {
     if out.json {
         println!("{v}");
@@ -329,7 +340,7 @@ fn written(v: &Value, out: Written, what: &str) {
 }
 
 /// Runs one client command.
-pub async fn run(api: &Client, command: Command) -> Result<(), Failure> {
+pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Result<(), Failure> {
     match command {
         Command::Offer(l) => listing(api, l, "offer").await,
         Command::Need(l) => listing(api, l, "need").await,
@@ -390,7 +401,7 @@ pub async fn run(api: &Client, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Member(m) => member(api, m).await,
-        Command::Coop(c) => coop(api, c).await,
+        Command::Coop(c) => coop(api, home, c).await,
         Command::Peers(out) => {
             show::peers(&api.get("/v1/peers").await?, out);
             Ok(())
@@ -485,7 +496,11 @@ async fn member(api: &Client, m: Member) -> Result<(), Failure> {
                     &json!({ "key": key, "role": role, "expires": expires }),
                 )
                 .await?;
-            written(&v, out, "certified; certificate");
+            written(
+                &v,
+                out,
+                &format!("certified by the {}; certificate", signed_by(&v)),
+            );
         }
         Member::Revoke { key, reason, out } => {
             let v = api
@@ -494,14 +509,18 @@ async fn member(api: &Client, m: Member) -> Result<(), Failure> {
                     &json!({ "key": key, "reason": reason }),
                 )
                 .await?;
-            written(&v, out, "revoked; revocation");
+            written(
+                &v,
+                out,
+                &format!("revoked by the {}; revocation", signed_by(&v)),
+            );
         }
         Member::List(out) => show::members(&api.get("/v1/members").await?, out),
     }
     Ok(())
 }
 
-async fn coop(api: &Client, c: Coop) -> Result<(), Failure> {
+async fn coop(api: &Client, home: &crate::home::Home, c: Coop) -> Result<(), Failure> {
     match c {
         Coop::Show { id, genesis, out } => {
             let id = match (id, genesis) {
@@ -558,6 +577,46 @@ async fn coop(api: &Client, c: Coop) -> Result<(), Failure> {
                 .await?;
             println!("untrusted {id}; its data is deleted from this node");
         }
+        Coop::Rotate => rotate(api, home).await?,
     }
+    Ok(())
+}
+
+/// Rotates the co-op key: a new key is made and kept beside the old one until the node has
+/// signed the rotation with the old key, then it replaces it. The old key is deleted: after a
+/// rotation it can only do harm.
+async fn rotate(api: &Client, home: &crate::home::Home) -> Result<(), Failure> {
+    if home.coop_key()?.is_none() {
+        return Err(Failure::user(
+            "this data directory keeps no coop.key",
+            "run it with --data-dir of the node that keeps the co-op key",
+        ));
+    }
+    let next = home.path("coop.key.next");
+    let _ = std::fs::remove_file(&next);
+    let key = minga_protocol::SecretKey::generate()
+        .map_err(|e| Failure::user(e.to_string(), "check the system's randomness"))?;
+    key.save(&next)
+        .map_err(|e| Failure::user(e.to_string(), "check the data directory's permissions"))?;
+    let body = json!({ "new_key": key.to_pkcs8_pem() });
+    let v = match api.post("/v1/coop/rotate", &body).await {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(&next);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&next, home.path("coop.key")).map_err(|e| {
+        Failure::user(
+            format!("the rotation is signed, but coop.key was not replaced: {e}"),
+            format!("move {} over coop.key by hand", next.display()),
+        )
+    })?;
+    println!(
+        "rotated: co-op key {} is {}",
+        v.get("number").and_then(Value::as_u64).unwrap_or(0),
+        v.get("coop_key").and_then(Value::as_str).unwrap_or("")
+    );
+    println!("the old key is deleted; keep a copy of the new coop.key offline");
     Ok(())
 }

@@ -221,13 +221,27 @@ impl Home {
         }
         let path = self.path("api.token");
         match std::fs::read_to_string(&path) {
-            Ok(t) => Ok(t.trim().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                let mut b = [0u8; 32];
-                getrandom::fill(&mut b).map_err(|e| {
-                    Failure::user(format!("no randomness: {e}"), "check the system")
+            Ok(t) if t.trim().len() >= minga_node::api::MIN_TOKEN_BYTES => Ok(t.trim().to_string()),
+            // Empty or short (a crash while it was written): never serve with it.
+            Ok(_) if create => {
+                let token = new_token()?;
+                let fresh = self.path("api.token.new");
+                let _ = std::fs::remove_file(&fresh);
+                write_new(&fresh, token.as_bytes(), true)?;
+                std::fs::rename(&fresh, &path).map_err(|e| {
+                    Failure::user(
+                        format!("cannot replace the API token {}: {e}", path.display()),
+                        "check the data directory's permissions",
+                    )
                 })?;
-                let token = hex::encode(b);
+                Ok(token)
+            }
+            Ok(_) => Err(Failure::user(
+                format!("the API token {} is too short", path.display()),
+                "restart `minga up`: it makes a new one",
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                let token = new_token()?;
                 write_new(&path, token.as_bytes(), true)?;
                 Ok(token)
             }
@@ -236,6 +250,22 @@ impl Home {
                 "run minga as the user who ran `minga init`, or pass --data-dir",
             )),
         }
+    }
+
+    /// The co-op key, if it is kept here (the founding node, or one it was brought to).
+    pub fn coop_key(&self) -> Result<Option<CoopSecret>, Failure> {
+        let path = self.path("coop.key");
+        if !path.exists() {
+            return Ok(None);
+        }
+        SecretKey::load(&path)
+            .map(|k| Some(CoopSecret(k)))
+            .map_err(|e| {
+                Failure::user(
+                    format!("cannot read the co-op key {}: {e}", path.display()),
+                    "check the file's permissions, or restore it from your offline copy",
+                )
+            })
     }
 
     /// The co-op founded here, if any.
@@ -297,6 +327,14 @@ pub fn read_genesis(path: &Path, bytes: &[u8]) -> Result<Signed<Genesis>, Failur
 }
 
 /// Writes a new file, owner-only when `secret`; never replaces one.
+/// 32 random bytes, hex.
+fn new_token() -> Result<String, Failure> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b)
+        .map_err(|e| Failure::user(format!("no randomness: {e}"), "check the system"))?;
+    Ok(hex::encode(b))
+}
+
 fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<(), Failure> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();

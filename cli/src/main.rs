@@ -158,7 +158,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 })?;
             runtime.block_on(async {
                 let api = client::Client::new(&home, cli.api.as_deref())?;
-                commands::run(&api, command).await
+                commands::run(&api, &home, command).await
             })
         }
     }

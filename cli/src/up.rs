@@ -136,6 +136,7 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
                 token,
                 member: Some(member.clone()),
                 coop,
+                coop_key: home.coop_key()?,
             },
             async move {
                 let _ = api_stopping.await;

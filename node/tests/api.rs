@@ -11,7 +11,7 @@ use minga_protocol::{DeviceId, MemberSecret, NodeSecret};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TOKEN: &str = "test-token";
+const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// Sends one request and returns the status code and the JSON body.
 async fn call(
@@ -21,9 +21,23 @@ async fn call(
     token: &str,
     body: &str,
 ) -> (u16, Value) {
+    call_from(addr, &addr.to_string(), None, method, path, token, body).await
+}
+
+/// Sends one request naming `host`, and `origin` when given, as a browser would.
+async fn call_from(
+    addr: std::net::SocketAddr,
+    host: &str,
+    origin: Option<&str>,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, Value) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{origin}Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
@@ -48,6 +62,10 @@ struct Served {
 }
 
 async fn served(member: Option<LocalMember>) -> Served {
+    served_with(member, TOKEN).await
+}
+
+async fn served_with(member: Option<LocalMember>, token: &str) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::new(dir.path());
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
@@ -57,9 +75,10 @@ async fn served(member: Option<LocalMember>) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let api = ApiConfig {
-        token: TOKEN.into(),
+        token: token.into(),
         member,
         coop: None,
+        coop_key: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, node.clone(), api, async move {
@@ -131,7 +150,8 @@ async fn a_waiting_request_does_not_hold_up_shutdown() {
     // A request that would wait ten minutes for a record that never comes.
     let mut waiting = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let req = format!(
-        "GET /v1/records/abcdef12?wait=600 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        "GET /v1/records/abcdef12?wait=600 HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n",
+        s.addr
     );
     waiting.write_all(req.as_bytes()).await.unwrap();
     // Once the server has answered a later request, it has read this one (connections are
@@ -152,4 +172,55 @@ async fn a_waiting_request_does_not_hold_up_shutdown() {
         "{text}"
     );
     s.node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_origins_and_short_tokens_are_refused() {
+    let s = served(None).await;
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_string();
+    let port = s.addr.port();
+    let at = |host: String, origin: Option<String>| async move {
+        let (status, v) = call_from(
+            s.addr,
+            &host,
+            origin.as_deref(),
+            "GET",
+            "/v1/status",
+            TOKEN,
+            "",
+        )
+        .await;
+        (status, code(&v))
+    };
+    // A page that reached the API through DNS rebinding names its own host.
+    assert_eq!(
+        at(format!("rebound.example:{port}"), None).await,
+        (403, "forbidden_origin".into())
+    );
+    // A page on another site sends its origin.
+    let foreign = Some("http://rebound.example".to_string());
+    assert_eq!(
+        at(s.addr.to_string(), foreign).await,
+        (403, "forbidden_origin".into())
+    );
+    // The API's own address, by number or as localhost, with or without its own origin.
+    assert_eq!(at(s.addr.to_string(), None).await.0, 200);
+    assert_eq!(at(format!("localhost:{port}"), None).await.0, 200);
+    assert_eq!(
+        at(s.addr.to_string(), Some(format!("http://{}", s.addr)))
+            .await
+            .0,
+        200
+    );
+
+    // A token shorter than 32 bytes (an empty file left by a crash) is never accepted.
+    for short in ["", "   ", "abc"] {
+        let weak = served_with(None, short).await;
+        let (status, v) = call(weak.addr, "GET", "/v1/status", short, "").await;
+        assert_eq!(
+            (status, code(&v).as_str()),
+            (503, "token_too_short"),
+            "{short:?}"
+        );
+    }
 }

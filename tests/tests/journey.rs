@@ -13,151 +13,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use support::*;
 
 use base64::Engine;
 use serde_json::Value;
-
-/// How long a node may take to start, or a record to arrive.
-const WAIT_SECS: u64 = 60;
-
-fn minga_bin() -> PathBuf {
-    // <target>/debug/deps/journey-<hash> → <target>/debug/minga
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join(format!("minga{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build -p minga-cli`) first",
-        bin.display()
-    );
-    bin
-}
-
-/// A running `minga up`, stopped with SIGTERM when dropped.
-struct Up {
-    child: Child,
-    dir: PathBuf,
-    listen: String,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn up(dir: &Path, bootstrap: Option<&str>) -> Up {
-    let mut cmd = Command::new(minga_bin());
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args([
-            "up",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--api",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(b) = bootstrap {
-        cmd.args(["--bootstrap", b]);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let rx = lines_of(child.stdout.take().unwrap());
-    let mut listen = None;
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(WAIT_SECS))
-            .expect("minga up did not become ready");
-        if let Some(a) = line.strip_prefix("listening   ") {
-            listen.get_or_insert_with(|| a.to_string());
-        }
-        if line.starts_with("press Ctrl-C") {
-            break;
-        }
-    }
-    Up {
-        child,
-        dir: dir.to_path_buf(),
-        listen: listen.expect("minga up printed no listen address"),
-    }
-}
-
-/// Runs `minga --data-dir DIR ARGS…`.
-fn minga(dir: &Path, args: &[&str]) -> Output {
-    Command::new(minga_bin())
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs a command that must succeed and returns its stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = minga(dir, args);
-    assert!(
-        out.status.success(),
-        "minga {args:?} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command with `--json` that must succeed and returns its JSON.
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let text = ok(dir, &all);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-}
-
-/// The lines a child prints, as they come.
-fn lines_of(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::sync_channel(64);
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// The id of the one open record of a kind.
-fn needs_or_offers(dir: &Path, kind: &str) -> String {
-    let list = json(dir, &[kind, "list"]);
-    id_of(&list[0])
-}
-
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
-/// The member key `init` printed.
-fn member_key(init_output: &str) -> String {
-    init_output
-        .lines()
-        .find_map(|l| l.strip_prefix("member key  "))
-        .unwrap()
-        .trim()
-        .to_string()
-}
 
 #[test]
 fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {

@@ -4,12 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use minga_protocol::{
-    Certificate, Cutoff, Genesis, Record, RecordRef, Revocation, Role, SignedPart, Timestamp,
+    Certificate, CoopId, CoopSecret, Cutoff, Entry, Genesis, Hash, Membership, PublicKey, Record,
+    RecordRef, Revocation, Role, Rotation, Signed, SignedPart, Timestamp,
 };
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::input::{MemberInput, RevokeInput, req, time};
+use super::input::{MemberInput, RevokeInput, RotateInput, req, time};
 use super::{Body, Shared, output};
 
 pub(super) async fn status(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
@@ -125,75 +126,181 @@ pub(super) async fn members(State(s): State<Shared>) -> Result<Json<Value>, ApiE
     Ok(Json(output::members(&m, Timestamp::now())))
 }
 
-/// This node's member, who must be an admin of its co-op: the co-op, and the `parent` an
-/// admin's certificate names (the co-op id for the founder, else the admin's certificate).
-async fn admin(s: &Shared) -> Result<(minga_protocol::CoopId, minga_protocol::Hash), ApiError> {
-    let (coop, role) = s.home().await?;
-    let me = s.member()?.key.public();
-    if role != Role::Admin {
-        return Err(ApiError::refused(
-            format!("this node's member is a {role}, not an admin"),
-            "run this on an admin's node",
-        ));
-    }
-    let m = s.node.membership(coop).await?;
-    if m.genesis().value().founder == me {
-        return Ok((coop, coop.0));
-    }
-    let now = Timestamp::now();
-    m.certificates_of(&me)
-        .find(|c| c.value().role == Role::Admin && c.value().expires.is_none_or(|e| now < e))
-        .map(|c| (coop, c.hash()))
-        .ok_or_else(|| {
-            ApiError::refused(
-                "no admin certificate of this member holds now",
-                "ask another admin",
-            )
-        })
+/// Who signs a membership statement on this node: the co-op key, in its own log, or this
+/// node's member as an admin (with the `parent` its certificates name: the co-op id for the
+/// founder, else the admin's own certificate from the co-op key).
+enum Issuer {
+    CoopKey(CoopSecret),
+    Admin(Hash),
 }
 
-async fn write(
+impl Issuer {
+    /// How answers name the signer: `co-op key` or `admin`.
+    fn name(&self) -> &'static str {
+        match self {
+            Issuer::CoopKey(_) => "co-op key",
+            Issuer::Admin(_) => "admin",
+        }
+    }
+
+    fn public(&self, s: &Shared) -> Result<PublicKey, ApiError> {
+        Ok(match self {
+            Issuer::CoopKey(k) => k.public(),
+            Issuer::Admin(_) => s.member()?.key.public(),
+        })
+    }
+
+    fn sign<T: minga_protocol::Statement>(
+        &self,
+        s: &Shared,
+        value: T,
+    ) -> Result<Signed<T>, ApiError> {
+        let key = match self {
+            Issuer::CoopKey(k) => &k.0,
+            Issuer::Admin(_) => &s.member()?.key.0,
+        };
+        Signed::sign(value, key).map_err(|e| ApiError::bad(e.to_string(), "shorten the text"))
+    }
+
+    /// Writes the statement into the signer's own log.
+    async fn write(&self, s: &Shared, coop: CoopId, value: Record) -> Result<Entry, ApiError> {
+        let device = s.member()?.device;
+        Ok(match self {
+            Issuer::CoopKey(k) => s.node.write(coop, k, device, None, value).await?,
+            Issuer::Admin(_) => {
+                s.node
+                    .write(coop, &s.member()?.key, device, None, value)
+                    .await?
+            }
+        })
+    }
+}
+
+/// The co-op key this node holds, if it is the one in force.
+fn coop_key(s: &Shared, m: &Membership) -> Result<CoopSecret, ApiError> {
+    let key = s.coop_key().ok_or_else(|| {
+        ApiError::refused(
+            "only the co-op key may do this, and this node does not hold it",
+            "run it on the node that keeps coop.key (the founding node), or bring the key there",
+        )
+    })?;
+    if key.public() != m.current_coop_key() {
+        return Err(ApiError::refused(
+            "this node's co-op key was rotated away",
+            "restart `minga up` with the current coop.key",
+        ));
+    }
+    Ok(key)
+}
+
+/// This node's member as an admin of its co-op, or else the co-op key if the node holds it.
+async fn issuer(s: &Shared, coop: CoopId, m: &Membership) -> Result<Issuer, ApiError> {
+    let now = Timestamp::now();
+    if let Some(me) = s.config.member.as_ref().map(|l| l.key.public())
+        && m.role_at(&me, now) == Ok(Role::Admin)
+    {
+        if m.genesis().value().founder == me {
+            return Ok(Issuer::Admin(coop.0));
+        }
+        let by_coop_key = m.certificates_of(&me).find(|c| {
+            let v = c.value();
+            v.role == Role::Admin && v.parent.is_none() && v.expires.is_none_or(|e| now < e)
+        });
+        if let Some(c) = by_coop_key {
+            return Ok(Issuer::Admin(c.hash()));
+        }
+    }
+    coop_key(s, m).map(Issuer::CoopKey).map_err(|_| {
+        ApiError::refused(
+            "this node's member is not an admin of its co-op",
+            "run this on an admin's node",
+        )
+    })
+}
+
+/// Whether `key` holds a role only the co-op key may end: the founder, or an admin the co-op
+/// key certified.
+fn ended_only_by_coop_key(m: &Membership, key: &PublicKey) -> bool {
+    *key == m.genesis().value().founder
+        || m.certificates_of(key)
+            .any(|c| c.value().parent.is_none() && c.value().role == Role::Admin)
+}
+
+/// The cut-offs of `subject`'s logs: what this node holds of them stays valid.
+async fn held_cutoffs(
     s: &Shared,
-    coop: minga_protocol::CoopId,
-    value: Record,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let member = s.member()?;
-    let entry = s
-        .node
-        .write(coop, &member.key, member.device, None, value)
-        .await?;
+    coop: CoopId,
+    subject: &PublicKey,
+    extra: u64,
+) -> Result<Vec<Cutoff>, ApiError> {
+    let vector = s.node.version_vector(coop).await?;
+    let mut cutoffs: Vec<Cutoff> = vector
+        .iter()
+        .filter(|(log, _)| log.author == *subject)
+        .map(|(log, seq)| Cutoff {
+            device: log.device,
+            last_valid: *seq,
+        })
+        .collect();
+    // The entry that is about to carry a rotation must stay valid itself.
+    if extra > 0 {
+        let device = s.member()?.device;
+        match cutoffs.iter_mut().find(|c| c.device == device) {
+            Some(c) => c.last_valid += extra,
+            None => cutoffs.push(Cutoff {
+                device,
+                last_valid: extra,
+            }),
+        }
+    }
+    cutoffs.sort();
+    Ok(cutoffs)
+}
+
+fn created(entry: &Entry, coop: CoopId) -> (StatusCode, Json<Value>) {
     let id = entry.record_id();
-    Ok((
+    (
         StatusCode::CREATED,
         Json(json!({ "id": id.to_string(), "ref": RecordRef { coop, record: id }.to_string() })),
-    ))
+    )
 }
 
 pub(super) async fn add_member(
     State(s): State<Shared>,
     Body(input): Body<MemberInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (coop, parent) = admin(&s).await?;
-    let subject: minga_protocol::PublicKey = req("key", &input.key)?;
+    let (coop, _) = s.home().await?;
+    let m = s.node.membership(coop).await?;
+    let subject: PublicKey = req("key", &input.key)?;
     let role: Role = match &input.role {
         Some(r) => req("role", r)?,
         None => Role::Member,
     };
+    // Only the co-op key certifies an admin; an admin certifies members and coordinators.
+    let issuer = if role == Role::Admin {
+        Issuer::CoopKey(coop_key(&s, &m)?)
+    } else {
+        issuer(&s, coop, &m).await?
+    };
     let cert = Certificate {
-        signer: s.member()?.key.public(),
+        signer: issuer.public(&s)?,
         coop,
         subject,
         role,
         issued: Timestamp::now(),
         expires: time("expires", &input.expires)?,
-        parent: Some(parent),
+        parent: match &issuer {
+            Issuer::CoopKey(_) => None,
+            Issuer::Admin(parent) => Some(*parent),
+        },
     };
-    let signed = minga_protocol::Signed::sign(cert, &s.member()?.key.0)
-        .map_err(|e| ApiError::bad(e.to_string(), "check the key"))?;
+    let signed = issuer.sign(&s, cert)?;
     // Bundles and `verify` name a certificate by its statement's hash, not its record id.
     let hash = signed.hash();
-    let (status, Json(mut out)) = write(&s, coop, Record::Certificate(signed)).await?;
+    let entry = issuer.write(&s, coop, Record::Certificate(signed)).await?;
+    let (status, Json(mut out)) = created(&entry, coop);
     out["certificate"] = json!(hash.to_string());
+    out["signed_by"] = json!(issuer.name());
     Ok((status, Json(out)))
 }
 
@@ -201,34 +308,72 @@ pub(super) async fn revoke(
     State(s): State<Shared>,
     Body(input): Body<RevokeInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (coop, _) = admin(&s).await?;
-    let subject: minga_protocol::PublicKey = req("key", &input.key)?;
-    if subject == s.member()?.key.public() {
+    let (coop, _) = s.home().await?;
+    let m = s.node.membership(coop).await?;
+    let subject: PublicKey = req("key", &input.key)?;
+    // An admin's revocation never ends an admin's role: that takes the co-op key.
+    let issuer = if ended_only_by_coop_key(&m, &subject) {
+        Issuer::CoopKey(coop_key(&s, &m).map_err(|e| {
+            ApiError::refused(
+                "only the co-op key may revoke an admin or the founder, and this node does not hold it",
+                e.hint,
+            )
+        })?)
+    } else {
+        issuer(&s, coop, &m).await?
+    };
+    if subject == issuer.public(&s)? {
         return Err(ApiError::refused(
-            "an admin cannot revoke their own key here",
-            "ask another admin",
+            "a key cannot revoke itself here",
+            "rotate the co-op key with `minga coop rotate`, or ask another admin",
         ));
     }
-    // What this node holds of the subject's logs stays valid; anything later is not.
-    let vector = s.node.version_vector(coop).await?;
-    let mut cutoffs: Vec<Cutoff> = vector
-        .iter()
-        .filter(|(log, _)| log.author == subject)
-        .map(|(log, seq)| Cutoff {
-            device: log.device,
-            last_valid: *seq,
-        })
-        .collect();
-    cutoffs.sort();
     let rev = Revocation {
-        signer: s.member()?.key.public(),
+        signer: issuer.public(&s)?,
         coop,
         subject,
-        cutoffs,
+        cutoffs: held_cutoffs(&s, coop, &subject, 0).await?,
         issued: Timestamp::now(),
         reason: input.reason.filter(|r| !r.trim().is_empty()),
     };
-    let signed = minga_protocol::Signed::sign(rev, &s.member()?.key.0)
-        .map_err(|e| ApiError::bad(e.to_string(), "shorten the reason"))?;
-    write(&s, coop, Record::Revocation(signed)).await
+    let signed = issuer.sign(&s, rev)?;
+    let entry = issuer.write(&s, coop, Record::Revocation(signed)).await?;
+    let (status, Json(mut out)) = created(&entry, coop);
+    out["signed_by"] = json!(issuer.name());
+    Ok((status, Json(out)))
+}
+
+pub(super) async fn rotate(
+    State(s): State<Shared>,
+    Body(input): Body<RotateInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (coop, _) = s.home().await?;
+    let m = s.node.membership(coop).await?;
+    let old = coop_key(&s, &m)?;
+    let new = minga_protocol::SecretKey::from_pkcs8_pem(&input.new_key, "new_key")
+        .map(CoopSecret)
+        .map_err(|e| ApiError::bad(e.to_string(), "send the new key as PKCS#8 PEM"))?;
+    if m.coop_key_epoch(&new.public()).is_some() {
+        return Err(ApiError::bad(
+            "the co-op has used that key before",
+            "generate a new key",
+        ));
+    }
+    let rotation = Rotation {
+        signer: old.public(),
+        coop,
+        number: m.rotations().count() as u32 + 1,
+        new_key: new.public(),
+        cutoffs: held_cutoffs(&s, coop, &old.public(), 1).await?,
+        at: Timestamp::now(),
+    };
+    let issuer = Issuer::CoopKey(old);
+    let signed = issuer.sign(&s, rotation)?;
+    let number = signed.value().number;
+    let entry = issuer.write(&s, coop, Record::Rotation(signed)).await?;
+    s.set_coop_key(new.clone());
+    let (status, Json(mut out)) = created(&entry, coop);
+    out["number"] = json!(number);
+    out["coop_key"] = json!(new.public().to_string());
+    Ok((status, Json(out)))
 }

@@ -252,6 +252,14 @@ pub struct RevokeInput {
     pub reason: Option<String>,
 }
 
+/// `POST /v1/coop/rotate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateInput {
+    /// The new co-op key, PKCS#8 PEM (the CLI generates it and keeps it as `coop.key`).
+    pub new_key: String,
+}
+
 /// `POST /v1/import`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use minga_protocol::{CoopId, DeviceId, MemberSecret, Role, Timestamp};
+use minga_protocol::{CoopId, DeviceId, MemberSecret, MembershipError, Role, Timestamp};
 use tokio::sync::watch;
 
 pub use error::ApiError;
@@ -30,6 +30,10 @@ pub use input::{ListingInput, PledgeInput};
 pub use output::status_name;
 
 use crate::NodeHandle;
+
+/// The shortest API token the node serves with: a shorter one (an empty file left by a crash,
+/// say) would make the token guessable, so every request is refused instead.
+pub const MIN_TOKEN_BYTES: usize = 32;
 
 /// The largest request body accepted (an import of many rows).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -52,12 +56,20 @@ pub struct ApiConfig {
     pub member: Option<LocalMember>,
     /// The co-op the member writes for; `None`: the one co-op that certifies the member.
     pub coop: Option<CoopId>,
+    /// The co-op key, on the node that holds it: it signs what only the co-op key may
+    /// (certifying and revoking admins, rotating itself).
+    pub coop_key: Option<minga_protocol::CoopSecret>,
 }
 
 struct ApiState {
     node: NodeHandle,
     config: ApiConfig,
+    /// The co-op key in use, replaced by a rotation.
+    coop_key: std::sync::Mutex<Option<minga_protocol::CoopSecret>>,
     stopping: watch::Receiver<bool>,
+    /// The `Host` values a request may name: the API's own address, by number or as
+    /// localhost. Anything else is a page that reached the API through DNS rebinding.
+    hosts: Vec<String>,
 }
 
 type Shared = Arc<ApiState>;
@@ -71,7 +83,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
-    let app = router(node, config, stopping);
+    let hosts = allowed_hosts(listener.local_addr()?);
+    let app = router(node, config, stopping, hosts);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -80,11 +93,29 @@ pub async fn serve(
         .await
 }
 
-fn router(node: NodeHandle, config: ApiConfig, stopping: watch::Receiver<bool>) -> Router {
+/// The `Host` header values that name this API: its address, and `localhost` with its port.
+fn allowed_hosts(addr: std::net::SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = vec![addr.to_string(), format!("localhost:{port}")];
+    if addr.ip().is_unspecified() {
+        hosts.push(format!("127.0.0.1:{port}"));
+        hosts.push(format!("[::1]:{port}"));
+    }
+    hosts
+}
+
+fn router(
+    node: NodeHandle,
+    config: ApiConfig,
+    stopping: watch::Receiver<bool>,
+    hosts: Vec<String>,
+) -> Router {
     let state = Arc::new(ApiState {
         node,
+        coop_key: std::sync::Mutex::new(config.coop_key.clone()),
         config,
         stopping,
+        hosts,
     });
     Router::new()
         .route("/v1/status", get(admin::status))
@@ -93,6 +124,7 @@ fn router(node: NodeHandle, config: ApiConfig, stopping: watch::Receiver<bool>) 
         .route("/v1/coops/{coop}", get(admin::coop).delete(admin::untrust))
         .route("/v1/members", get(admin::members).post(admin::add_member))
         .route("/v1/members/revoke", post(admin::revoke))
+        .route("/v1/coop/rotate", post(admin::rotate))
         .route("/v1/events", get(events::events))
         .route("/v1/match", get(matching::matches))
         .route("/v1/plan", get(matching::allocation))
@@ -115,13 +147,43 @@ fn router(node: NodeHandle, config: ApiConfig, stopping: watch::Receiver<bool>) 
         .with_state(state)
 }
 
-/// Refuses any request without the right bearer token.
+/// Refuses any request without the right bearer token, any whose `Host` is not this API's
+/// address, and any from a web page (`Origin`) served elsewhere.
 async fn authorize(
     State(state): State<Shared>,
     headers: HeaderMap,
     req: Request,
     next: Next,
 ) -> Response {
+    let refuse = |status, code, message: &str, hint: &str| {
+        axum::response::IntoResponse::into_response(ApiError {
+            status,
+            code,
+            message: message.into(),
+            hint: hint.into(),
+        })
+    };
+    let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let host_ok =
+        header(axum::http::header::HOST).is_some_and(|h| state.hosts.iter().any(|a| a == h));
+    let origin_ok = header(axum::http::header::ORIGIN)
+        .is_none_or(|o| state.hosts.iter().any(|a| o == format!("http://{a}")));
+    if !host_ok || !origin_ok {
+        return refuse(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "the request names another host or comes from another site",
+            "call the API at the address in the data directory's api.addr",
+        );
+    }
+    if state.config.token.len() < MIN_TOKEN_BYTES {
+        return refuse(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "token_too_short",
+            "the node's API token is too short to be safe",
+            "restart `minga up`: it makes a new one",
+        );
+    }
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -170,6 +232,16 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Par
 }
 
 impl ApiState {
+    fn coop_key(&self) -> Option<minga_protocol::CoopSecret> {
+        self.coop_key.lock().ok()?.clone()
+    }
+
+    fn set_coop_key(&self, key: minga_protocol::CoopSecret) {
+        if let Ok(mut k) = self.coop_key.lock() {
+            *k = Some(key);
+        }
+    }
+
     fn member(&self) -> Result<&LocalMember, ApiError> {
         self.config.member.as_ref().ok_or_else(|| {
             ApiError::refused(
@@ -194,12 +266,23 @@ impl ApiState {
             return Ok((coop, role));
         }
         let mut found = Vec::new();
+        let mut revoked = None;
         for c in self.node.coops().await? {
             let coop = c.genesis.coop_id();
             let m = self.node.membership(coop).await?;
-            if let Ok(role) = m.role_at(&member.key.public(), now) {
-                found.push((coop, role));
+            match m.role_at(&member.key.public(), now) {
+                Ok(role) => found.push((coop, role)),
+                Err(e @ MembershipError::KeyRevoked { .. }) => {
+                    revoked = Some((c.genesis.value().name.clone(), e))
+                }
+                Err(_) => {}
             }
+        }
+        if let ([], Some((name, e))) = (found.as_slice(), revoked) {
+            return Err(ApiError::refused(
+                format!("this node's member cannot write for {name}: {e}"),
+                "a revoked key stays revoked: make a new key (`minga init` in a new data directory) and ask an admin to certify it",
+            ));
         }
         match found.as_slice() {
             [one] => Ok(*one),
