@@ -99,7 +99,7 @@ pub struct Filters {
     /// Only at least this urgent (low, normal, high, critical).
     #[arg(long)]
     pub urgency: Option<String>,
-    /// Only with this status (open, partly_pledged, pledged, fulfilled, proposed, accepted, …).
+    /// Only with this status (open, partly_pledged, pledged, over_pledged, fulfilled, proposed, accepted, …).
     #[arg(long)]
     pub status: Option<String>,
     /// Only this co-op's (id or prefix).

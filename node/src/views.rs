@@ -396,13 +396,15 @@ impl Views {
         Some(Totals { pledged, delivered })
     }
 
+    /// The pledges that draw on an offer: only its own co-op's. A pledge by another co-op
+    /// naming it promises what that co-op does not hold, and takes nothing from the offer.
     fn offer_pledges(&self, offer: RecordRef) -> Vec<PledgeStatus> {
         self.by_offer
             .get(&offer)
             .into_iter()
             .flatten()
             .filter_map(|k| self.at(k))
-            .filter(|p| p.kind == RecordKind::Pledge)
+            .filter(|p| p.kind == RecordKind::Pledge && p.coop == offer.coop)
             .filter_map(|p| self.pledge_status(p))
             .collect()
     }
@@ -789,6 +791,53 @@ mod tests {
             )
             .len(),
             0
+        );
+    }
+
+    #[test]
+    fn only_the_offers_own_coop_draws_on_it_and_excess_shows_as_over_pledged() {
+        let (a, b) = (coop(1), coop(2));
+        let mut v = Views::default();
+        let offer = Record::Offer(Offer::new(
+            "rice",
+            "food/grain/rice".parse().unwrap(),
+            "100 kg".parse().unwrap(),
+        ));
+        v.upsert(RecordView::of(a, id(1), &offer));
+        v.upsert(RecordView::of(b, id(2), &need("food/grain/rice", None)));
+        let offer_ref = RecordRef {
+            coop: a,
+            record: id(1),
+        };
+        let need_ref = RecordRef {
+            coop: b,
+            record: id(2),
+        };
+        let drawing = |c, n, qty| {
+            let mut p = commitment(RecordKind::Pledge, c, n, need_ref, qty, 1);
+            p.offer = Some(Box::new(offer_ref));
+            p
+        };
+        let status = |v: &Views| v.status(v.get(&a, &id(1)).unwrap(), Timestamp(0));
+        // B pledges to its own need naming A's offer: A's offer is untouched.
+        v.upsert(drawing(b, 3, "1000 kg"));
+        assert_eq!(status(&v), Some(Status::Offer(OfferStatus::Open)));
+        assert!(
+            v.totals(v.get(&a, &id(1)).unwrap())
+                .unwrap()
+                .pledged
+                .value()
+                .is_zero()
+        );
+        // A's own pledges draw on it, and past its quantity it is over-pledged.
+        v.upsert(drawing(a, 4, "60 kg"));
+        assert_eq!(status(&v), Some(Status::Offer(OfferStatus::PartlyPledged)));
+        v.upsert(drawing(a, 5, "60 kg"));
+        assert_eq!(status(&v), Some(Status::Offer(OfferStatus::OverPledged)));
+        // The need counts every pledge made to it, whoever drew on what.
+        assert_eq!(
+            v.status(v.get(&b, &id(2)).unwrap(), Timestamp(0)),
+            Some(Status::Need(NeedStatus::OverPledged))
         );
     }
 

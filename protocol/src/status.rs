@@ -124,6 +124,8 @@ pub enum NeedStatus {
     PartlyPledged,
     /// Pledges cover all of it.
     Pledged,
+    /// Pledges add up to more than it asks for: a coordinator should look.
+    OverPledged,
     /// Deliveries confirmed cover all of it.
     Fulfilled,
     /// The co-op withdrew it.
@@ -152,7 +154,8 @@ pub fn pledge_totals(
 
 /// Derives a need's status from the pledges that reference it and the clock. In order:
 /// withdrawn; fulfilled when confirmed deliveries cover it; expired when its expiry has
-/// passed; pledged or partly pledged by the pledges not declined; otherwise open.
+/// passed; over-pledged, pledged or partly pledged by the pledges not declined; otherwise
+/// open.
 pub fn need_status(need: &Need, pledges: &[PledgeStatus], now: Timestamp) -> NeedStatus {
     need_status_from(need.quantity, need.withdrawn, need.expires, pledges, now)
 }
@@ -173,6 +176,8 @@ pub fn need_status_from(
         NeedStatus::Fulfilled
     } else if expires.is_some_and(|e| e <= now) {
         NeedStatus::Expired
+    } else if pledged.value() > want {
+        NeedStatus::OverPledged
     } else if pledged.value() >= want {
         NeedStatus::Pledged
     } else if !pledged.value().is_zero() {
@@ -192,13 +197,17 @@ pub enum OfferStatus {
     PartlyPledged,
     /// Pledges draw on all of it.
     Pledged,
+    /// Its own co-op's pledges draw on more than it holds: the excess is promised twice.
+    OverPledged,
     /// The co-op withdrew it.
     Withdrawn,
     /// Its expiry, or the end of its availability, passed.
     Expired,
 }
 
-/// Derives an offer's status from the pledges that draw on it and the clock.
+/// Derives an offer's status from the pledges that draw on it and the clock. Only pledges
+/// made by the offer's own co-op draw on it (the caller passes only those): anyone else
+/// naming it promises what is not theirs.
 pub fn offer_status(offer: &Offer, pledges: &[PledgeStatus], now: Timestamp) -> OfferStatus {
     offer_status_from(
         offer.quantity,
@@ -223,6 +232,8 @@ pub fn offer_status_from(
         OfferStatus::Withdrawn
     } else if ends.is_some_and(|e| e <= now) {
         OfferStatus::Expired
+    } else if pledged.value() > quantity.value() {
+        OfferStatus::OverPledged
     } else if pledged.value() >= quantity.value() {
         OfferStatus::Pledged
     } else if !pledged.value().is_zero() {

@@ -57,7 +57,7 @@ pub(super) async fn list(
                 return Err(ApiError::field(
                     "status",
                     format!(
-                        "unknown status {name:?}: open, partly_pledged, pledged, fulfilled, withdrawn, expired, proposed, accepted, declined, partly_fulfilled"
+                        "unknown status {name:?}: open, partly_pledged, pledged, over_pledged, fulfilled, withdrawn, expired, proposed, accepted, declined, partly_fulfilled"
                     ),
                 ));
             }
