@@ -440,7 +440,12 @@ async fn listing(api: &Client, l: Listing, kind: &str) -> Result<(), Failure> {
                     &json!({}),
                 )
                 .await?;
-            written(&v, out, &format!("{kind} withdrawn"));
+            let how = if v.get("removed").and_then(Value::as_bool) == Some(true) {
+                "withdrawn; its content is removed on every node:"
+            } else {
+                "marked withdrawn (a coordinator's withdraw removes its content):"
+            };
+            written(&v, out, &format!("{kind} {how}"));
             Ok(())
         }
     }

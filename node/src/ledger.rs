@@ -239,9 +239,17 @@ impl LedgerStore for StagedStore {
 
     fn put_record(&mut self, id: RecordId, state: RecordState, value: Option<&Record>) {
         self.removed.remove(&id);
-        let view = value
-            .filter(|_| !state.pruned)
-            .map(|v| RecordView::of(self.coop, id, v));
+        let view = match (state.pruned, state.kind) {
+            // A withdrawn offer or need keeps a view without content, so listings with
+            // `--all` still say it was withdrawn.
+            (true, Some(kind @ (RecordKind::Offer | RecordKind::Need))) => {
+                let mut v = RecordView::empty(self.coop, id, kind);
+                v.withdrawn = true;
+                Some(v)
+            }
+            (true, _) => None,
+            (false, _) => value.map(|v| RecordView::of(self.coop, id, v)),
+        };
         self.views.insert(id, view);
         self.records.insert(id, state);
     }
@@ -387,6 +395,19 @@ impl CoopLedger {
         at: Timestamp,
     ) -> Result<Entry, LedgerError> {
         let entry = self.ledger.write(key, device, record, value, at);
+        self.commit()?;
+        Ok(entry?)
+    }
+
+    /// Withdraws a record for real with a prune entry, durably.
+    pub fn prune(
+        &mut self,
+        key: &impl LogAuthor,
+        device: DeviceId,
+        record: RecordId,
+        at: Timestamp,
+    ) -> Result<Entry, LedgerError> {
+        let entry = self.ledger.prune(key, device, record, at);
         self.commit()?;
         Ok(entry?)
     }

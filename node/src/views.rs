@@ -467,6 +467,13 @@ impl Views {
             record: v.id,
         };
         match v.kind {
+            // Withdrawn for real, its content is gone: nothing else to derive.
+            RecordKind::Need if v.withdrawn && v.quantity.is_none() => {
+                Some(Status::Need(NeedStatus::Withdrawn))
+            }
+            RecordKind::Offer if v.withdrawn && v.quantity.is_none() => {
+                Some(Status::Offer(OfferStatus::Withdrawn))
+            }
             RecordKind::Need => {
                 let pledges: Vec<PledgeStatus> = self
                     .referring(me)

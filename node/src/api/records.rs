@@ -214,9 +214,12 @@ pub(super) async fn add_need(State(s): State<Shared>, Body(input): Body<ListingI
     write(&s, None, input.to_record(RecordKind::Need)?).await
 }
 
+/// Withdraws an offer or need of this co-op. A coordinator or admin removes it for real (a
+/// prune: every node drops its content and keeps the signed headers); a member marks it
+/// withdrawn, and a coordinator's withdraw can then remove it.
 pub(super) async fn withdraw(State(s): State<Shared>, Path(id): Path<String>) -> Answer {
     let d = s.node.detail(&id).await?;
-    let (coop, _) = s.home().await?;
+    let (coop, role) = s.home().await?;
     if d.view.coop != coop {
         return Err(ApiError::refused(
             "only the co-op that posted a record can withdraw it",
@@ -242,7 +245,26 @@ pub(super) async fn withdraw(State(s): State<Shared>, Path(id): Path<String>) ->
             ));
         }
     };
-    write(&s, Some(d.view.id), value).await
+    if role >= minga_protocol::Role::Coordinator {
+        let member = s.member()?;
+        let entry = s
+            .node
+            .prune(coop, &member.key, member.device, d.view.id)
+            .await?;
+        return Ok((
+            StatusCode::OK,
+            Json(json!({
+                "id": d.view.id.to_string(),
+                "ref": RecordRef { coop, record: d.view.id }.to_string(),
+                "kind": d.view.kind.name(),
+                "entry": entry.hash().to_string(),
+                "removed": true,
+            })),
+        ));
+    }
+    let (status, Json(mut out)) = write(&s, Some(d.view.id), value).await?;
+    out["removed"] = json!(false);
+    Ok((status, Json(out)))
 }
 
 fn of_kind(d: &RecordDetail, kind: RecordKind, id: &str) -> Result<RecordRef, ApiError> {

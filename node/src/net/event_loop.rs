@@ -150,6 +150,24 @@ impl EventLoop {
         let _ = self.events.send(event);
     }
 
+    /// After a local write: views absorbed, an event, and the entries queued for gossip.
+    fn publish_local(&mut self, coop: CoopId, result: &Result<Vec<Entry>, NodeError>) {
+        self.absorb_views(&coop);
+        let Ok(entries) = result else { return };
+        self.emit(NodeEvent::Applied {
+            coop,
+            entries: entries.iter().map(Entry::hash).collect(),
+            from: None,
+        });
+        for entry in entries {
+            if self.outbox.len() < OUTBOX_LIMIT {
+                self.outbox.push_back(entry.encode());
+            } else {
+                tracing::warn!("gossip queue full; the entry will reach peers by catch-up");
+            }
+        }
+    }
+
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Write {
@@ -165,24 +183,25 @@ impl EventLoop {
                         .write_all(key.as_ref(), device, &edits, now())
                         .map_err(NodeError::from),
                 };
-                self.absorb_views(&coop);
-                if let Ok(entries) = &result {
-                    self.emit(NodeEvent::Applied {
-                        coop,
-                        entries: entries.iter().map(Entry::hash).collect(),
-                        from: None,
-                    });
-                    for entry in entries {
-                        if self.outbox.len() < OUTBOX_LIMIT {
-                            self.outbox.push_back(entry.encode());
-                        } else {
-                            tracing::warn!(
-                                "gossip queue full; the entry will reach peers by catch-up"
-                            );
-                        }
-                    }
-                }
+                self.publish_local(coop, &result);
                 let _ = reply.send(result);
+            }
+            Command::Prune {
+                coop,
+                key,
+                device,
+                record,
+                reply,
+            } => {
+                let result = match self.ledgers.get_mut(&coop) {
+                    None => Err(NodeError::UnknownCoop(coop)),
+                    Some(l) => l
+                        .prune(key.as_ref(), device, record, now())
+                        .map(|e| vec![e])
+                        .map_err(NodeError::from),
+                };
+                self.publish_local(coop, &result);
+                let _ = reply.send(result.map(|mut v| v.remove(0)));
             }
             Command::Trust { genesis, reply } => {
                 let coop = genesis.coop_id();

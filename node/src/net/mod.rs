@@ -186,6 +186,13 @@ enum Command {
         edits: Vec<(Option<RecordId>, Record)>,
         reply: oneshot::Sender<Result<Vec<Entry>, NodeError>>,
     },
+    Prune {
+        coop: CoopId,
+        key: Box<AuthorKey>,
+        device: DeviceId,
+        record: RecordId,
+        reply: oneshot::Sender<Result<Entry, NodeError>>,
+    },
     Untrust {
         coop: CoopId,
         reply: oneshot::Sender<Result<(), NodeError>>,
@@ -454,6 +461,25 @@ impl NodeHandle {
             key: Box::new(key.into()),
             device,
             edits,
+            reply,
+        })
+        .await?
+    }
+
+    /// Withdraws an offer or need for real, by a coordinator: a prune entry, after which every
+    /// node drops the record's content and keeps only its entries' signed headers.
+    pub async fn prune(
+        &self,
+        coop: CoopId,
+        key: impl Into<AuthorKey>,
+        device: DeviceId,
+        record: RecordId,
+    ) -> Result<Entry, NodeError> {
+        self.ask(|reply| Command::Prune {
+            coop,
+            key: Box::new(key.into()),
+            device,
+            record,
             reply,
         })
         .await?

@@ -11,3 +11,4 @@ mod partition;
 mod restart;
 mod revocation;
 mod views;
+mod withdrawal;
