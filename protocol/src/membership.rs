@@ -805,6 +805,41 @@ impl Membership {
             .ok_or_else(|| MembershipError::NotValidAt(key.to_string(), at))
     }
 
+    /// Keys whose certificates in effect have all expired by `now` and that no revocation
+    /// ends yet, each with whether only the co-op key can end it (its role came from the
+    /// co-op key). An admin's node revokes them with cut-offs at what it holds: a claimed
+    /// timestamp can be backdated, so expiry alone cannot stop an expired member whose clock
+    /// was set back; the revocation does, on every node the same way.
+    pub fn expired(&self, now: Timestamp) -> Vec<(PublicKey, bool)> {
+        let d = &self.derived;
+        let lapsed = |grants: Option<&Vec<Grant>>| {
+            grants.is_some_and(|gs| !gs.is_empty() && gs.iter().all(|g| !g.holds_at(now)))
+        };
+        let mut out = Vec::new();
+        for key in self.by_subject.keys() {
+            if *key == self.genesis.value().founder || d.coop_cuts.contains_key(key) {
+                continue;
+            }
+            let by_coop = d.coop_grants.get(key);
+            let by_admin = d
+                .admin_grants
+                .get(key)
+                .filter(|_| !d.admin_cuts.contains_key(key));
+            let holds =
+                |g: Option<&Vec<Grant>>| g.is_some_and(|gs| gs.iter().any(|g| g.holds_at(now)));
+            if holds(by_coop) || holds(by_admin) {
+                continue;
+            }
+            if lapsed(by_coop) {
+                out.push((*key, true));
+            } else if lapsed(by_admin) {
+                out.push((*key, false));
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Every key that holds a role at `t`, with its highest (for listings).
     pub fn members_at(&self, t: Timestamp) -> BTreeMap<PublicKey, Role> {
         let mut out = BTreeMap::new();

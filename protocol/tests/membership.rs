@@ -556,6 +556,37 @@ fn an_entry_stamped_past_its_certificate_expiry_waits_for_a_renewal() {
 }
 
 #[test]
+fn expired_keys_are_listed_for_an_admin_to_revoke_until_revoked() {
+    let (mut c, _clock) = world(171);
+    let (m, a) = (member(172), member(173));
+    let short = |key: &MemberSecret, role| {
+        Signed::sign(
+            Certificate {
+                expires: Some(day(20)),
+                ..c.certificate(key, role).value().clone()
+            },
+            &c.key.0,
+        )
+        .unwrap()
+    };
+    let (sm, sa) = (short(&m, Role::Member), short(&a, Role::Admin));
+    c.coop_writes(&Record::Certificate(sm));
+    c.coop_writes(&Record::Certificate(sa));
+    let lasting = member(174);
+    c.admit(&lasting, Role::Member);
+    assert!(c.ledger.membership().expired(day(19)).is_empty());
+    let mut want = vec![(m.public(), true), (a.public(), true)];
+    want.sort();
+    assert_eq!(c.ledger.membership().expired(day(21)), want);
+    // Revoked with cut-offs, it is no longer listed.
+    c.coop_writes(&Record::Revocation(revocation_by(&c, &c.key.0, &m, vec![])));
+    assert_eq!(
+        c.ledger.membership().expired(day(21)),
+        vec![(a.public(), true)]
+    );
+}
+
+#[test]
 fn only_offers_and_needs_can_be_withdrawn() {
     let (mut c, _clock) = world(141);
     let (coord, m) = (member(142), member(143));

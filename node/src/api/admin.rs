@@ -308,39 +308,87 @@ pub(super) async fn revoke(
     State(s): State<Shared>,
     Body(input): Body<RevokeInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let subject: PublicKey = req("key", &input.key)?;
+    let reason = input.reason.filter(|r| !r.trim().is_empty());
+    let (coop, entry, issuer) = revoke_key(&s, subject, reason).await?;
+    let (status, Json(mut out)) = created(&entry, coop);
+    out["signed_by"] = json!(issuer);
+    Ok((status, Json(out)))
+}
+
+/// Revokes `subject` in this node's co-op, with cut-offs at what this node holds of its logs:
+/// signed by the co-op key for an admin or the founder, by this node's admin otherwise.
+/// Returns the co-op, the entry, and who signed.
+async fn revoke_key(
+    s: &Shared,
+    subject: PublicKey,
+    reason: Option<String>,
+) -> Result<(CoopId, Entry, &'static str), ApiError> {
     let (coop, _) = s.home().await?;
     let m = s.node.membership(coop).await?;
-    let subject: PublicKey = req("key", &input.key)?;
     // An admin's revocation never ends an admin's role: that takes the co-op key.
     let issuer = if ended_only_by_coop_key(&m, &subject) {
-        Issuer::CoopKey(coop_key(&s, &m).map_err(|e| {
+        Issuer::CoopKey(coop_key(s, &m).map_err(|e| {
             ApiError::refused(
                 "only the co-op key may revoke an admin or the founder, and this node does not hold it",
                 e.hint,
             )
         })?)
     } else {
-        issuer(&s, coop, &m).await?
+        issuer(s, coop, &m).await?
     };
-    if subject == issuer.public(&s)? {
+    if subject == issuer.public(s)? {
         return Err(ApiError::refused(
             "a key cannot revoke itself here",
             "rotate the co-op key with `minga coop rotate`, or ask another admin",
         ));
     }
     let rev = Revocation {
-        signer: issuer.public(&s)?,
+        signer: issuer.public(s)?,
         coop,
         subject,
-        cutoffs: held_cutoffs(&s, coop, &subject, 0).await?,
+        cutoffs: held_cutoffs(s, coop, &subject, 0).await?,
         issued: Timestamp::now(),
-        reason: input.reason.filter(|r| !r.trim().is_empty()),
+        reason,
     };
-    let signed = issuer.sign(&s, rev)?;
-    let entry = issuer.write(&s, coop, Record::Revocation(signed)).await?;
-    let (status, Json(mut out)) = created(&entry, coop);
-    out["signed_by"] = json!(issuer.name());
-    Ok((status, Json(out)))
+    let signed = issuer.sign(s, rev)?;
+    let entry = issuer.write(s, coop, Record::Revocation(signed)).await?;
+    Ok((coop, entry, issuer.name()))
+}
+
+/// How often an admin's node looks for certificates that expired.
+const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// On a node that can revoke (an admin's, or the one holding the co-op key), revokes every
+/// key whose certificates have all expired, with cut-offs at what the node holds: a claimed
+/// timestamp can be backdated, and the revocation is what ends an expired key on every node
+/// the same way. Runs at start and then every [`EXPIRY_CHECK`] until the API stops.
+pub(super) async fn revoke_expired(s: Shared, mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EXPIRY_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        let Ok((coop, _)) = s.home().await else {
+            continue;
+        };
+        let Ok(m) = s.node.membership(coop).await else {
+            continue;
+        };
+        let can_use_coop_key = coop_key(&s, &m).is_ok();
+        let me = s.config.member.as_ref().map(|l| l.key.public());
+        for (key, needs_coop_key) in m.expired(Timestamp::now()) {
+            if (needs_coop_key && !can_use_coop_key) || Some(key) == me {
+                continue;
+            }
+            match revoke_key(&s, key, Some("certificate expired".into())).await {
+                Ok(_) => tracing::info!("revoked {}: its certificate expired", key.short()),
+                Err(e) => tracing::debug!("cannot revoke expired {}: {}", key.short(), e.message),
+            }
+        }
+    }
 }
 
 pub(super) async fn rotate(

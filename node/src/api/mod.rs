@@ -84,13 +84,23 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
     let hosts = allowed_hosts(listener.local_addr()?);
-    let app = router(node, config, stopping, hosts);
-    axum::serve(listener, app)
+    let state = Arc::new(ApiState {
+        node,
+        coop_key: std::sync::Mutex::new(config.coop_key.clone()),
+        config,
+        stopping: stopping.clone(),
+        hosts,
+    });
+    let expiry = tokio::spawn(admin::revoke_expired(state.clone(), stopping));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop.send(true);
         })
-        .await
+        .await;
+    expiry.abort();
+    let _ = expiry.await;
+    served
 }
 
 /// The `Host` header values that name this API: its address, and `localhost` with its port.
@@ -104,19 +114,7 @@ fn allowed_hosts(addr: std::net::SocketAddr) -> Vec<String> {
     hosts
 }
 
-fn router(
-    node: NodeHandle,
-    config: ApiConfig,
-    stopping: watch::Receiver<bool>,
-    hosts: Vec<String>,
-) -> Router {
-    let state = Arc::new(ApiState {
-        node,
-        coop_key: std::sync::Mutex::new(config.coop_key.clone()),
-        config,
-        stopping,
-        hosts,
-    });
+fn router(state: Shared) -> Router {
     Router::new()
         .route("/v1/status", get(admin::status))
         .route("/v1/peers", get(admin::peers))
