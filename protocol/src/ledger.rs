@@ -11,11 +11,14 @@ use crate::entry::{Entry, EntryKind, Equivocation};
 use crate::hash::Hash;
 use crate::ids::{DeviceId, EntryHash, LogId, RecordId};
 use crate::keys::LogAuthor;
+use crate::membership::Role;
 use crate::membership::{Carrier, Membership};
 use crate::record::{Record, RecordKind};
 use crate::sync::VersionVector;
 use crate::time::{Clock, SystemClock, Timestamp};
-use crate::validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};
+use crate::validate::{
+    EntryError, LedgerView, Outcome, RecordState, author_change, check_edit, validate,
+};
 
 /// Where a [`Ledger`] keeps entries and record states.
 pub trait LedgerStore {
@@ -276,7 +279,12 @@ impl<S: LedgerStore> Ledger<S> {
         }
     }
 
-    /// Recomputes a record's document from the entries that remain for it.
+    /// Builds a record's document from the entries held for it, the same way on every node:
+    /// the creating change, then each edit whose dependencies are in the document and which
+    /// passes [`check_edit`] against its own causal past (in any order: automerge merges them
+    /// the same); an edit that fails, or that depends on a change not held (revoked, say),
+    /// has no effect. A prune by a coordinator withdraws an offer or a need: the record keeps
+    /// no content, and its entries keep only their headers.
     fn rebuild_record(&mut self, id: RecordId) {
         let entries: Vec<Entry> = self
             .store
@@ -284,28 +292,44 @@ impl<S: LedgerStore> Ledger<S> {
             .into_iter()
             .filter_map(|(log, seq)| self.store.entry_at(&log, seq))
             .collect();
+        // Nothing known of it yet: its entries wait in the index for the creating one.
         let Some(state) = self.store.record_state(&id) else {
             return;
         };
-        if !entries.iter().any(Entry::creates_record) {
+        let pruned = entries.iter().any(|e| e.header.kind == EntryKind::Prune)
+            && state
+                .kind
+                .is_none_or(|k| matches!(k, RecordKind::Offer | RecordKind::Need));
+        let Some(creation) = entries.iter().find(|e| e.creates_record()) else {
             if entries.is_empty() {
                 self.store.remove_record(&id);
             } else {
                 // Others' edits remain: keep the record known, without content, so the edits
                 // come back with it if its creation is restored.
-                self.store.put_record(
-                    id,
-                    RecordState {
-                        kind: None,
-                        doc: Vec::new(),
-                        pruned: entries.iter().any(|e| e.header.kind == EntryKind::Prune),
-                    },
-                    None,
-                );
+                let state = RecordState {
+                    kind: None,
+                    doc: Vec::new(),
+                    pruned,
+                };
+                self.store.put_record(id, state, None);
             }
             return;
-        }
-        if entries.iter().any(|e| e.header.kind == EntryKind::Prune) {
+        };
+        if pruned {
+            if !state.pruned {
+                let state = RecordState {
+                    doc: Vec::new(),
+                    pruned: true,
+                    ..state
+                };
+                self.store.put_record(id, state, None);
+            }
+            for held in &entries {
+                self.missing_payloads.remove(&held.hash());
+                if held.payload.is_some() {
+                    self.store.put_entry(held.detached());
+                }
+            }
             return;
         }
         // Not (or no longer: its prune was cut off) withdrawn. Payloads a voided prune
@@ -313,16 +337,44 @@ impl<S: LedgerStore> Ledger<S> {
         for e in entries.iter().filter(|e| e.payload.is_none()) {
             self.missing_payloads.insert(e.hash());
         }
-        let changes: Vec<automerge::Change> = entries
-            .iter()
-            .filter(|e| e.header.kind == EntryKind::Change)
-            .filter_map(|e| automerge::Change::from_bytes(e.payload.clone()?).ok())
-            .collect();
+        let change_of = |e: &Entry| automerge::Change::from_bytes(e.payload.clone()?).ok();
         let mut doc = AutoCommit::new();
-        // Changes that depended on removed ones stay queued inside automerge, invisible.
-        let _ = doc.apply_changes(changes);
+        if let Some(first) = change_of(creation) {
+            let _ = doc.apply_changes([first]);
+        }
+        let kind = Record::read(&doc).ok().map(|r| r.kind()).or(state.kind);
+        let mut edits: Vec<(automerge::Change, Role)> = entries
+            .iter()
+            .filter(|e| e.header.kind == EntryKind::Change && !e.creates_record())
+            .filter_map(|e| {
+                let h = &e.header;
+                let role = self
+                    .membership
+                    .authorize(&h.log(), h.seq, h.timestamp)
+                    .ok()?;
+                Some((change_of(e)?, role))
+            })
+            .collect();
+        if let Some(kind) = kind {
+            loop {
+                let before = edits.len();
+                edits.retain(|(change, role)| {
+                    match check_edit(&mut doc, change, kind, *role) {
+                        Ok(()) => {
+                            let _ = doc.apply_changes([change.clone()]);
+                            false
+                        }
+                        // Its dependencies may come from another edit still to apply.
+                        Err(EntryError::MissingDependencies(_)) => true,
+                        Err(_) => false,
+                    }
+                });
+                if edits.len() == before {
+                    break;
+                }
+            }
+        }
         let value = Record::read(&doc).ok();
-        let kind = value.as_ref().map(Record::kind).or(state.kind);
         self.store.put_record(
             id,
             RecordState {
@@ -445,20 +497,18 @@ impl<S: LedgerStore> Ledger<S> {
                 }
                 entry.payload = None;
             }
+            Outcome::Edit { record, attach } => {
+                if attach {
+                    self.missing_payloads.remove(&hash);
+                }
+                self.store.put_entry(entry);
+                self.rebuild_record(record);
+                return Some(hash);
+            }
             Outcome::Prune { record } => {
-                if let Some(mut state) = self.store.record_state(&record) {
-                    state.pruned = true;
-                    state.doc.clear();
-                    self.store.put_record(record, state, None);
-                }
-                for (l, seq) in self.store.record_entries(&record) {
-                    if let Some(held) = self.store.entry_at(&l, seq) {
-                        self.missing_payloads.remove(&held.hash());
-                        if held.payload.is_some() {
-                            self.store.put_entry(held.detached());
-                        }
-                    }
-                }
+                self.store.put_entry(entry);
+                self.rebuild_record(record);
+                return Some(hash);
             }
         }
         self.store.put_entry(entry);
@@ -480,20 +530,29 @@ impl<S: LedgerStore> Ledger<S> {
             device,
         };
         let at = self.not_before_head(&log, at);
-        let doc = match record_id {
-            Some(id) => Some(
-                self.store
-                    .record_state(&id)
-                    .ok_or(EntryError::UnknownRecord(id))?
-                    .doc,
-            ),
-            None => None,
+        let Some(id) = record_id else {
+            let payload = author_change(None, &log, record, at)?;
+            return self.append(key, device, None, EntryKind::Change, payload, at);
         };
-        let payload = author_change(doc.as_deref(), &log, record, at)?;
-        self.append(key, device, record_id, EntryKind::Change, payload, at)
+        let state = self
+            .store
+            .record_state(&id)
+            .filter(|s| !s.pruned)
+            .ok_or(EntryError::UnknownRecord(id))?;
+        let kind = state.kind.ok_or(EntryError::UnknownRecord(id))?;
+        let payload = author_change(Some(&state.doc), &log, record, at)?;
+        // Held to the rules its record will apply, so a local edit without effect is refused
+        // here rather than written.
+        let next = self.log_head(&log).map_or(1, |(seq, _)| seq + 1);
+        let role = self.membership.authorize(&log, next, at)?;
+        let change = automerge::Change::from_bytes(payload.clone())
+            .map_err(|e| EntryError::BadChange(e.to_string()))?;
+        let mut doc = AutoCommit::load(&state.doc).map_err(|e| EntryError::Apply(e.to_string()))?;
+        check_edit(&mut doc, &change, kind, role)?;
+        self.append(key, device, Some(id), EntryKind::Change, payload, at)
     }
 
-    /// Withdraws a record for real with a prune entry.
+    /// Withdraws an offer or a need for real with a prune entry.
     pub fn prune(
         &mut self,
         key: &impl LogAuthor,
@@ -501,6 +560,16 @@ impl<S: LedgerStore> Ledger<S> {
         record_id: RecordId,
         at: Timestamp,
     ) -> Result<Entry, EntryError> {
+        let state = self
+            .store
+            .record_state(&record_id)
+            .ok_or(EntryError::UnknownRecord(record_id))?;
+        if let Some(kind) = state
+            .kind
+            .filter(|k| !matches!(k, RecordKind::Offer | RecordKind::Need))
+        {
+            return Err(EntryError::PruneKind(kind));
+        }
         self.append(
             key,
             device,

@@ -69,5 +69,7 @@ pub use sync::{
     SyncError, SyncMessage, VersionVector, Want, differing_vectors, plan_wants, serve_wants,
 };
 pub use time::{Clock, MAX_CLOCK_SKEW_MS, ManualClock, SystemClock, Timestamp};
-pub use validate::{EntryError, LedgerView, Outcome, RecordState, author_change, validate};
+pub use validate::{
+    EntryError, LedgerView, Outcome, RecordState, author_change, check_edit, validate,
+};
 pub use wire::WireError;

@@ -168,7 +168,15 @@ impl EntryError {
 pub enum Outcome {
     /// The entry is already held; nothing to do.
     Duplicate,
-    /// A change applied: the record's new document and value.
+    /// An edit of a record, held in its log; its effect is decided when the record's
+    /// document is built (see [`check_edit`]).
+    Edit {
+        /// The record.
+        record: RecordId,
+        /// Whether this entry was held as a header and now gets its payload.
+        attach: bool,
+    },
+    /// A record created: its document and value.
     Change {
         /// The record.
         record: RecordId,
@@ -204,11 +212,14 @@ pub enum Outcome {
 ///    [`Membership`]: a co-op key only in its own log, and only membership statements; a
 ///    member with a certificate in effect, not past a revocation's cut-off nor its
 ///    certificate's expiry); the automerge change's actor is the author's device;
-/// 4. the change applies to its record's document with all its dependencies known;
-/// 5. the record that results passes schema validation, keeps its kind, is not a written-once
-///    record being edited, is written by a role allowed to write it, and a signed statement in
-///    it (commitment or membership statement) is signed by the entry's author for this co-op;
-///    a prune withdraws only an offer or a need.
+/// 4. an entry that creates a record carries a change with no dependencies;
+/// 5. the record it creates passes schema validation, is one the author's role may write, and
+///    a signed statement in it (commitment or membership statement) is signed by the entry's
+///    author for this co-op; a prune is written by a coordinator or an admin.
+///
+/// An edit, or a prune, passing rules 1 to 3 joins its log; what it does to its record is
+/// decided from the record and the edit's own causal past ([`check_edit`]; a prune withdraws
+/// only an offer or a need), so it is the same on every node whatever else it holds.
 ///
 /// An entry without its payload passes rules 1 to 3 only and is kept as a header
 /// ([`Outcome::Detached`]): logs stay verifiable after a prune, and a node can fetch the
@@ -305,17 +316,9 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
         if coop_key_log {
             return Err(EntryError::CoopKeyLog);
         }
-        let Some(state) = state else {
-            return Err(EntryError::UnknownRecord(record));
-        };
-        // A record held only as headers has no known kind; the nodes that hold its content
-        // decide (an honest peer never strips a payload it has not seen pruned).
-        if let Some(kind) = state
-            .kind
-            .filter(|k| !matches!(k, RecordKind::Offer | RecordKind::Need))
-        {
-            return Err(EntryError::PruneKind(kind));
-        }
+        // Whether it withdraws anything (only an offer or a need) is decided by its record,
+        // when the record is built: every node decides the same, whether or not it holds
+        // the record yet.
         if role < Role::Coordinator {
             return Err(MembershipError::RoleTooLow {
                 key: h.author.to_string(),
@@ -337,38 +340,30 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
         return Err(EntryError::ForeignActor);
     }
 
-    // Rule 4.
-    let known_kind = state.as_ref().and_then(|s| s.kind);
-    let mut doc = if entry.creates_record() {
-        if !change.deps().is_empty() {
-            return Err(EntryError::BadChange(
-                "the change that creates a record cannot depend on others".into(),
-            ));
+    if !entry.creates_record() {
+        if coop_key_log {
+            return Err(EntryError::CoopKeyLog);
         }
-        AutoCommit::new()
-    } else {
-        let s = state.as_ref().ok_or(EntryError::UnknownRecord(record))?;
-        let kind = known_kind.ok_or(EntryError::UnknownRecord(record))?;
-        if kind.is_immutable() {
-            return Err(EntryError::Immutable(kind));
-        }
-        AutoCommit::load(&s.doc).map_err(|e| EntryError::Apply(e.to_string()))?
-    };
+        // An edit joins its log now; what it does to its record (rules 4 and 5, checked
+        // against the edit's own causal past by [`check_edit`]) is decided when the record's
+        // document is built from the entries held. So no edit waits for its record or its
+        // dependencies, and none blocks its author's log: an edit built on a change that was
+        // revoked simply has no effect, on every node.
+        return Ok(Outcome::Edit { record, attach });
+    }
+
+    // Rule 4, for the entry that creates a record: a change with no dependencies.
+    if !change.deps().is_empty() {
+        return Err(EntryError::BadChange(
+            "the change that creates a record cannot depend on others".into(),
+        ));
+    }
+    let mut doc = AutoCommit::new();
     doc.apply_changes([change])
         .map_err(|e| EntryError::Apply(e.to_string()))?;
-    let missing = doc.get_missing_deps(&[]);
-    if !missing.is_empty() {
-        return Err(EntryError::MissingDependencies(missing.len()));
-    }
 
     // Rule 5.
     let value = Record::read(&doc)?;
-    if let Some(kind) = known_kind.filter(|k| !entry.creates_record() && *k != value.kind()) {
-        return Err(EntryError::KindChanged {
-            from: kind,
-            to: value.kind(),
-        });
-    }
     let needs = value.kind().min_role();
     if role < needs {
         return Err(MembershipError::RoleTooLow {
@@ -404,11 +399,57 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
     }
     Ok(Outcome::Change {
         record,
-        created: entry.creates_record(),
+        created: true,
         attach,
         doc: Box::new(doc),
         value: Box::new(value),
     })
+}
+
+/// Rules 4 and 5 for an edit, against its own causal past: the record it edits is of an
+/// editable kind, the changes it depends on are in `doc`, and the record as the author saw it
+/// (those changes and this one) passes schema validation, keeps its kind and is one the
+/// author's role may write. The answer depends only on the edit and what it names, so every
+/// node gives the same one; concurrent edits that each pass merge by automerge's rules.
+pub fn check_edit(
+    doc: &mut AutoCommit,
+    change: &Change,
+    kind: RecordKind,
+    role: Role,
+) -> Result<(), EntryError> {
+    if kind.is_immutable() {
+        return Err(EntryError::Immutable(kind));
+    }
+    let deps = change.deps().to_vec();
+    let missing = deps
+        .iter()
+        .filter(|d| doc.get_change_by_hash(d).is_none())
+        .count();
+    if missing > 0 {
+        return Err(EntryError::MissingDependencies(missing));
+    }
+    let mut past = doc
+        .fork_at(&deps)
+        .map_err(|e| EntryError::Apply(e.to_string()))?;
+    past.apply_changes([change.clone()])
+        .map_err(|e| EntryError::Apply(e.to_string()))?;
+    let value = Record::read(&past)?;
+    if value.kind() != kind {
+        return Err(EntryError::KindChanged {
+            from: kind,
+            to: value.kind(),
+        });
+    }
+    let needs = kind.min_role();
+    if role < needs {
+        return Err(MembershipError::RoleTooLow {
+            key: format!("{:?}", change.actor_id()),
+            has: role,
+            needs,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Writes a record edit as an automerge change by one device: the payload of a new entry.

@@ -587,6 +587,96 @@ fn expired_keys_are_listed_for_an_admin_to_revoke_until_revoked() {
 }
 
 #[test]
+fn an_edit_built_on_a_revoked_change_has_no_effect_and_blocks_no_log() {
+    let (mut c, clock) = world(181);
+    let (m, coord) = (member(182), member(183));
+    let m_cert = c.admit(&m, Role::Member);
+    let coord_cert = c.admit(&coord, Role::Coordinator);
+    let o = write(
+        &mut c.ledger,
+        &m,
+        dev(2),
+        Record::Offer(offer("m's", "9 kg")),
+        day(2),
+    );
+    let edit = c
+        .ledger
+        .write(
+            &coord,
+            dev(6),
+            Some(o.record_id()),
+            &Record::Offer(offer("coord's", "9 kg")),
+            day(3),
+        )
+        .unwrap();
+    let later = write(
+        &mut c.ledger,
+        &coord,
+        dev(6),
+        Record::Offer(offer("later", "1 kg")),
+        day(4),
+    );
+    // m's key is revoked with nothing kept: the offer, and the edit built on it, lose effect.
+    let rev = c.coop_writes(&Record::Revocation(revocation_by(&c, &c.key.0, &m, vec![])));
+    let all = c.ledger.all_entries();
+    // X heard everything as it was written; Y heard the revocation first.
+    let heard = [m_cert, coord_cert, o.clone(), edit, later.clone()];
+    let mut x = replica(&c, &clock);
+    ingest_all(&mut x, &heard);
+    ingest_all(&mut x, std::slice::from_ref(&rev));
+    let mut y = replica(&c, &clock);
+    ingest_all(&mut y, &[heard[0].clone(), heard[1].clone(), rev]);
+    ingest_all(&mut y, &heard[2..]);
+    for l in [&c.ledger, &x, &y] {
+        assert!(l.record(&o.record_id()).is_none());
+        assert!(
+            l.record(&later.record_id()).is_some(),
+            "the coordinator's log goes on"
+        );
+        assert_eq!(l.version_vector(), c.ledger.version_vector());
+    }
+    assert_eq!(c.ledger.all_entries().len(), all.len());
+    assert_eq!(x.records(), y.records());
+}
+
+#[test]
+fn an_edit_that_arrives_before_its_record_applies_when_the_record_does() {
+    let (mut c, clock) = world(191);
+    let (m, n) = (member(192), member(193));
+    let certs = [c.admit(&m, Role::Member), c.admit(&n, Role::Member)];
+    let o = write(
+        &mut c.ledger,
+        &m,
+        dev(2),
+        Record::Offer(offer("first", "9 kg")),
+        day(2),
+    );
+    let edit = c
+        .ledger
+        .write(
+            &n,
+            dev(3),
+            Some(o.record_id()),
+            &Record::Offer(offer("renamed", "9 kg")),
+            day(3),
+        )
+        .unwrap();
+    let mut l = replica(&c, &clock);
+    ingest_all(&mut l, &certs);
+    assert!(
+        l.ingest(edit).unwrap().accepted.len() == 1,
+        "it joins its log at once"
+    );
+    assert!(l.record(&o.record_id()).is_none());
+    l.ingest(o.clone()).unwrap();
+    let Some(Record::Offer(got)) = l.record(&o.record_id()) else {
+        panic!("no offer")
+    };
+    assert_eq!(got.title, "renamed");
+    assert_eq!(l.records(), c.ledger.records());
+}
+
+#[test]
 fn only_offers_and_needs_can_be_withdrawn() {
     let (mut c, _clock) = world(141);
     let (coord, m) = (member(142), member(143));
