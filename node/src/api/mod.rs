@@ -279,7 +279,7 @@ impl ApiState {
         if let ([], Some((name, e))) = (found.as_slice(), revoked) {
             return Err(ApiError::refused(
                 format!("this node's member cannot write for {name}: {e}"),
-                "a revoked key stays revoked: make a new key (`minga init` in a new data directory) and ask an admin to certify it",
+                "make a new key (`minga init` in a new data directory) and ask an admin to certify it",
             ));
         }
         match found.as_slice() {
