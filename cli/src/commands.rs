@@ -353,6 +353,13 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
             written(&v, a.out, "pledged");
             Ok(())
         }
+        Command::Cancel(a) => {
+            let body = json!({ "note": a.note });
+            let path = format!("/v1/pledges/{}/cancel", record_id(&a.pledge));
+            let v = api.post(&path, &body).await?;
+            written(&v, a.out, "cancelled; cancellation");
+            Ok(())
+        }
         Command::Accept(a) => answer(api, a, "accept").await,
         Command::Decline(a) => answer(api, a, "decline").await,
         Command::Deliver(a) => {

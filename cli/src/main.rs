@@ -74,6 +74,8 @@ enum Command {
     Decline(commands::AnswerArgs),
     /// Confirm that (part of) a pledge arrived; partial deliveries add up.
     Deliver(commands::DeliverArgs),
+    /// Take back one of this co-op's pledges: a new signed statement; what was delivered stands.
+    Cancel(commands::AnswerArgs),
     /// List records of every replicated co-op, with filters.
     List(commands::ListArgs),
     /// Show any record by its id (or a unique prefix of at least 4 digits).

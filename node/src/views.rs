@@ -169,6 +169,11 @@ impl RecordView {
                 v.quantity = Some(d.quantity);
                 v.issued = Some(d.issued);
             }
+            Record::Cancellation(c) => {
+                let c = c.value();
+                v.refers_to = Some(Box::new(c.pledge));
+                v.issued = Some(c.issued);
+            }
             Record::Certificate(_) | Record::Revocation(_) | Record::Rotation(_) => {}
         }
         v
@@ -452,9 +457,13 @@ impl Views {
                 quantity: v.quantity?,
             })
         });
+        let cancelled = self
+            .referring(me)
+            .any(|v| v.kind == RecordKind::Cancellation && v.coop == pledge.coop);
         Some(pledge_status_from(
             need.coop,
             pledge.quantity?,
+            cancelled,
             answers,
             deliveries,
         ))

@@ -56,8 +56,8 @@ pub use record::{
 };
 pub use resource::{Category, Location, Point, TimeWindow, Urgency, haversine_km};
 pub use statement::{
-    Acceptance, Bundle, BundleError, Commitment, Decision, Delivery, MAX_BUNDLE_BYTES, Pledge,
-    SignedPart, Verified,
+    Acceptance, Bundle, BundleError, Cancellation, Commitment, Decision, Delivery,
+    MAX_BUNDLE_BYTES, Pledge, SignedPart, Verified,
 };
 pub use status::{
     Answer, NeedStatus, OfferStatus, PledgeState, PledgeStatus, Received, need_status,

@@ -23,7 +23,7 @@ use crate::record_doc::{
     DocReader, Field, FieldList, location_fields, os, ots, s, statement_fields,
 };
 use crate::resource::{Category, Location, TimeWindow, Urgency};
-use crate::statement::{Acceptance, Delivery, Pledge};
+use crate::statement::{Acceptance, Cancellation, Delivery, Pledge};
 use crate::time::Timestamp;
 
 /// The longest title or name, in bytes.
@@ -55,11 +55,15 @@ pub enum RecordKind {
     Revocation,
     /// A rotation of the co-op key.
     Rotation,
+    /// A pledge taken back by its own co-op.
+    Cancellation,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 9] = [
+    ///
+    /// Stored views name a kind by its index here: new kinds go at the end.
+    pub const ALL: [RecordKind; 10] = [
         RecordKind::Offer,
         RecordKind::Need,
         RecordKind::Pledge,
@@ -69,6 +73,7 @@ impl RecordKind {
         RecordKind::Certificate,
         RecordKind::Revocation,
         RecordKind::Rotation,
+        RecordKind::Cancellation,
     ];
 
     /// The name stored in documents.
@@ -83,6 +88,7 @@ impl RecordKind {
             RecordKind::Certificate => "certificate",
             RecordKind::Revocation => "revocation",
             RecordKind::Rotation => "rotation",
+            RecordKind::Cancellation => "cancellation",
         }
     }
 
@@ -93,7 +99,8 @@ impl RecordKind {
             | RecordKind::Need
             | RecordKind::Pledge
             | RecordKind::Acceptance
-            | RecordKind::Delivery => Role::Member,
+            | RecordKind::Delivery
+            | RecordKind::Cancellation => Role::Member,
             RecordKind::Profile
             | RecordKind::Certificate
             | RecordKind::Revocation
@@ -223,6 +230,8 @@ pub enum Record {
     Revocation(Signed<Revocation>),
     /// A co-op key rotation.
     Rotation(Signed<Rotation>),
+    /// A pledge's cancellation.
+    Cancellation(Signed<Cancellation>),
 }
 
 /// Why a document is not a valid record.
@@ -280,6 +289,7 @@ impl Record {
             Record::Certificate(_) => RecordKind::Certificate,
             Record::Revocation(_) => RecordKind::Revocation,
             Record::Rotation(_) => RecordKind::Rotation,
+            Record::Cancellation(_) => RecordKind::Cancellation,
         }
     }
 
@@ -292,6 +302,7 @@ impl Record {
             Record::Certificate(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Revocation(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Rotation(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Cancellation(s) => Some((s.value().signer, Some(s.value().coop))),
             _ => None,
         }
     }
@@ -335,6 +346,7 @@ impl Record {
             Record::Certificate(st) => f = statement_fields(self.kind(), st),
             Record::Revocation(st) => f = statement_fields(self.kind(), st),
             Record::Rotation(st) => f = statement_fields(self.kind(), st),
+            Record::Cancellation(st) => f = statement_fields(self.kind(), st),
         }
         f
     }
@@ -378,6 +390,13 @@ impl Record {
                 text("description", &p.description)?;
                 text("contact", &p.contact)?;
                 check_location(&p.location)
+            }
+            // Only the pledging co-op takes its own pledge back.
+            Record::Cancellation(c) if c.value().pledge.coop != c.value().coop => {
+                Err(RecordError::BadValue {
+                    field: "pledge",
+                    reason: "a co-op cancels only its own pledges".into(),
+                })
             }
             _ => Ok(()),
         }
@@ -439,6 +458,7 @@ impl Record {
             RecordKind::Certificate => Record::Certificate(r.signed()?),
             RecordKind::Revocation => Record::Revocation(r.signed()?),
             RecordKind::Rotation => Record::Rotation(r.signed()?),
+            RecordKind::Cancellation => Record::Cancellation(r.signed()?),
         };
         r.finish()?;
         record.check()?;

@@ -140,6 +140,46 @@ impl Statement for Acceptance {
     }
 }
 
+/// The pledging co-op takes back a pledge it made: a new signed statement that references it,
+/// never an edit (Valueflows' append-only rule). What was delivered before stands; the rest no
+/// longer counts toward the need or the offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cancellation {
+    /// The member who cancels.
+    pub signer: PublicKey,
+    /// The pledging co-op (the pledge's own).
+    pub coop: CoopId,
+    /// The pledge cancelled.
+    pub pledge: RecordRef,
+    /// When it was signed.
+    pub issued: Timestamp,
+    /// A line of explanation.
+    pub note: Option<String>,
+}
+
+impl Statement for Cancellation {
+    const KIND: &'static str = "cancellation";
+    fn signer(&self) -> &PublicKey {
+        &self.signer
+    }
+    fn write(&self, c: &mut Canon) {
+        c.field("signer", self.signer)
+            .field("coop", self.coop)
+            .field("pledge", self.pledge)
+            .field("issued", self.issued)
+            .opt("note", self.note.as_ref());
+    }
+    fn read(f: &mut Fields<'_>) -> Result<Self, CanonError> {
+        Ok(Cancellation {
+            signer: f.req("signer")?,
+            coop: f.req("coop")?,
+            pledge: f.req("pledge")?,
+            issued: f.req("issued")?,
+            note: f.opt("note")?,
+        })
+    }
+}
+
 /// The receiver confirms what actually arrived (a Valueflows EconomicEvent fulfilling the
 /// pledge). Partial deliveries add up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -298,6 +338,8 @@ pub enum Commitment {
     Acceptance(Signed<Acceptance>),
     /// A delivery confirmation.
     Delivery(Signed<Delivery>),
+    /// A pledge taken back by its own co-op.
+    Cancellation(Signed<Cancellation>),
 }
 
 impl Commitment {
@@ -307,6 +349,7 @@ impl Commitment {
             Commitment::Pledge(_) => Pledge::KIND,
             Commitment::Acceptance(_) => Acceptance::KIND,
             Commitment::Delivery(_) => Delivery::KIND,
+            Commitment::Cancellation(_) => Cancellation::KIND,
         }
     }
 
@@ -316,6 +359,7 @@ impl Commitment {
             Commitment::Pledge(s) => s.value().signer,
             Commitment::Acceptance(s) => s.value().signer,
             Commitment::Delivery(s) => s.value().signer,
+            Commitment::Cancellation(s) => s.value().signer,
         }
     }
 
@@ -325,6 +369,7 @@ impl Commitment {
             Commitment::Pledge(s) => s.value().coop,
             Commitment::Acceptance(s) => s.value().coop,
             Commitment::Delivery(s) => s.value().coop,
+            Commitment::Cancellation(s) => s.value().coop,
         }
     }
 
@@ -334,6 +379,7 @@ impl Commitment {
             Commitment::Pledge(s) => s.value().issued,
             Commitment::Acceptance(s) => s.value().issued,
             Commitment::Delivery(s) => s.value().issued,
+            Commitment::Cancellation(s) => s.value().issued,
         }
     }
 
@@ -343,6 +389,7 @@ impl Commitment {
             Commitment::Pledge(s) => (s.bytes(), s.signature()),
             Commitment::Acceptance(s) => (s.bytes(), s.signature()),
             Commitment::Delivery(s) => (s.bytes(), s.signature()),
+            Commitment::Cancellation(s) => (s.bytes(), s.signature()),
         }
     }
 
@@ -351,6 +398,7 @@ impl Commitment {
             Commitment::Pledge(s) => SignedPart::of(s),
             Commitment::Acceptance(s) => SignedPart::of(s),
             Commitment::Delivery(s) => SignedPart::of(s),
+            Commitment::Cancellation(s) => SignedPart::of(s),
         }
     }
 }
@@ -460,6 +508,7 @@ impl Bundle {
             Pledge::KIND => Commitment::Pledge(self.commitment.open("commitment")?),
             Acceptance::KIND => Commitment::Acceptance(self.commitment.open("commitment")?),
             Delivery::KIND => Commitment::Delivery(self.commitment.open("commitment")?),
+            Cancellation::KIND => Commitment::Cancellation(self.commitment.open("commitment")?),
             other => return Err(BundleError::Format(other.chars().take(40).collect())),
         };
         if self.signer_pem != commitment.signer().to_spki_pem() {

@@ -3,7 +3,7 @@
 use crate::ids::CoopId;
 use crate::quantity::Quantity;
 use crate::record::{Need, Offer};
-use crate::statement::{Acceptance, Decision, Delivery, Pledge};
+use crate::statement::{Acceptance, Cancellation, Decision, Delivery, Pledge};
 use crate::time::Timestamp;
 
 /// Where a pledge stands.
@@ -16,6 +16,8 @@ pub enum PledgeState {
     Accepted,
     /// Declined by the receiver: it no longer counts.
     Declined,
+    /// Taken back by the pledging co-op: only what was delivered before counts.
+    Cancelled,
     /// Some of it confirmed delivered.
     PartlyFulfilled,
     /// All of it confirmed delivered.
@@ -54,16 +56,19 @@ pub struct Received {
 }
 
 /// Derives a pledge's status. Only answers and deliveries signed for the co-op that owns the
-/// need count; the latest answer wins (a decline wins a tie); deliveries add up, and those in
-/// a unit that does not convert to the pledge's are ignored.
+/// need count, and only cancellations signed for the pledging co-op; the latest answer wins
+/// (a decline wins a tie); deliveries add up, and those in a unit that does not convert to the
+/// pledge's are ignored. A cancelled pledge that was delivered in full stays fulfilled.
 pub fn pledge_status(
     pledge: &Pledge,
     acceptances: &[&Acceptance],
     deliveries: &[&Delivery],
+    cancellations: &[&Cancellation],
 ) -> PledgeStatus {
     pledge_status_from(
         pledge.need.coop,
         pledge.quantity,
+        cancellations.iter().any(|c| c.coop == pledge.coop),
         acceptances.iter().map(|a| Answer {
             coop: a.coop,
             decision: a.decision,
@@ -77,10 +82,11 @@ pub fn pledge_status(
 }
 
 /// [`pledge_status`] from the facts alone: the co-op that owns the need, the pledged quantity,
-/// and the answers and deliveries that reference the pledge.
+/// whether the pledging co-op cancelled it, and the answers and deliveries that reference it.
 pub fn pledge_status_from(
     receiver: CoopId,
     quantity: Quantity,
+    cancelled: bool,
     answers: impl IntoIterator<Item = Answer>,
     deliveries: impl IntoIterator<Item = Received>,
 ) -> PledgeStatus {
@@ -100,6 +106,8 @@ pub fn pledge_status_from(
         PledgeState::Declined
     } else if delivered.value() >= quantity.value() {
         PledgeState::Fulfilled
+    } else if cancelled {
+        PledgeState::Cancelled
     } else if !delivered.value().is_zero() {
         PledgeState::PartlyFulfilled
     } else if decision == Some(Decision::Accept) {
@@ -134,8 +142,9 @@ pub enum NeedStatus {
     Expired,
 }
 
-/// Pledged and delivered totals of the pledges that still count (not declined), in `unit`;
-/// pledges in a unit that does not convert are left out.
+/// Pledged and delivered totals of the pledges that still count, in `unit`: a declined pledge
+/// not at all, a cancelled one only for what was delivered; pledges in a unit that does not
+/// convert are left out.
 pub fn pledge_totals(
     unit: crate::quantity::Unit,
     pledges: &[PledgeStatus],
@@ -145,8 +154,13 @@ pub fn pledge_totals(
         .iter()
         .filter(|p| p.state != PledgeState::Declined)
         .fold((zero, zero), |(pl, de), p| {
+            let promised = if p.state == PledgeState::Cancelled {
+                &p.delivered
+            } else {
+                &p.pledged
+            };
             (
-                pl.checked_add(&p.pledged).unwrap_or(pl),
+                pl.checked_add(promised).unwrap_or(pl),
                 de.checked_add(&p.delivered).unwrap_or(de),
             )
         })

@@ -180,7 +180,7 @@ fn status_follows_pledges_answers_and_deliveries() {
         issued: day(3),
         note: None,
     };
-    let proposed = pledge_status(&p, &[], &[]);
+    let proposed = pledge_status(&p, &[], &[], &[]);
     assert_eq!(proposed.state, PledgeState::Proposed);
     assert_eq!(
         need_status(&n, &[proposed], day(1)),
@@ -188,17 +188,17 @@ fn status_follows_pledges_answers_and_deliveries() {
     );
 
     let (d70, d50) = (delivery("70 kg"), delivery("0.05 t"));
-    let partly = pledge_status(&p, &[&accept], &[&d70]);
+    let partly = pledge_status(&p, &[&accept], &[&d70], &[]);
     assert_eq!(partly.state, PledgeState::PartlyFulfilled);
     assert_eq!(partly.delivered.to_string(), "70 kg");
-    let full = pledge_status(&p, &[&accept], &[&d70, &d50]);
+    let full = pledge_status(&p, &[&accept], &[&d70, &d50], &[]);
     assert_eq!(full.state, PledgeState::Fulfilled);
 
     // A delivery confirmed by a co-op other than the receiver does not count.
     let mut forged = delivery("120 kg");
     forged.coop = CoopId(Hash::of(b"someone else"));
     assert_eq!(
-        pledge_status(&p, &[&accept], &[&forged]).state,
+        pledge_status(&p, &[&accept], &[&forged], &[]).state,
         PledgeState::Accepted
     );
 
@@ -208,19 +208,50 @@ fn status_follows_pledges_answers_and_deliveries() {
         issued: day(4),
         ..accept.clone()
     };
-    let declined = pledge_status(&p, &[&accept, &decline], &[]);
+    let declined = pledge_status(&p, &[&accept, &decline], &[], &[]);
     assert_eq!(declined.state, PledgeState::Declined);
     assert_eq!(need_status(&n, &[declined], day(5)), NeedStatus::Open);
 
+    // The pledging co-op takes its pledge back after 70 kg arrived: those 70 kg still count,
+    // the rest does not. A cancellation signed for another co-op changes nothing.
+    let cancel = Cancellation {
+        signer: member(1).public(),
+        coop: p.coop,
+        pledge: p.need,
+        issued: day(4),
+        note: None,
+    };
+    let cancelled = pledge_status(&p, &[&accept], &[&d70], &[&cancel]);
+    assert_eq!(cancelled.state, PledgeState::Cancelled);
+    assert_eq!(
+        pledge_totals(cancelled.pledged.unit(), &[cancelled])
+            .0
+            .to_string(),
+        "70 kg"
+    );
+    let foreign = Cancellation {
+        coop: receiver,
+        ..cancel.clone()
+    };
+    assert_eq!(
+        pledge_status(&p, &[&accept], &[&d70], &[&foreign]).state,
+        PledgeState::PartlyFulfilled
+    );
+    assert_eq!(
+        pledge_status(&p, &[&accept], &[&d70, &d50], &[&cancel]).state,
+        PledgeState::Fulfilled,
+        "a pledge delivered in full stays fulfilled"
+    );
+
     // Two pledges covering the need, then deliveries covering it.
     let p2 = pledge_of("0.08 t", receiver);
-    let s2 = pledge_status(&p2, &[], &[]);
+    let s2 = pledge_status(&p2, &[], &[], &[]);
     assert_eq!(
         need_status(&n, &[proposed, s2], day(5)),
         NeedStatus::Pledged
     );
     let d2 = delivery("80 kg");
-    let s2_done = pledge_status(&p2, &[], &[&d2]);
+    let s2_done = pledge_status(&p2, &[], &[&d2], &[]);
     assert_eq!(
         need_status(&n, &[full, s2_done], day(5)),
         NeedStatus::Fulfilled

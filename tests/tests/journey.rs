@@ -186,6 +186,37 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
     // Only the co-op that posted the need answers pledges to it.
     assert_eq!(minga(&a, &["accept", &extra]).status.code(), Some(1));
 
+    // A third pledge, cancelled by the pledging co-op: it stops counting everywhere, the
+    // need's co-op cannot cancel it, and the cancellation verifies offline.
+    let third = id_of(&json(&m, &["pledge", &need, "--quantity", "30 kg"]));
+    assert_eq!(minga(&b, &["cancel", &third]).status.code(), Some(1));
+    let cancelled = id_of(&json(
+        &m,
+        &["cancel", &third, "--note", "the truck broke down"],
+    ));
+    ok(&b, &["show", &cancelled, "--wait", &wait]);
+    assert_eq!(json(&b, &["show", &third])["status"], "cancelled");
+    assert_eq!(json(&b, &["need", "show", &need])["pledged"], "120 kg");
+    let cancellation = root.path().join("cancellation.json");
+    ok(
+        &b,
+        &[
+            "export",
+            "bundle",
+            &cancelled,
+            "-o",
+            cancellation.to_str().unwrap(),
+        ],
+    );
+    let checked = json(
+        tempfile::tempdir().unwrap().path(),
+        &["verify", cancellation.to_str().unwrap()],
+    );
+    assert_eq!(
+        (checked["valid"].as_bool(), checked["kind"].as_str()),
+        (Some(true), Some("cancellation"))
+    );
+
     // The pledge bundle verifies offline, with no node, and names signer, co-op and
     // certificate.
     let bundle = root.path().join("pledge.json");

@@ -213,6 +213,15 @@ pub struct AnswerInput {
     pub note: Option<String>,
 }
 
+/// `POST /v1/pledges/{id}/cancel`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelInput {
+    /// A line of explanation.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// `POST /v1/pledges/{id}/deliveries`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -136,6 +136,7 @@ fn router(state: Shared) -> Router {
         .route("/v1/pledges", post(records::pledge))
         .route("/v1/pledges/{id}/answer", post(records::answer))
         .route("/v1/pledges/{id}/deliveries", post(records::deliver))
+        .route("/v1/pledges/{id}/cancel", post(records::cancel))
         .route("/v1/import", post(records::import))
         .fallback(|| async {
             ApiError::not_found("no such endpoint", "see docs/API.md for the endpoints")

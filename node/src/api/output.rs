@@ -80,6 +80,7 @@ pub fn record(r: &Record) -> Value {
         Record::Certificate(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Revocation(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Rotation(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Cancellation(s) => statement(s.bytes(), s.signature(), s.value().signer),
     }
 }
 

@@ -8,16 +8,16 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minga_protocol::{
-    Acceptance, Bundle, Commitment, Decision, Delivery, Pledge, Point, Quantity, Record,
-    RecordKind, RecordRef, Signed, Timestamp, Urgency,
+    Acceptance, Bundle, Cancellation, Commitment, Decision, Delivery, Pledge, Point, Quantity,
+    Record, RecordKind, RecordRef, Signed, Timestamp, Urgency,
 };
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::ApiError;
 use super::input::{
-    AnswerInput, DeliveryInput, ImportInput, ListInput, ListingInput, PledgeInput, WaitInput, opt,
-    req, time,
+    AnswerInput, CancelInput, DeliveryInput, ImportInput, ListInput, ListingInput, PledgeInput,
+    WaitInput, opt, req, time,
 };
 use super::{Body, Params, Shared, output};
 use crate::net::RecordDetail;
@@ -153,10 +153,11 @@ pub(super) async fn bundle(
         Record::Pledge(p) => Commitment::Pledge(p),
         Record::Acceptance(a) => Commitment::Acceptance(a),
         Record::Delivery(x) => Commitment::Delivery(x),
+        Record::Cancellation(x) => Commitment::Cancellation(x),
         _ => {
             return Err(ApiError::bad(
                 format!(
-                    "{} is a {}; only pledges, acceptances and deliveries have bundles",
+                    "{} is a {}; only pledges, acceptances, deliveries and cancellations have bundles",
                     id,
                     d.view.kind.name()
                 ),
@@ -370,6 +371,37 @@ pub(super) async fn answer(
         note: input.note.filter(|n| !n.trim().is_empty()),
     };
     write(&s, None, Record::Acceptance(signed(a, &s)?)).await
+}
+
+/// Takes back one of this co-op's pledges, with a new signed statement.
+pub(super) async fn cancel(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Body(input): Body<CancelInput>,
+) -> Answer {
+    let d = s.node.detail(&id).await?;
+    let pledge = of_kind(&d, RecordKind::Pledge, &id)?;
+    let (coop, _) = s.home().await?;
+    if pledge.coop != coop {
+        return Err(ApiError::refused(
+            "only the co-op that made a pledge can cancel it",
+            "the co-op whose need it is declines it instead (`minga decline`)",
+        ));
+    }
+    if d.status == Some(Status::Pledge(minga_protocol::PledgeState::Cancelled)) {
+        return Err(ApiError::refused(
+            "that pledge is already cancelled",
+            "see it with `minga show`",
+        ));
+    }
+    let c = Cancellation {
+        signer: s.member()?.key.public(),
+        coop,
+        pledge,
+        issued: Timestamp::now(),
+        note: input.note.filter(|n| !n.trim().is_empty()),
+    };
+    write(&s, None, Record::Cancellation(signed(c, &s)?)).await
 }
 
 pub(super) async fn deliver(
