@@ -273,6 +273,26 @@ pub enum Member {
     List(Output),
 }
 
+/// `device …`.
+#[derive(Subcommand)]
+pub enum Device {
+    /// Let another device write as this member, with its own key (the one its `minga init`
+    /// printed): no data directory or member key is copied.
+    Add {
+        /// The device's key, `did:key:…`.
+        key: String,
+        #[command(flatten)]
+        out: Written,
+    },
+    /// Revoke one of this member's devices (lost or stolen); the member's key keeps writing.
+    Revoke {
+        /// The device's key.
+        key: String,
+        #[command(flatten)]
+        out: Written,
+    },
+}
+
 /// `coop …`.
 #[derive(Subcommand)]
 pub enum Coop {
@@ -408,6 +428,17 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
             Ok(())
         }
         Command::Member(m) => member(api, m).await,
+        Command::Device(d) => {
+            let (path, key, out, done) = match d {
+                Device::Add { key, out } => ("/v1/devices", key, out, "device linked; link"),
+                Device::Revoke { key, out } => {
+                    ("/v1/devices/revoke", key, out, "device revoked; revocation")
+                }
+            };
+            let v = api.post(path, &json!({ "key": key })).await?;
+            written(&v, out, done);
+            Ok(())
+        }
         Command::Coop(c) => coop(api, home, c).await,
         Command::Peers(out) => {
             show::peers(&api.get("/v1/peers").await?, out);

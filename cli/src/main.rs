@@ -87,6 +87,9 @@ enum Command {
     /// Certify, revoke or list the members of this co-op.
     #[command(subcommand)]
     Member(commands::Member),
+    /// Give this member another device, or revoke one.
+    #[command(subcommand)]
+    Device(commands::Device),
     /// Show, trust or untrust co-ops.
     #[command(subcommand)]
     Coop(commands::Coop),

@@ -150,11 +150,7 @@ impl StagedStore {
             });
         }
         for (id, state) in std::mem::take(&mut self.records) {
-            if matches!(
-                state.kind,
-                Some(RecordKind::Certificate | RecordKind::Revocation | RecordKind::Rotation)
-            ) && !state.doc.is_empty()
-            {
+            if state.kind.is_some_and(RecordKind::is_membership) && !state.doc.is_empty() {
                 batch
                     .views
                     .push((self.membership_key(&id), state.doc.clone()));

@@ -174,7 +174,10 @@ impl RecordView {
                 v.refers_to = Some(Box::new(c.pledge));
                 v.issued = Some(c.issued);
             }
-            Record::Certificate(_) | Record::Revocation(_) | Record::Rotation(_) => {}
+            Record::Certificate(_)
+            | Record::Revocation(_)
+            | Record::Rotation(_)
+            | Record::Device(_) => {}
         }
         v
     }
@@ -564,13 +567,7 @@ impl Views {
         let mut out: Vec<(&RecordView, Option<Status>)> = candidates
             .filter_map(|k| self.at(k))
             .filter(|v| q.kind.is_none_or(|k| v.kind == k))
-            .filter(|v| {
-                !(q.no_membership
-                    && matches!(
-                        v.kind,
-                        RecordKind::Certificate | RecordKind::Revocation | RecordKind::Rotation
-                    ))
-            })
+            .filter(|v| !(q.no_membership && v.kind.is_membership()))
             .filter(|v| q.coop.is_none_or(|c| v.coop == c))
             .filter(|v| {
                 q.category.as_ref().is_none_or(|c| {

@@ -394,11 +394,7 @@ impl<S: LedgerStore> Ledger<S> {
             .into_iter()
             .filter_map(|id| {
                 let state = self.store.record_state(&id)?;
-                if !matches!(
-                    state.kind,
-                    Some(RecordKind::Certificate | RecordKind::Revocation | RecordKind::Rotation)
-                ) || state.pruned
-                {
+                if !state.kind.is_some_and(RecordKind::is_membership) || state.pruned {
                     return None;
                 }
                 let record = Record::read(&AutoCommit::load(&state.doc).ok()?).ok()?;
@@ -459,6 +455,7 @@ impl<S: LedgerStore> Ledger<S> {
                     Record::Certificate(c) => self.membership.add_certificate(c.clone(), carrier),
                     Record::Revocation(r) => self.membership.add_revocation(r.clone(), carrier),
                     Record::Rotation(r) => self.membership.add_rotation(r.clone(), carrier),
+                    Record::Device(d) => self.membership.add_device(d.clone(), carrier),
                     _ => Ok(false),
                 };
                 self.store.put_record(

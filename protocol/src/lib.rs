@@ -49,7 +49,9 @@ pub use ledger::{
     Ingested, Ledger, LedgerStore, MAX_PENDING, MAX_PENDING_BYTES, MemoryLedger, MemoryLedgerStore,
     membership_from,
 };
-pub use membership::{Carrier, Certificate, Cutoff, Membership, MembershipError, Revocation, Role};
+pub use membership::{
+    Carrier, Certificate, Cutoff, Device, Membership, MembershipError, Revocation, Role,
+};
 pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
     MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError, RecordKind,

@@ -8,7 +8,7 @@
 //! stays valid, so every node rejects the same entries, and revoking an issuer voids only what
 //! it issued past its cut-off.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -102,6 +102,43 @@ impl Statement for Certificate {
             issued: f.req("issued")?,
             expires: f.opt("expires")?,
             parent: f.opt("parent")?,
+        })
+    }
+}
+
+/// A member's second (third, …) device: the member's key vouches for the device's own key,
+/// which then writes for the co-op with the member's role (at most coordinator: certifying
+/// and revoking stay with an admin's own key). The data directory is never copied, and a lost
+/// device is revoked alone, by its member or an admin, without the member losing its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// The member, who signs.
+    pub signer: PublicKey,
+    /// The co-op.
+    pub coop: CoopId,
+    /// The device's key.
+    pub device_key: PublicKey,
+    /// When it was signed.
+    pub issued: Timestamp,
+}
+
+impl Statement for Device {
+    const KIND: &'static str = "device";
+    fn signer(&self) -> &PublicKey {
+        &self.signer
+    }
+    fn write(&self, c: &mut Canon) {
+        c.field("signer", self.signer)
+            .field("coop", self.coop)
+            .field("device_key", self.device_key)
+            .field("issued", self.issued);
+    }
+    fn read(f: &mut Fields<'_>) -> Result<Self, CanonError> {
+        Ok(Device {
+            signer: f.req("signer")?,
+            coop: f.req("coop")?,
+            device_key: f.req("device_key")?,
+            issued: f.req("issued")?,
         })
     }
 }
@@ -356,6 +393,10 @@ struct Derived {
     admin_grants: HashMap<PublicKey, Vec<Grant>>,
     /// Admins' revocations in effect: they end the roles admins granted, never an admin.
     admin_cuts: HashMap<PublicKey, Vec<Hash>>,
+    /// Device keys in effect, with the member each writes for (layer 3).
+    device_owner: HashMap<PublicKey, PublicKey>,
+    /// Revocations of a device by its own member, in effect.
+    device_cuts: HashMap<PublicKey, Vec<Hash>>,
 }
 
 /// Who may write for one co-op: the genesis, and the rotations, certificates and revocations
@@ -389,6 +430,7 @@ pub struct Membership {
     certs: HashMap<Hash, (Signed<Certificate>, Carrier)>,
     by_subject: HashMap<PublicKey, Vec<Hash>>,
     revocations: HashMap<Hash, (Signed<Revocation>, Carrier)>,
+    devices: HashMap<Hash, (Signed<Device>, Carrier)>,
     derived: Derived,
 }
 
@@ -402,6 +444,7 @@ impl Membership {
             certs: HashMap::new(),
             by_subject: HashMap::new(),
             revocations: HashMap::new(),
+            devices: HashMap::new(),
             derived: Derived::default(),
         }
     }
@@ -442,12 +485,14 @@ impl Membership {
 
     /// Every key named by a certificate or a revocation held, in no particular order.
     pub fn subjects(&self) -> impl Iterator<Item = &PublicKey> {
-        let revoked = self
+        let others = self
             .revocations
             .values()
             .map(|(r, _)| &r.value().subject)
-            .filter(|k| !self.by_subject.contains_key(*k));
-        self.by_subject.keys().chain(revoked)
+            .chain(self.derived.device_owner.keys())
+            .filter(|k| !self.by_subject.contains_key(*k))
+            .collect::<BTreeSet<_>>();
+        self.by_subject.keys().chain(others)
     }
 
     /// Every revocation in effect naming `subject`.
@@ -457,6 +502,7 @@ impl Membership {
             .get(subject)
             .into_iter()
             .chain(d.admin_cuts.get(subject))
+            .chain(d.device_cuts.get(subject))
             .flatten()
             .filter_map(|h| self.revocations.get(h).map(|(r, _)| r))
             .collect()
@@ -606,6 +652,50 @@ impl Membership {
         Ok(new)
     }
 
+    /// Admits a device link carried at `carrier`; returns whether it was new. Its effect is
+    /// decided by the layers (rule 3 on [`Membership`]).
+    pub fn add_device(
+        &mut self,
+        dev: Signed<Device>,
+        carrier: Carrier,
+    ) -> Result<bool, MembershipError> {
+        self.check_coop(dev.value().coop)?;
+        let hash = dev.hash();
+        if self.devices.contains_key(&hash) {
+            return Ok(false);
+        }
+        self.devices.insert(hash, (dev, carrier));
+        self.derive();
+        Ok(true)
+    }
+
+    /// The member a device key writes for, if a link is in effect.
+    pub fn device_owner(&self, key: &PublicKey) -> Option<PublicKey> {
+        self.derived.device_owner.get(key).copied()
+    }
+
+    /// The device keys in effect that write for `member`.
+    pub fn devices_of(&self, member: &PublicKey) -> Vec<PublicKey> {
+        let mut out: Vec<PublicKey> = self
+            .derived
+            .device_owner
+            .iter()
+            .filter(|(_, owner)| *owner == member)
+            .map(|(d, _)| *d)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The link that makes `key` a device, if in effect.
+    pub fn device_link(&self, key: &PublicKey) -> Option<&Signed<Device>> {
+        let owner = self.device_owner(key)?;
+        self.devices
+            .values()
+            .map(|(d, _)| d)
+            .find(|d| d.value().device_key == *key && d.value().signer == owner)
+    }
+
     /// Checks a revocation's form: it names this co-op. Returns whether it would be new.
     pub fn check_revocation(&self, rev: &Signed<Revocation>) -> Result<bool, MembershipError> {
         self.check_coop(rev.value().coop)?;
@@ -620,7 +710,9 @@ impl Membership {
         for (record, carrier) in statements {
             match record {
                 Record::Rotation(r) => rotations.push((r, carrier)),
-                Record::Certificate(_) | Record::Revocation(_) => others.push((record, carrier)),
+                Record::Certificate(_) | Record::Revocation(_) | Record::Device(_) => {
+                    others.push((record, carrier))
+                }
                 _ => {}
             }
         }
@@ -647,6 +739,9 @@ impl Membership {
                     if let Ok(true) = self.check_revocation(&r) {
                         self.revocations.insert(r.hash(), (r, carrier));
                     }
+                }
+                Record::Device(dev) if dev.value().coop == self.coop => {
+                    self.devices.insert(dev.hash(), (dev, carrier));
                 }
                 _ => {}
             }
@@ -715,6 +810,40 @@ impl Membership {
         }
         d.admin_grants = admin_grants;
         d.admin_cuts = admin_cuts;
+        // Layer 3: a member's device link counts where the member holds a role by rules 1
+        // and 2 (so no device links another); a key two members claim counts for neither.
+        let mut owners: HashMap<PublicKey, BTreeSet<PublicKey>> = HashMap::new();
+        for (dev, carrier) in self.devices.values() {
+            let v = dev.value();
+            if carrier.log.author == v.signer
+                && v.device_key != v.signer
+                && self.coop_key_epoch(&v.signer).is_none()
+                && self.coop_key_epoch(&v.device_key).is_none()
+                && self
+                    .member_authority(&d, &carrier.log, carrier.seq, carrier.at)
+                    .is_ok()
+            {
+                owners.entry(v.device_key).or_default().insert(v.signer);
+            }
+        }
+        d.device_owner = owners
+            .into_iter()
+            .filter(|(_, o)| o.len() == 1)
+            .filter_map(|(dev, o)| Some((dev, *o.first()?)))
+            .collect();
+        let mut device_cuts: HashMap<PublicKey, Vec<Hash>> = HashMap::new();
+        for (hash, (rev, carrier)) in &self.revocations {
+            let r = rev.value();
+            if d.device_owner.get(&r.subject) == Some(&r.signer)
+                && carrier.log.author == r.signer
+                && self
+                    .member_authority(&d, &carrier.log, carrier.seq, carrier.at)
+                    .is_ok()
+            {
+                device_cuts.entry(r.subject).or_default().push(*hash);
+            }
+        }
+        d.device_cuts = device_cuts;
         self.derived = d;
     }
 
@@ -746,11 +875,44 @@ impl Membership {
             };
         }
         let d = &self.derived;
+        if let Some(owner) = d.device_owner.get(&log.author) {
+            // Its own revocations (by the co-op key, an admin or its member), then its
+            // member's: the device's log counts as one of the member's devices.
+            if [&d.coop_cuts, &d.admin_cuts, &d.device_cuts]
+                .into_iter()
+                .any(|cuts| self.cut(cuts, log, seq))
+            {
+                return Err(revoked());
+            }
+            let as_member = LogId {
+                author: *owner,
+                device: log.device,
+            };
+            return self
+                .member_authority(d, &as_member, seq, at)
+                .map(|role| role.min(Role::Coordinator));
+        }
+        self.member_authority(d, log, seq, at)
+    }
+
+    /// Rules 1 and 2 for entry `seq` of `log` by a member key, over the state `d`.
+    fn member_authority(
+        &self,
+        d: &Derived,
+        log: &LogId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Role, MembershipError> {
+        let revoked = || MembershipError::Revoked {
+            key: log.author.to_string(),
+            device: log.device,
+            seq,
+        };
         if self.cut(&d.coop_cuts, log, seq) {
             return Err(revoked());
         }
         let admin_cut = self.cut(&d.admin_cuts, log, seq);
-        self.best_role(&log.author, at, admin_cut).map_err(|e| {
+        self.best_role(d, &log.author, at, admin_cut).map_err(|e| {
             if admin_cut {
                 MembershipError::RevokedByAdmin {
                     key: log.author.to_string(),
@@ -775,13 +937,23 @@ impl Membership {
         if d.coop_cuts.contains_key(key) {
             return Err(revoked("the co-op key"));
         }
+        if let Some(owner) = d.device_owner.get(key) {
+            if d.admin_cuts.contains_key(key) {
+                return Err(revoked("an admin"));
+            }
+            if d.device_cuts.contains_key(key) {
+                return Err(revoked("its member"));
+            }
+            return self.role_at(owner, t).map(|r| r.min(Role::Coordinator));
+        }
         let admin_cut = d.admin_cuts.contains_key(key);
-        self.best_role(key, t, admin_cut)
+        self.best_role(d, key, t, admin_cut)
             .map_err(|e| if admin_cut { revoked("an admin") } else { e })
     }
 
     fn best_role(
         &self,
+        d: &Derived,
         key: &PublicKey,
         at: Timestamp,
         without_admin_grants: bool,
@@ -789,7 +961,6 @@ impl Membership {
         if *key == self.genesis.value().founder {
             return Ok(Role::Admin);
         }
-        let d = &self.derived;
         let mut grants: Vec<&Grant> = d.coop_grants.get(key).into_iter().flatten().collect();
         if !without_admin_grants {
             grants.extend(d.admin_grants.get(key).into_iter().flatten());
@@ -844,7 +1015,11 @@ impl Membership {
     pub fn members_at(&self, t: Timestamp) -> BTreeMap<PublicKey, Role> {
         let mut out = BTreeMap::new();
         out.insert(self.genesis.value().founder, Role::Admin);
-        for key in self.by_subject.keys() {
+        for key in self
+            .by_subject
+            .keys()
+            .chain(self.derived.device_owner.keys())
+        {
             if let Ok(role) = self.role_at(key, t) {
                 out.insert(*key, role);
             }

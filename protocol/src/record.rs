@@ -17,7 +17,7 @@ use crate::canonical::{CanonError, Signed};
 use crate::coop::Rotation;
 use crate::ids::CoopId;
 use crate::keys::PublicKey;
-use crate::membership::{Certificate, Revocation, Role};
+use crate::membership::{Certificate, Device, Revocation, Role};
 use crate::quantity::Quantity;
 use crate::record_doc::{
     DocReader, Field, FieldList, location_fields, os, ots, s, statement_fields,
@@ -57,13 +57,15 @@ pub enum RecordKind {
     Rotation,
     /// A pledge taken back by its own co-op.
     Cancellation,
+    /// A member's other device.
+    Device,
 }
 
 impl RecordKind {
     /// Every kind.
     ///
     /// Stored views name a kind by its index here: new kinds go at the end.
-    pub const ALL: [RecordKind; 10] = [
+    pub const ALL: [RecordKind; 11] = [
         RecordKind::Offer,
         RecordKind::Need,
         RecordKind::Pledge,
@@ -74,6 +76,7 @@ impl RecordKind {
         RecordKind::Revocation,
         RecordKind::Rotation,
         RecordKind::Cancellation,
+        RecordKind::Device,
     ];
 
     /// The name stored in documents.
@@ -89,6 +92,7 @@ impl RecordKind {
             RecordKind::Revocation => "revocation",
             RecordKind::Rotation => "rotation",
             RecordKind::Cancellation => "cancellation",
+            RecordKind::Device => "device",
         }
     }
 
@@ -100,12 +104,24 @@ impl RecordKind {
             | RecordKind::Pledge
             | RecordKind::Acceptance
             | RecordKind::Delivery
-            | RecordKind::Cancellation => Role::Member,
-            RecordKind::Profile
-            | RecordKind::Certificate
-            | RecordKind::Revocation
-            | RecordKind::Rotation => Role::Admin,
+            | RecordKind::Cancellation
+            | RecordKind::Device => Role::Member,
+            // A member revokes its own devices; whose revocation counts for what is decided
+            // from where it was written (see `Membership`), so the entry needs no more.
+            RecordKind::Revocation => Role::Member,
+            RecordKind::Profile | RecordKind::Certificate | RecordKind::Rotation => Role::Admin,
         }
+    }
+
+    /// Whether records of this kind are membership statements, which decide who may write.
+    pub fn is_membership(self) -> bool {
+        matches!(
+            self,
+            RecordKind::Certificate
+                | RecordKind::Revocation
+                | RecordKind::Rotation
+                | RecordKind::Device
+        )
     }
 
     /// Whether records of this kind are written once and never edited.
@@ -232,6 +248,8 @@ pub enum Record {
     Rotation(Signed<Rotation>),
     /// A pledge's cancellation.
     Cancellation(Signed<Cancellation>),
+    /// A member's other device.
+    Device(Signed<Device>),
 }
 
 /// Why a document is not a valid record.
@@ -290,6 +308,7 @@ impl Record {
             Record::Revocation(_) => RecordKind::Revocation,
             Record::Rotation(_) => RecordKind::Rotation,
             Record::Cancellation(_) => RecordKind::Cancellation,
+            Record::Device(_) => RecordKind::Device,
         }
     }
 
@@ -303,6 +322,7 @@ impl Record {
             Record::Revocation(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Rotation(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Cancellation(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Device(s) => Some((s.value().signer, Some(s.value().coop))),
             _ => None,
         }
     }
@@ -347,6 +367,7 @@ impl Record {
             Record::Revocation(st) => f = statement_fields(self.kind(), st),
             Record::Rotation(st) => f = statement_fields(self.kind(), st),
             Record::Cancellation(st) => f = statement_fields(self.kind(), st),
+            Record::Device(st) => f = statement_fields(self.kind(), st),
         }
         f
     }
@@ -459,6 +480,7 @@ impl Record {
             RecordKind::Revocation => Record::Revocation(r.signed()?),
             RecordKind::Rotation => Record::Rotation(r.signed()?),
             RecordKind::Cancellation => Record::Cancellation(r.signed()?),
+            RecordKind::Device => Record::Device(r.signed()?),
         };
         r.finish()?;
         record.check()?;

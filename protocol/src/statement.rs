@@ -14,7 +14,7 @@ use crate::canonical::{Canon, CanonError, Fields, Signed, Statement};
 use crate::coop::{Genesis, Rotation};
 use crate::ids::{CoopId, RecordRef};
 use crate::keys::{PublicKey, Signature};
-use crate::membership::{Certificate, Membership, MembershipError, Role};
+use crate::membership::{Certificate, Device, Membership, MembershipError, Role};
 use crate::quantity::Quantity;
 use crate::time::Timestamp;
 
@@ -266,7 +266,7 @@ impl SignedPart {
 pub struct Bundle {
     /// Always `minga-bundle/1`.
     pub format: String,
-    /// `pledge`, `acceptance` or `delivery`.
+    /// `pledge`, `acceptance`, `delivery` or `cancellation`.
     pub kind: String,
     /// The commitment.
     pub commitment: SignedPart,
@@ -278,9 +278,13 @@ pub struct Bundle {
     /// The co-op key rotations, in order.
     #[serde(default)]
     pub rotations: Vec<SignedPart>,
-    /// The signer's certificate chain, signer's own first (empty for the founder).
+    /// The signer's certificate chain, signer's own first (empty for the founder); for a
+    /// device, its member's chain.
     #[serde(default)]
     pub certificates: Vec<SignedPart>,
+    /// When a member's device signed: the member's link to that device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<SignedPart>,
 }
 
 /// The largest bundle file accepted.
@@ -444,7 +448,8 @@ pub struct Verified {
 impl Bundle {
     /// Bundles a commitment with the proofs from a co-op's membership.
     pub fn new(commitment: &Commitment, membership: &Membership) -> Bundle {
-        let signer = commitment.signer();
+        let device = membership.device_link(&commitment.signer());
+        let signer = device.map_or(commitment.signer(), |d| d.value().signer);
         let at = commitment.issued();
         let mut certificates = Vec::new();
         // The signer's own certificate valid at signing, then its issuer's if an admin signed.
@@ -469,6 +474,7 @@ impl Bundle {
             genesis: SignedPart::of(membership.genesis()),
             rotations: membership.rotations().map(SignedPart::of).collect(),
             certificates,
+            device: device.map(SignedPart::of),
         }
     }
 
@@ -538,8 +544,20 @@ impl Bundle {
             }
             coop_keys.push(v.new_key);
         }
-        let signer = commitment.signer();
         let at = commitment.issued();
+        // A device signs for its member: the link names the device, the member signs it, and
+        // the member's chain follows.
+        let (signer, device) = match &self.device {
+            None => (commitment.signer(), false),
+            Some(part) => {
+                let link: Signed<Device> = part.open("device")?;
+                let v = link.value();
+                if v.coop != coop || v.device_key != commitment.signer() {
+                    return Err(MembershipError::NotAMember(commitment.signer().to_string()).into());
+                }
+                (v.signer, true)
+            }
+        };
         let founder = genesis.value().founder;
         let (role, certificate) = if signer == founder {
             (Role::Admin, coop.0)
@@ -576,6 +594,11 @@ impl Bundle {
                 return Err(MembershipError::AdminByAdmin.into());
             }
             (own.value().role, own.hash())
+        };
+        let role = if device {
+            role.min(Role::Coordinator)
+        } else {
+            role
         };
         Ok(Verified {
             commitment,

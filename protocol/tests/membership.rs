@@ -676,6 +676,136 @@ fn an_edit_that_arrives_before_its_record_applies_when_the_record_does() {
     assert_eq!(l.records(), c.ledger.records());
 }
 
+fn link(c: &Coop, owner: &MemberSecret, device: &MemberSecret) -> Record {
+    Record::Device(
+        Signed::sign(
+            Device {
+                signer: owner.public(),
+                coop: c.id(),
+                device_key: device.public(),
+                issued: day(2),
+            },
+            &owner.0,
+        )
+        .unwrap(),
+    )
+}
+
+#[test]
+fn a_second_device_writes_for_its_member_and_is_revoked_alone() {
+    let (mut c, clock) = world(201);
+    let (m, phone) = (member(202), member(203));
+    let cert = c.admit(&m, Role::Member);
+    let linked = put(&mut c, &m, dev(2), |c| link(c, &m, &phone), day(2));
+    let first = write(
+        &mut c.ledger,
+        &phone,
+        dev(5),
+        Record::Offer(offer("from the phone", "1 kg")),
+        day(3),
+    );
+    assert_eq!(
+        c.ledger.membership().role_at(&phone.public(), day(3)),
+        Ok(Role::Member)
+    );
+    assert_eq!(
+        c.ledger.membership().device_owner(&phone.public()),
+        Some(m.public())
+    );
+    // A node that hears the phone's entry before the link keeps it waiting, then applies it.
+    let mut other = replica(&c, &clock);
+    ingest_all(&mut other, &[cert.clone(), first.clone()]);
+    assert!(other.record(&first.record_id()).is_none());
+    ingest_all(&mut other, std::slice::from_ref(&linked));
+    assert!(other.record(&first.record_id()).is_some());
+    // A pledge the phone signs verifies offline as the member's, through the link.
+    let pledge = Signed::sign(
+        Pledge {
+            signer: phone.public(),
+            coop: c.id(),
+            need: RecordRef {
+                coop: c.id(),
+                record: RecordId::default(),
+            },
+            offer: None,
+            quantity: "1 kg".parse().unwrap(),
+            due: None,
+            issued: day(3),
+            note: None,
+        },
+        &phone.0,
+    )
+    .unwrap();
+    let bundle = Bundle::new(&Commitment::Pledge(pledge), c.ledger.membership());
+    let checked = bundle.verify().unwrap();
+    assert_eq!(checked.role, Role::Member);
+    assert!(bundle.device.is_some());
+    // The member revokes the lost phone: its later entries are refused, the member writes on.
+    let rev = revocation_by(&c, &m.0, &phone, vec![cut(dev(5), 1)]);
+    write(&mut c.ledger, &m, dev(2), Record::Revocation(rev), day(4));
+    assert!(
+        c.ledger
+            .write(
+                &phone,
+                dev(5),
+                None,
+                &Record::Offer(offer("thief", "1 kg")),
+                day(5)
+            )
+            .is_err()
+    );
+    assert!(
+        c.ledger.record(&first.record_id()).is_some(),
+        "within its cut-off"
+    );
+    write(
+        &mut c.ledger,
+        &m,
+        dev(2),
+        Record::Offer(offer("member", "1 kg")),
+        day(5),
+    );
+}
+
+#[test]
+fn revoking_a_member_ends_its_devices_and_an_admins_device_is_no_admin() {
+    let (mut c, _clock) = world(211);
+    let (m, tablet, f_phone) = (member(212), member(213), member(214));
+    c.admit(&m, Role::Member);
+    put(&mut c, &m, dev(2), |c| link(c, &m, &tablet), day(2));
+    let o = write(
+        &mut c.ledger,
+        &tablet,
+        dev(6),
+        Record::Offer(offer("tablet", "1 kg")),
+        day(3),
+    );
+    // The co-op key revokes the member, naming only the member's own log: the tablet's log is
+    // not named, so nothing of it stays.
+    let rev = revocation_by(&c, &c.key.0, &m, vec![cut(dev(2), 1)]);
+    c.coop_writes(&Record::Revocation(rev));
+    assert!(c.ledger.record(&o.record_id()).is_none());
+    assert!(
+        c.ledger
+            .membership()
+            .role_at(&tablet.public(), day(4))
+            .is_err()
+    );
+    // The founder's phone writes as a coordinator at most: it certifies nobody.
+    let (f, fd) = (c.founder.clone(), c.founder_device);
+    put(&mut c, &f, fd, |c| link(c, &f, &f_phone), day(2));
+    assert_eq!(
+        c.ledger.membership().role_at(&f_phone.public(), day(3)),
+        Ok(Role::Coordinator)
+    );
+    let cert = cert_by(&c, &f_phone, c.id().0, &member(215), Role::Member, None);
+    assert!(
+        c.ledger
+            .write(&f_phone, dev(7), None, &Record::Certificate(cert), day(3))
+            .is_err()
+    );
+}
+
 #[test]
 fn only_offers_and_needs_can_be_withdrawn() {
     let (mut c, _clock) = world(141);

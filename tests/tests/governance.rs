@@ -54,6 +54,50 @@ fn the_coop_key_certifies_and_revokes_admins_and_rotates() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("co-op key"));
 
+    // The member adds a second device with its own key: no data directory is copied. The
+    // device writes for the co-op as the member, and the member revokes it alone.
+    let y2 = root.path().join("y2");
+    let phone = member_key(&ok(&y2, &["init"]));
+    let node_y2 = up(&y2, Some(&node_a.listen));
+    ok(&y2, &["coop", "trust", genesis.to_str().unwrap()]);
+    let linked = id_of(&json(&y, &["device", "add", &phone]));
+    ok(&y2, &["show", &linked, "--wait", &wait]);
+    let from_phone = id_of(&json(
+        &y2,
+        &[
+            "offer",
+            "add",
+            "--title",
+            "Oil",
+            "--category",
+            "food/oil",
+            "--quantity",
+            "5 l",
+        ],
+    ));
+    ok(&a, &["show", &from_phone, "--wait", &wait]);
+    let dropped = id_of(&json(&y, &["device", "revoke", &phone]));
+    ok(&y2, &["show", &dropped, "--wait", &wait]);
+    let out = minga(
+        &y2,
+        &[
+            "offer",
+            "add",
+            "--title",
+            "Oil",
+            "--category",
+            "food/oil",
+            "--quantity",
+            "1 l",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a revoked device writes nothing"
+    );
+    drop(node_y2);
+
     // The co-op key revokes the admin. The member it certified before keeps writing.
     let revocation = id_of(&json(&a, &["member", "revoke", &admin]));
     for dir in [&x, &y] {

@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use minga_protocol::{
-    Certificate, CoopId, CoopSecret, Cutoff, Entry, Genesis, Hash, Membership, PublicKey, Record,
-    RecordRef, Revocation, Role, Rotation, Signed, SignedPart, Timestamp,
+    Certificate, CoopId, CoopSecret, Cutoff, Device, Entry, Genesis, Hash, Membership, PublicKey,
+    Record, RecordRef, Revocation, Role, Rotation, Signed, SignedPart, Timestamp,
 };
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::input::{MemberInput, RevokeInput, RotateInput, req, time};
+use super::input::{DeviceInput, MemberInput, RevokeInput, RotateInput, req, time};
 use super::{Body, Shared, output};
 
 pub(super) async fn status(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
@@ -226,7 +226,8 @@ fn ended_only_by_coop_key(m: &Membership, key: &PublicKey) -> bool {
             .any(|c| c.value().parent.is_none() && c.value().role == Role::Admin)
 }
 
-/// The cut-offs of `subject`'s logs: what this node holds of them stays valid.
+/// The cut-offs of `subject`'s logs, its devices' included: what this node holds of them
+/// stays valid.
 async fn held_cutoffs(
     s: &Shared,
     coop: CoopId,
@@ -234,9 +235,10 @@ async fn held_cutoffs(
     extra: u64,
 ) -> Result<Vec<Cutoff>, ApiError> {
     let vector = s.node.version_vector(coop).await?;
+    let devices = s.node.membership(coop).await?.devices_of(subject);
     let mut cutoffs: Vec<Cutoff> = vector
         .iter()
-        .filter(|(log, _)| log.author == *subject)
+        .filter(|(log, _)| log.author == *subject || devices.contains(&log.author))
         .map(|(log, seq)| Cutoff {
             device: log.device,
             last_valid: *seq,
@@ -424,4 +426,74 @@ pub(super) async fn rotate(
     out["number"] = json!(number);
     out["coop_key"] = json!(new.public().to_string());
     Ok((status, Json(out)))
+}
+
+/// Links another device of this node's member: the device's own key (from its `minga init`)
+/// then writes for the co-op with the member's role, at most coordinator.
+pub(super) async fn add_device(
+    State(s): State<Shared>,
+    Body(input): Body<DeviceInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (coop, _) = s.home().await?;
+    let m = s.node.membership(coop).await?;
+    let me = s.member()?;
+    if m.device_owner(&me.key.public()).is_some() {
+        return Err(ApiError::refused(
+            "this node writes as a device; a device cannot link another",
+            "run it on the member's first node",
+        ));
+    }
+    let device_key: PublicKey = req("key", &input.key)?;
+    if device_key == me.key.public() || m.coop_key_epoch(&device_key).is_some() {
+        return Err(ApiError::bad(
+            "that key cannot be a device of this member",
+            "give the key the new device's `minga init` printed",
+        ));
+    }
+    let link = Device {
+        signer: me.key.public(),
+        coop,
+        device_key,
+        issued: Timestamp::now(),
+    };
+    let signed =
+        Signed::sign(link, &me.key.0).map_err(|e| ApiError::bad(e.to_string(), "check the key"))?;
+    let entry = s
+        .node
+        .write(coop, &me.key, me.device, None, Record::Device(signed))
+        .await?;
+    Ok(created(&entry, coop))
+}
+
+/// Revokes one of this node's member's devices (a lost phone), with cut-offs at what this node
+/// holds of its logs; the member's own key keeps writing.
+pub(super) async fn revoke_device(
+    State(s): State<Shared>,
+    Body(input): Body<DeviceInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (coop, _) = s.home().await?;
+    let m = s.node.membership(coop).await?;
+    let me = s.member()?;
+    let device_key: PublicKey = req("key", &input.key)?;
+    if m.device_owner(&device_key) != Some(me.key.public()) {
+        return Err(ApiError::refused(
+            "that key is not a device of this node's member",
+            "an admin revokes other keys with `minga member revoke`",
+        ));
+    }
+    let rev = Revocation {
+        signer: me.key.public(),
+        coop,
+        subject: device_key,
+        cutoffs: held_cutoffs(&s, coop, &device_key, 0).await?,
+        issued: Timestamp::now(),
+        reason: Some("device revoked by its member".into()),
+    };
+    let signed =
+        Signed::sign(rev, &me.key.0).map_err(|e| ApiError::bad(e.to_string(), "check the key"))?;
+    let entry = s
+        .node
+        .write(coop, &me.key, me.device, None, Record::Revocation(signed))
+        .await?;
+    Ok(created(&entry, coop))
 }

@@ -261,6 +261,14 @@ pub struct RevokeInput {
     pub reason: Option<String>,
 }
 
+/// `POST /v1/devices` and `POST /v1/devices/revoke`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInput {
+    /// The device's key (`did:key:…`, what its `minga init` printed).
+    pub key: String,
+}
+
 /// `POST /v1/coop/rotate`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -123,6 +123,8 @@ fn router(state: Shared) -> Router {
         .route("/v1/members", get(admin::members).post(admin::add_member))
         .route("/v1/members/revoke", post(admin::revoke))
         .route("/v1/coop/rotate", post(admin::rotate))
+        .route("/v1/devices", post(admin::add_device))
+        .route("/v1/devices/revoke", post(admin::revoke_device))
         .route("/v1/events", get(events::events))
         .route("/v1/match", get(matching::matches))
         .route("/v1/plan", get(matching::allocation))

@@ -81,6 +81,7 @@ pub fn record(r: &Record) -> Value {
         Record::Revocation(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Rotation(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Cancellation(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Device(s) => statement(s.bytes(), s.signature(), s.value().signer),
     }
 }
 
