@@ -456,11 +456,22 @@ pub(super) async fn add_device(
         device_key,
         issued: Timestamp::now(),
     };
-    let signed =
-        Signed::sign(link, &me.key.0).map_err(|e| ApiError::bad(e.to_string(), "check the key"))?;
+    as_member(&s, coop, link, Record::Device).await
+}
+
+/// Signs a statement with this node's member key and writes it in the member's log.
+async fn as_member<T: minga_protocol::Statement>(
+    s: &Shared,
+    coop: CoopId,
+    value: T,
+    record: fn(Signed<T>) -> Record,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let me = s.member()?;
+    let signed = Signed::sign(value, &me.key.0)
+        .map_err(|e| ApiError::bad(e.to_string(), "check the key"))?;
     let entry = s
         .node
-        .write(coop, &me.key, me.device, None, Record::Device(signed))
+        .write(coop, &me.key, me.device, None, record(signed))
         .await?;
     Ok(created(&entry, coop))
 }
@@ -489,11 +500,5 @@ pub(super) async fn revoke_device(
         issued: Timestamp::now(),
         reason: Some("device revoked by its member".into()),
     };
-    let signed =
-        Signed::sign(rev, &me.key.0).map_err(|e| ApiError::bad(e.to_string(), "check the key"))?;
-    let entry = s
-        .node
-        .write(coop, &me.key, me.device, None, Record::Revocation(signed))
-        .await?;
-    Ok(created(&entry, coop))
+    as_member(&s, coop, rev, Record::Revocation).await
 }
