@@ -273,9 +273,13 @@ pub fn coops(v: &Value, out: Output) {
         let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
         let home = c.get("home").and_then(Value::as_bool) == Some(true);
         let mine = if home { " (this node's)" } else { "" };
+        let frozen = match c.get("coop_key_frozen_at_rotation").and_then(Value::as_u64) {
+            Some(n) => format!(" [co-op key frozen: two rotations numbered {n}]"),
+            None => String::new(),
+        };
         vec![
             s(c, "id").to_string(),
-            format!("{}{mine}", s(c, "name")),
+            format!("{}{mine}{frozen}", s(c, "name")),
             n("members"),
             n("entries"),
         ]

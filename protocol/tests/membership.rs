@@ -459,28 +459,153 @@ fn after_a_rotation_the_old_key_signs_nothing_new() {
         assert!(l.record(&oa.record_id()).is_some());
         assert!(l.membership().role_at(&x.public(), day(5)).is_err());
     }
-    // A second, different rotation numbered 1 is a conflict.
-    let fork = rotation(
+}
+
+/// An owner rotates the co-op key to k1 and certifies admin x with it; a thief holding a copy
+/// of the old key signs another rotation 1, to k2, in a log of its own, and certifies admin y
+/// with k2. Returns the co-op, the clock, every entry of both sides, and (a, x, y): a, an admin
+/// the old key certified before either rotation.
+fn contested_rotation() -> (Coop, Arc<ManualClock>, Vec<Entry>, [MemberSecret; 3]) {
+    let (mut c, clock) = world(121);
+    let (a, x, y) = (member(122), member(123), member(124));
+    c.admit(&a, Role::Admin);
+    write(
+        &mut c.ledger,
+        &a,
+        dev(1),
+        Record::Offer(offer("a", "1 kg")),
+        day(2),
+    );
+    let mut thief = replica(&c, &clock);
+    ingest_all(&mut thief, &c.ledger.all_entries());
+    let old = c.key.clone();
+    let (k1, k2) = (
+        CoopSecret::from_seed(&[125; 32]),
+        CoopSecret::from_seed(&[126; 32]),
+    );
+    let head = c.ledger.version_vector().get(&LogId {
+        author: old.public(),
+        device: c.coop_device,
+    });
+    c.coop_writes(&Record::Rotation(rotation(
         &c,
         &old,
         1,
-        &CoopSecret::from_seed(&[106; 32]),
-        vec![cut(dev(9), 1)],
+        &k1,
+        vec![cut(c.coop_device, head + 1)],
+    )));
+    let forged = rotation(&c, &old, 1, &k2, vec![cut(dev(9), 1)]);
+    write(&mut thief, &old, dev(9), Record::Rotation(forged), day(3));
+    c.key = k2.clone();
+    let y_cert = c.certificate(&y, Role::Admin);
+    write(
+        &mut thief,
+        &k2,
+        dev(800),
+        Record::Certificate(y_cert),
+        day(3),
     );
-    let carrier = Carrier {
-        log: LogId {
-            author: old.public(),
-            device: dev(9),
-        },
-        seq: 1,
-        at: day(6),
-    };
-    assert_eq!(
-        c.ledger.membership().check_rotation(&fork, &carrier),
-        Err(MembershipError::RotationConflict(1))
+    write(
+        &mut thief,
+        &y,
+        dev(3),
+        Record::Offer(offer("y", "1 kg")),
+        day(4),
     );
+    c.key = k1;
+    c.coop_device = dev(700);
+    c.admit(&x, Role::Admin);
+    write(
+        &mut c.ledger,
+        &x,
+        dev(2),
+        Record::Offer(offer("x", "1 kg")),
+        day(4),
+    );
+    let mut all = c.ledger.all_entries();
+    all.extend(thief.all_entries());
+    let mut seen = std::collections::BTreeSet::new();
+    all.retain(|e| seen.insert(e.hash()));
+    (c, clock, all, [a, x, y])
 }
 
+/// Ingests `entries` into `l` again and again, alternating their order, until nothing changes.
+fn settle(l: &mut MemoryLedger, entries: &[Entry]) {
+    let mut entries = entries.to_vec();
+    for _ in 0..8 {
+        let before = l.version_vector();
+        ingest_all(l, &entries);
+        entries.reverse();
+        if l.version_vector() == before && l.pending_len() == 0 {
+            return;
+        }
+    }
+}
+
+#[test]
+fn two_rotations_with_one_number_freeze_the_coop_key_whichever_arrives_first() {
+    let (c, clock, all, [a, x, y]) = contested_rotation();
+    let old = CoopSecret::from_seed(&[121; 32]);
+    // The owner's history first, the thief's first, and the owner's node itself.
+    let owner_first = all.clone();
+    let mut thief_first = all.clone();
+    thief_first.sort_by_key(|e| e.header.author != old.public() || e.header.device != dev(9));
+    let mut ledgers = Vec::new();
+    for order in [owner_first, thief_first] {
+        let mut l = replica(&c, &clock);
+        settle(&mut l, &order);
+        ledgers.push(l);
+    }
+    let mut owner = c.ledger;
+    settle(&mut owner, &all);
+    ledgers.push(owner);
+    for l in &ledgers {
+        let m = l.membership();
+        assert_eq!(m.rotation_conflict(), Some(1));
+        assert_eq!(m.current_coop_key(), old.public(), "neither k1 nor k2");
+        assert_eq!(m.rotations().count(), 0);
+        assert_eq!(m.role_at(&a.public(), day(5)), Ok(Role::Admin), "a stands");
+        assert!(
+            m.role_at(&x.public(), day(5)).is_err(),
+            "k1 certifies nobody"
+        );
+        assert!(
+            m.role_at(&y.public(), day(5)).is_err(),
+            "k2 certifies nobody"
+        );
+        let titles: Vec<String> = l
+            .records()
+            .into_values()
+            .filter_map(|r| match r {
+                Record::Offer(o) => Some(o.title),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(titles, ["a"]);
+    }
+    assert_eq!(summary(&ledgers[0]), summary(&ledgers[1]));
+    assert_eq!(summary(&ledgers[0]), summary(&ledgers[2]));
+    // The frozen key signs nothing new, in any log: a certificate it writes counts for
+    // nothing, and the owner's node refuses to write one.
+    let mut l = ledgers.remove(0);
+    let late = Signed::sign(
+        Certificate {
+            signer: old.public(),
+            coop: c.genesis.coop_id(),
+            subject: member(127).public(),
+            role: Role::Admin,
+            issued: day(5),
+            expires: None,
+            parent: None,
+        },
+        &old.0,
+    )
+    .unwrap();
+    assert!(
+        l.write(&old, dev(77), None, &Record::Certificate(late), day(5))
+            .is_err()
+    );
+}
 #[test]
 fn an_entry_stamped_ahead_of_the_clock_waits_until_the_clock_reaches_it() {
     let (mut c, clock) = world(111);
@@ -1155,6 +1280,30 @@ fn the_history_means_what_it_says() {
         all.len() > l.all_entries().len(),
         "some of what was heard is refused"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn a_contested_rotation_freezes_the_key_in_any_arrival_order(
+        all in Just(()).prop_perturb(|_, mut rng| {
+            let mut all = contested_rotation().2;
+            for i in (1..all.len()).rev() {
+                all.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+            }
+            all
+        })
+    ) {
+        let (c, clock, _, _) = contested_rotation();
+        let mut l = replica(&c, &clock);
+        settle(&mut l, &all);
+        let mut reference = replica(&c, &clock);
+        let mut sorted = all.clone();
+        sorted.sort_by_key(Entry::hash);
+        settle(&mut reference, &sorted);
+        prop_assert_eq!(l.membership().rotation_conflict(), Some(1));
+        prop_assert_eq!(summary(&l), summary(&reference));
+    }
 }
 
 proptest! {

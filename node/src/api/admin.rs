@@ -184,6 +184,13 @@ fn coop_key(s: &Shared, m: &Membership) -> Result<CoopSecret, ApiError> {
             "run it on the node that keeps coop.key (the founding node), or bring the key there",
         )
     })?;
+    if let Some(n) = m.rotation_conflict() {
+        return Err(ApiError::refused(
+            format!("the co-op key is frozen: it signed two different rotations numbered {n}"),
+            "a copy of the key is in other hands: found a new co-op and certify its members \
+             there; admins and members of this one keep working meanwhile",
+        ));
+    }
     if key.public() != m.current_coop_key() {
         return Err(ApiError::refused(
             "this node's co-op key was rotated away",

@@ -126,6 +126,8 @@ pub fn coop(c: &CoopSummary, home: bool) -> Value {
         "logs": c.logs,
         "entries": c.entries,
         "members": c.members,
+        "coop_key": c.coop_key.to_string(),
+        "coop_key_frozen_at_rotation": c.rotation_conflict,
         "home": home,
     })
 }

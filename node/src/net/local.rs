@@ -25,11 +25,14 @@ impl EventLoop {
                     .values()
                     .map(|l| {
                         let vector = l.ledger().version_vector();
+                        let m = l.ledger().membership();
                         CoopSummary {
                             genesis: l.genesis().clone(),
                             logs: vector.len(),
                             entries: vector.iter().map(|(_, seq)| seq).sum(),
-                            members: l.ledger().membership().members_at(now).len(),
+                            members: m.members_at(now).len(),
+                            coop_key: m.current_coop_key(),
+                            rotation_conflict: m.rotation_conflict(),
                         }
                     })
                     .collect();

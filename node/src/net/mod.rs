@@ -15,8 +15,8 @@ use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
 use minga_protocol::{
-    AuthorKey, CoopId, DeviceId, Entry, EntryHash, Genesis, Membership, NodeSecret, Record,
-    RecordId, Signed, Timestamp, VersionVector,
+    AuthorKey, CoopId, DeviceId, Entry, EntryHash, Genesis, Membership, NodeSecret, PublicKey,
+    Record, RecordId, Signed, Timestamp, VersionVector,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -75,6 +75,10 @@ pub struct CoopSummary {
     pub entries: u64,
     /// Keys with a role now.
     pub members: usize,
+    /// The co-op key in force.
+    pub coop_key: PublicKey,
+    /// If the co-op key signed two rotations with this number, it is frozen.
+    pub rotation_conflict: Option<u32>,
 }
 
 /// One record in a listing.

@@ -254,6 +254,11 @@ impl<S: LedgerStore> Ledger<S> {
             let mut touched: BTreeSet<RecordId> = BTreeSet::new();
             let vv = self.store.version_vector();
             for (log, head) in vv.iter() {
+                // A co-op key's log is never cut: which of its statements count is decided by
+                // the rotations (see `Membership`), and one past a cut-off may contest them.
+                if self.membership.coop_key_epoch(&log.author).is_some() {
+                    continue;
+                }
                 let cut = (1..=*head).find(|seq| {
                     self.store.entry_at(log, *seq).is_some_and(|e| {
                         self.membership
@@ -598,6 +603,11 @@ impl<S: LedgerStore> Ledger<S> {
         let (seq, prev) = self
             .log_head(&log)
             .map_or((1, EntryHash(Hash::ZERO)), |(s, h)| (s + 1, h));
+        // Validation takes a co-op key's statement past its cut-offs (it counts for nothing
+        // there); this node does not write one.
+        if self.membership.coop_key_epoch(&log.author).is_some() {
+            self.membership.authorize(&log, seq, at)?;
+        }
         let entry = Entry::sign(
             key,
             self.membership.coop(),

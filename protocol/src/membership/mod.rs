@@ -55,8 +55,9 @@ pub enum MembershipError {
         /// The number given.
         found: u32,
     },
-    /// Two different rotations with the same number: the co-op key signed conflicting ones.
-    #[error("two different rotations numbered {0}: the co-op key signed conflicting rotations")]
+    /// A rotation past one the co-op key contested by signing two with the same number:
+    /// that key is frozen, and no rotation follows it.
+    #[error("the co-op key signed two different rotations numbered {0}: no rotation follows")]
     RotationConflict(u32),
     /// A rotation to a key the co-op already used.
     #[error("a rotation must move to a key the co-op has never used")]
@@ -172,6 +173,12 @@ struct Derived {
     device_cuts: HashMap<PublicKey, Vec<Hash>>,
 }
 
+/// Whether `held` is a rotation numbered `number`, signed by `key` in one of its own logs.
+fn links((rot, carrier): &(Signed<Rotation>, Carrier), number: u32, key: &PublicKey) -> bool {
+    let r = rot.value();
+    r.number == number && r.signer == *key && carrier.log.author == *key
+}
+
 /// Who may write for one co-op: the genesis, and the rotations, certificates and revocations
 /// held, each with the entry that carries it.
 ///
@@ -181,8 +188,12 @@ struct Derived {
 ///    epoch *n − 1* in one of that key's own logs, names the key of epoch *n* and ends the old
 ///    key at cut-offs (per log of the old key, the last entry that stays valid; a log not named
 ///    keeps nothing). A co-op key writes only in its own logs, and only membership statements
-///    it signs; its entries past its epoch's cut-offs are invalid, so a statement newly signed
-///    by a rotated-away key takes no effect.
+///    it signs; a statement past its epoch's cut-offs takes no effect, so one newly signed by
+///    a rotated-away key counts for nothing. If the key of epoch *n − 1* signed two different
+///    rotations numbered *n*, neither counts: that key stays the co-op key, **frozen** at the
+///    union of their cut-offs (what either side kept), so nobody holding a copy of it, thief
+///    or owner, can take the co-op over or sign anything new with it; admins and members go
+///    on. Every node holding both rotations decides the same, whichever it learnt first.
 /// 1. **Admins.** The founder is an admin by the genesis. A certificate signed by a co-op key,
 ///    carried by a valid entry of that key's log, grants its role (admin included). A
 ///    revocation carried the same way ends every role of its subject past its cut-offs.
@@ -199,7 +210,12 @@ struct Derived {
 pub struct Membership {
     coop: CoopId,
     genesis: Signed<Genesis>,
+    /// Every rotation held, in no particular order: the chain, and any that contest it.
     rotations: Vec<(Signed<Rotation>, Carrier)>,
+    /// The rotations in force (indexes into `rotations`), in order of number.
+    chain: Vec<usize>,
+    /// The number that two held rotations share, if the co-op key signed two.
+    conflict: Option<u32>,
     certs: HashMap<Hash, (Signed<Certificate>, Carrier)>,
     by_subject: HashMap<PublicKey, Vec<Hash>>,
     revocations: HashMap<Hash, (Signed<Revocation>, Carrier)>,
@@ -214,6 +230,8 @@ impl Membership {
             coop: genesis.coop_id(),
             genesis,
             rotations: Vec::new(),
+            chain: Vec::new(),
+            conflict: None,
             certs: HashMap::new(),
             by_subject: HashMap::new(),
             revocations: HashMap::new(),
@@ -232,9 +250,15 @@ impl Membership {
         &self.genesis
     }
 
-    /// The key rotations, in order.
+    /// The key rotations in force, in order.
     pub fn rotations(&self) -> impl Iterator<Item = &Signed<Rotation>> {
-        self.rotations.iter().map(|(r, _)| r)
+        self.chain.iter().map(|&i| &self.rotations[i].0)
+    }
+
+    /// The number of the rotation the co-op key contested by signing two different ones, if
+    /// it did: the key in force is then frozen (see [`Membership`]).
+    pub fn rotation_conflict(&self) -> Option<u32> {
+        self.conflict
     }
 
     /// A certificate by its hash.
@@ -281,11 +305,11 @@ impl Membership {
             .collect()
     }
 
-    /// The co-op key in force now (after every known rotation).
+    /// The co-op key in force now (after every rotation in force).
     pub fn current_coop_key(&self) -> PublicKey {
-        self.rotations
+        self.rotations()
             .last()
-            .map_or(self.genesis.value().coop_key, |(r, _)| r.value().new_key)
+            .map_or(self.genesis.value().coop_key, |r| r.value().new_key)
     }
 
     /// The epoch of a co-op key: 0 for the genesis key, *n* for the key rotation *n* set.
@@ -293,21 +317,65 @@ impl Membership {
         if *key == self.genesis.value().coop_key {
             return Some(0);
         }
-        self.rotations
-            .iter()
-            .position(|(r, _)| r.value().new_key == *key)
+        self.rotations()
+            .position(|r| r.value().new_key == *key)
             .map(|i| i + 1)
     }
 
+    /// The key of epoch `epoch`, if the chain reaches it.
+    fn coop_key_of_epoch(&self, epoch: usize) -> Option<PublicKey> {
+        match epoch {
+            0 => Some(self.genesis.value().coop_key),
+            n => self.rotations().nth(n - 1).map(|r| r.value().new_key),
+        }
+    }
+
     /// For a log of a co-op key, whether entry `seq` lies within its epoch (`None` when the
-    /// log's author is no co-op key of this co-op).
+    /// log's author is no co-op key of this co-op): kept by the cut-offs of the rotation that
+    /// ended the key, or, for a frozen key, by those of either contesting rotation.
     fn coop_key_keeps(&self, log: &LogId, seq: u64) -> Option<bool> {
         let epoch = self.coop_key_epoch(&log.author)?;
-        Some(
-            self.rotations
-                .get(epoch)
-                .is_none_or(|(r, _)| keeps(&r.value().cutoffs, log.device, seq)),
-        )
+        let kept = |r: &Signed<Rotation>| keeps(&r.value().cutoffs, log.device, seq);
+        Some(match self.chain.get(epoch) {
+            Some(&i) => kept(&self.rotations[i].0),
+            None => match self.conflict {
+                Some(n) => self.contesting(n).any(|(r, _)| kept(r)),
+                None => true,
+            },
+        })
+    }
+
+    /// The rotations numbered `number` signed by the key of the epoch before, each carried in
+    /// one of that key's logs: one is the next link of the chain, two or more a conflict.
+    fn contesting(&self, number: u32) -> impl Iterator<Item = &(Signed<Rotation>, Carrier)> {
+        let signer = number
+            .checked_sub(1)
+            .and_then(|e| self.coop_key_of_epoch(e as usize));
+        self.rotations
+            .iter()
+            .filter(move |held| signer.is_some_and(|k| links(held, number, &k)))
+    }
+
+    /// Derives the chain of rotations in force from every rotation held (rule 0).
+    fn derive_chain(&mut self) {
+        self.chain.clear();
+        self.conflict = None;
+        let mut key = self.genesis.value().coop_key;
+        for number in 1u32.. {
+            let mut next =
+                (0..self.rotations.len()).filter(|&i| links(&self.rotations[i], number, &key));
+            match (next.next(), next.next()) {
+                (Some(i), None) => {
+                    key = self.rotations[i].0.value().new_key;
+                    self.chain.push(i);
+                }
+                (Some(_), Some(_)) => {
+                    self.conflict = Some(number);
+                    return;
+                }
+                (None, _) => return,
+            }
+        }
     }
 
     /// Admits a key rotation carried at `carrier`; returns whether it was new. See
@@ -327,10 +395,11 @@ impl Membership {
 
     /// Checks a rotation carried at `carrier` without admitting it. Rules:
     /// 1. it names this co-op;
-    /// 2. its number is one more than the rotations known (a higher one may arrive later; a
-    ///    different rotation with a known number is reported as a conflict, and the first
-    ///    held stands: a co-op key that signs two is compromised, see the README);
-    /// 3. it is signed by the key in force, in one of that key's logs;
+    /// 2. its number is at most one more than the rotations in force (a higher one may arrive
+    ///    later), and no rotation follows a contested one;
+    /// 3. it is signed by the key of the epoch before its number, in one of that key's logs
+    ///    (a second rotation with a number already in force is admitted: it contests the
+    ///    first, see [`Membership`]);
     /// 4. it moves to a key never used before, and its cut-offs keep its own carrier.
     pub fn check_rotation(
         &self,
@@ -339,22 +408,21 @@ impl Membership {
     ) -> Result<bool, MembershipError> {
         let r = rot.value();
         self.check_coop(r.coop)?;
-        let have = self.rotations.len() as u32;
-        if r.number >= 1 && r.number <= have {
-            let (known, _) = &self.rotations[r.number as usize - 1];
-            return if known == rot {
-                Ok(false)
-            } else {
-                Err(MembershipError::RotationConflict(r.number))
-            };
+        if self.rotations.iter().any(|(held, _)| held == rot) {
+            return Ok(false);
         }
-        if r.number != have + 1 {
+        if let Some(n) = self.conflict.filter(|n| r.number > *n) {
+            return Err(MembershipError::RotationConflict(n));
+        }
+        let have = self.chain.len() as u32;
+        if r.number == 0 || r.number > have + 1 {
             return Err(MembershipError::RotationOutOfOrder {
                 have,
                 found: r.number,
             });
         }
-        if r.signer != self.current_coop_key() || carrier.log.author != r.signer {
+        let signer = self.coop_key_of_epoch(r.number as usize - 1);
+        if Some(r.signer) != signer || carrier.log.author != r.signer {
             return Err(MembershipError::NotAnIssuer(r.signer.to_string()));
         }
         if self.coop_key_epoch(&r.new_key).is_some() {
@@ -494,6 +562,7 @@ impl Membership {
         for (r, carrier) in rotations {
             if let Ok(true) = self.check_rotation(&r, &carrier) {
                 self.rotations.push((r, carrier));
+                self.derive_chain();
             }
         }
         for (record, carrier) in others {
@@ -524,6 +593,7 @@ impl Membership {
 
     /// Recomputes what the statements held mean (see [`Membership`]).
     fn derive(&mut self) {
+        self.derive_chain();
         let mut d = Derived::default();
         let founder = self.genesis.value().founder;
         // Layer 1: statements a co-op key signed in a valid entry of its own log.
