@@ -279,14 +279,18 @@ impl LedgerStore for StagedStore {
 }
 
 /// What one ingested batch did.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct BatchReport {
     /// Entries now durably stored (including waiting ones they unblocked).
     pub accepted: Vec<EntryHash>,
     /// Entries that wait for something they depend on.
     pub waiting: usize,
-    /// Entries rejected, with why.
-    pub rejected: Vec<(EntryHash, String)>,
+    /// Entries that break a rule whatever this node holds ([`EntryError::blames_sender`]):
+    /// the peer that sent them is at fault.
+    pub rejected: Vec<(EntryHash, EntryError)>,
+    /// Entries not taken for a reason of this node's own (a revocation or an equivocating
+    /// twin the sender may not have seen, a full buffer): nobody is blamed.
+    pub ignored: Vec<(EntryHash, EntryError)>,
 }
 
 /// One co-op's ledger, persisted in the node's store.
@@ -374,7 +378,8 @@ impl CoopLedger {
                     report.accepted.extend(accepted);
                     report.waiting += usize::from(waiting);
                 }
-                Err(err) => report.rejected.push((hash, err.to_string())),
+                Err(err) if err.blames_sender() => report.rejected.push((hash, err)),
+                Err(err) => report.ignored.push((hash, err)),
             }
         }
         self.commit()?;

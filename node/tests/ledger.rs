@@ -136,7 +136,7 @@ fn a_batch_from_a_peer_commits_once_and_forgeries_never_reach_disk() {
         assert_eq!(report.accepted.len(), 31);
         assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
         assert!(
-            report.rejected[0].1.contains("payload"),
+            matches!(report.rejected[0].1, EntryError::PayloadMismatch),
             "{:?}",
             report.rejected
         );

@@ -27,6 +27,7 @@ mod resource;
 mod statement;
 mod status;
 mod sync;
+mod sync_session;
 mod time;
 mod validate;
 mod wire;
@@ -46,8 +47,8 @@ pub use keys::{
     Signature, verify_batch,
 };
 pub use ledger::{
-    Ingested, Ledger, LedgerStore, MAX_PENDING, MAX_PENDING_BYTES, MemoryLedger, MemoryLedgerStore,
-    membership_from,
+    Ingested, Ledger, LedgerStore, MAX_DORMANT, MAX_EQUIVOCATIONS, MAX_PENDING, MAX_PENDING_BYTES,
+    MAX_PENDING_PER_AUTHOR, MAX_PENDING_UNKNOWN, MemoryLedger, MemoryLedgerStore, membership_from,
 };
 pub use membership::{
     Carrier, Certificate, Cutoff, Device, Membership, MembershipError, Revocation, Role,
@@ -67,9 +68,11 @@ pub use status::{
     pledge_totals,
 };
 pub use sync::{
-    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_LOGS, MAX_MESSAGE_BYTES, MAX_WANTS,
-    SyncError, SyncMessage, VersionVector, Want, differing_vectors, plan_wants, serve_wants,
+    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_LOGS, MAX_MESSAGE_BYTES, MAX_VECTORS_BYTES,
+    MAX_WANTS, SyncError, SyncMessage, VersionVector, Want, differing_vectors, plan_wants,
+    serve_wants,
 };
+pub use sync_session::{REQUEST_TIMEOUT, RequestTag, SyncAction, SyncSession, SyncViolation};
 pub use time::{Clock, MAX_CLOCK_SKEW_MS, ManualClock, SystemClock, Timestamp};
 pub use validate::{
     EntryError, LedgerView, Outcome, RecordState, author_change, check_edit, validate,

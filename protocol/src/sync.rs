@@ -4,27 +4,31 @@
 //! exactly what a node holds. A session is:
 //!
 //! 1. `Summary`: one digest per co-op the initiator carries;
-//! 2. `Vectors`: the responder's full vectors, only for the co-ops whose digests differ;
+//! 2. `Vectors`: the responder's full vectors, only for the co-ops whose digests differ, in
+//!    co-op order, stopping before a vector that would take the answer past
+//!    [`MAX_VECTORS_BYTES`] (`more` then says so, and the initiator asks again about the
+//!    co-ops after the last one answered: [`differing_vectors`]);
 //! 3. `Want` / `Entries`: the initiator asks for the ranges it lacks ([`plan_wants`]) and the
 //!    responder streams them in log order, in bounded batches ([`serve_wants`]). The initiator
 //!    plans each further want from everything it has received, counting entries that wait in
 //!    its pending buffer, so a batch it cannot apply yet is never asked for twice.
 //!
 //! Each side runs its own session to pull what it lacks, so one round trip finds the
-//! difference and the bytes that follow are close to the missing entries themselves.
+//! difference and the bytes that follow are close to the missing entries themselves. The
+//! initiator's side is the state machine [`SyncSession`](crate::SyncSession).
 //!
 //! Wire layout (integers big-endian; `n ×` repeats):
 //!
 //! | message | layout |
 //! |---|---|
 //! | Summary | `01`, u32 n, n × (co-op id 32, digest 32) |
-//! | Vectors | `02`, u32 n, n × (co-op id 32, u32 m, m × (author 32, device 8, seq 8)) |
+//! | Vectors | `02`, u8 more, u32 n, n × (co-op id 32, u32 m, m × (author 32, device 8, seq 8)) |
 //! | Want | `03`, co-op id 32, u32 n, n × (author 32, device 8, from 8, to 8) |
 //! | Entries | `04`, co-op id 32, u8 more, u32 n, n × (u32 len, entry) |
 
 use std::collections::BTreeMap;
 
-use crate::entry::{DecodeError, Entry, MAX_ENTRY_BYTES};
+use crate::entry::MAX_ENTRY_BYTES;
 use crate::hash::Hash;
 use crate::ids::{CoopId, DeviceId, LogId};
 use crate::keys::PublicKey;
@@ -38,6 +42,9 @@ pub const MAX_COOPS: usize = 10_000;
 pub const MAX_LOGS: usize = 100_000;
 /// The most ranges one want may carry.
 pub const MAX_WANTS: usize = 10_000;
+/// The most bytes of vectors one `Vectors` answer carries before it stops and says `more`
+/// (one vector of [`MAX_LOGS`] logs always fits).
+pub const MAX_VECTORS_BYTES: usize = 6 * 1024 * 1024;
 /// The most entries in one batch.
 pub const MAX_BATCH_ENTRIES: usize = 1024;
 /// The most entry bytes in one batch (a batch may exceed it by one entry's worth, never more).
@@ -169,8 +176,13 @@ pub fn serve_wants(
 pub enum SyncMessage {
     /// One digest per co-op carried.
     Summary(Vec<(CoopId, Hash)>),
-    /// Full vectors for the co-ops whose digests differ.
-    Vectors(Vec<(CoopId, VersionVector)>),
+    /// Full vectors for the co-ops whose digests differ, in co-op order.
+    Vectors {
+        /// The vectors.
+        vectors: Vec<(CoopId, VersionVector)>,
+        /// Whether the answer stopped early: co-ops after the last one listed may differ too.
+        more: bool,
+    },
     /// Ranges wanted from one co-op's logs.
     Want {
         /// The co-op.
@@ -217,9 +229,6 @@ pub enum SyncError {
     /// A range that runs backwards or starts at 0.
     #[error("a wanted range is empty or starts at 0")]
     Range,
-    /// An entry inside a batch does not decode.
-    #[error("entry in batch: {0}")]
-    Entry(#[from] DecodeError),
     /// A log listed twice, or logs out of order, in a vector.
     #[error("a version vector lists logs out of order or twice")]
     VectorOrder,
@@ -267,8 +276,12 @@ impl SyncMessage {
                     out.extend_from_slice(digest.as_bytes());
                 }
             }
-            SyncMessage::Vectors(items) => {
+            SyncMessage::Vectors {
+                vectors: items,
+                more,
+            } => {
                 out.push(2);
+                out.push(u8::from(*more));
                 out.extend_from_slice(&len32(items.len()));
                 for (coop, vv) in items {
                     out.extend_from_slice(coop.as_bytes());
@@ -307,8 +320,8 @@ impl SyncMessage {
         out
     }
 
-    /// Decodes within the size and count limits. Entries inside a batch are checked to decode;
-    /// their signatures are checked by validation.
+    /// Decodes within the size and count limits. Entries inside a batch are left encoded:
+    /// the session decodes them once ([`crate::SyncSession`]), validation checks them.
     pub fn decode(bytes: &[u8]) -> Result<SyncMessage, SyncError> {
         if bytes.len() > MAX_MESSAGE_BYTES {
             return Err(SyncError::TooLarge(bytes.len()));
@@ -327,6 +340,7 @@ impl SyncMessage {
                 SyncMessage::Summary(items)
             }
             2 => {
+                let more = r.u8("more")? != 0;
                 let n = count(&mut r, "co-ops", MAX_COOPS)?;
                 let mut items = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
@@ -344,7 +358,10 @@ impl SyncMessage {
                     }
                     items.push((c, VersionVector::from_heads(map)));
                 }
-                SyncMessage::Vectors(items)
+                SyncMessage::Vectors {
+                    vectors: items,
+                    more,
+                }
             }
             3 => {
                 let c = coop(&mut r)?;
@@ -367,9 +384,7 @@ impl SyncMessage {
                 let mut entries = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
                     let len = count(&mut r, "entry length", MAX_ENTRY_BYTES)?;
-                    let e = r.take("entry", len)?;
-                    Entry::decode(e)?;
-                    entries.push(e.to_vec());
+                    entries.push(r.take("entry", len)?.to_vec());
                 }
                 SyncMessage::Entries {
                     coop: c,
@@ -384,15 +399,35 @@ impl SyncMessage {
     }
 }
 
-/// The responder's side of step 2: vectors for every co-op whose digest differs from the
-/// initiator's, including co-ops the initiator did not mention but both carry.
+/// The responder's side of step 2: the answer to a summary. Vectors for the co-ops named in
+/// it whose digests differ, in co-op order, stopping before a vector that would take the
+/// answer past [`MAX_VECTORS_BYTES`] (at least one is always given): `more` then says that
+/// co-ops after the last one given may differ too.
 pub fn differing_vectors<'a>(
     summary: &[(CoopId, Hash)],
     mine: impl IntoIterator<Item = (&'a CoopId, &'a VersionVector)>,
-) -> Vec<(CoopId, VersionVector)> {
+) -> SyncMessage {
     let theirs: BTreeMap<&CoopId, &Hash> = summary.iter().map(|(c, h)| (c, h)).collect();
-    mine.into_iter()
+    let mut mine: Vec<_> = mine
+        .into_iter()
         .filter(|(coop, vv)| theirs.get(coop).is_some_and(|d| **d != vv.digest()))
-        .map(|(c, vv)| (*c, vv.clone()))
-        .collect()
+        .collect();
+    mine.sort_by_key(|(c, _)| **c);
+    let mut vectors = Vec::new();
+    let mut bytes = 0;
+    for (c, vv) in mine {
+        let size = 36 + vv.len() * 48;
+        if !vectors.is_empty() && bytes + size > MAX_VECTORS_BYTES {
+            return SyncMessage::Vectors {
+                vectors,
+                more: true,
+            };
+        }
+        bytes += size;
+        vectors.push((*c, vv.clone()));
+    }
+    SyncMessage::Vectors {
+        vectors,
+        more: false,
+    }
 }

@@ -35,6 +35,9 @@ pub trait LedgerView {
     fn record_state(&self, id: &RecordId) -> Option<RecordState>;
     /// The local time, against which entries stamped in the future wait.
     fn now(&self) -> Timestamp;
+    /// Whether a prune entry naming the record is held: an entry of a withdrawn record may
+    /// come as a header alone.
+    fn prune_held(&self, record: &RecordId) -> bool;
 }
 
 /// Why an entry is not accepted: one variant per violated rule.
@@ -87,7 +90,8 @@ pub enum EntryError {
     /// Rule 4: the payload is not an automerge change.
     #[error("payload is not an automerge change: {0}")]
     BadChange(String),
-    /// Rule 4: the payload is missing and the record is not pruned.
+    /// Rule 2: the payload is missing and the record was not withdrawn: the entry waits for
+    /// its payload (the same entry arriving whole) or for the withdrawal.
     #[error("payload is missing and the record was not withdrawn")]
     PayloadMissing,
     /// Rule 4: the record it changes is not known (may arrive later).
@@ -156,9 +160,45 @@ impl EntryError {
             EntryError::Gap { .. }
             | EntryError::Ahead { .. }
             | EntryError::UnknownRecord(_)
+            | EntryError::PayloadMissing
             | EntryError::MissingDependencies(_) => true,
             EntryError::Membership(m) => m.may_resolve_later(),
             _ => false,
+        }
+    }
+
+    /// Whether the entry breaks a rule whatever the receiving node holds, so the peer that
+    /// sent it is at fault: gossip rejects it and lowers that peer's score. The other
+    /// refusals depend on what this node holds (a revocation, an equivocating twin or an
+    /// earlier entry the sender had not seen, a full buffer), and an honest peer may forward
+    /// such an entry in good faith: it is ignored, and nobody is blamed.
+    pub fn blames_sender(&self) -> bool {
+        match self {
+            EntryError::Decode(_)
+            | EntryError::BadSignature
+            | EntryError::PayloadMismatch
+            | EntryError::ForeignActor
+            | EntryError::BadChange(_)
+            | EntryError::Apply(_)
+            | EntryError::Schema(_)
+            | EntryError::Immutable(_)
+            | EntryError::KindChanged { .. }
+            | EntryError::ForeignStatement
+            | EntryError::PrunePayload
+            | EntryError::CoopKeyLog
+            // The back-link matched, so the entry before it is the one this node holds.
+            | EntryError::TimeBackwards { .. } => true,
+            EntryError::Membership(m) => m.is_malformed(),
+            EntryError::WrongCoop { .. }
+            | EntryError::Gap { .. }
+            | EntryError::BackLink { .. }
+            | EntryError::Equivocation(_)
+            | EntryError::PayloadMissing
+            | EntryError::UnknownRecord(_)
+            | EntryError::MissingDependencies(_)
+            | EntryError::PruneKind(_)
+            | EntryError::Ahead { .. }
+            | EntryError::PendingFull(_) => false,
         }
     }
 }
@@ -221,9 +261,10 @@ pub enum Outcome {
 /// decided from the record and the edit's own causal past ([`check_edit`]; a prune withdraws
 /// only an offer or a need), so it is the same on every node whatever else it holds.
 ///
-/// An entry without its payload passes rules 1 to 3 only and is kept as a header
-/// ([`Outcome::Detached`]): logs stay verifiable after a prune, and a node can fetch the
-/// payload later, when the same entry arrives whole and is checked against rules 4 and 5.
+/// An entry without its payload passes rules 1 to 3 only, and is kept as a header
+/// ([`Outcome::Detached`]) only when its record is withdrawn (a prune naming it is held), so
+/// logs stay verifiable after a prune; any other waits ([`EntryError::PayloadMissing`]) until
+/// the same entry arrives whole and is checked against rules 4 and 5.
 pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryError> {
     let h = &entry.header;
     let log = h.log();
@@ -339,6 +380,9 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
     let pruned = state.as_ref().is_some_and(|s| s.pruned);
     let payload = match &entry.payload {
         Some(p) if !pruned => p,
+        // A header alone stands only for an entry of a withdrawn record; any other waits for
+        // its payload, so a peer that strips payloads cannot blank a record.
+        None if !pruned && !view.prune_held(&record) => return Err(EntryError::PayloadMissing),
         _ => return Ok(Outcome::Detached { record }),
     };
     let change =

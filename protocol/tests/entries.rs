@@ -187,12 +187,70 @@ fn entry_claiming_another_coops_ledger_is_rejected() {
     ));
 }
 
+/// An entry by `key` that skips ahead in a new log (it waits for entry 1, which never comes).
+fn gap_entry(c: &Coop, key: &MemberSecret, device: u64) -> Entry {
+    let log = LogId {
+        author: key.public(),
+        device: DeviceId(device),
+    };
+    let payload = author_change(None, &log, &Record::Offer(offer("x", "1 kg")), day(2)).unwrap();
+    Entry::sign(
+        key,
+        c.id(),
+        DeviceId(device),
+        2,
+        EntryHash::default(),
+        RecordId::default(),
+        EntryKind::Change,
+        payload,
+        day(2),
+    )
+}
+
+#[test]
+fn strangers_cannot_crowd_out_what_members_entries_wait_for() {
+    let (mut c, m, _) = setup();
+    // Strangers (keys no statement names) flood the buffer with entries that can never apply.
+    let mut waiting = 0;
+    for i in 0..(MAX_PENDING_UNKNOWN as u64 + 50) {
+        let mut seed = [9u8; 32];
+        seed[..8].copy_from_slice(&i.to_be_bytes());
+        let stranger = MemberSecret::from_seed(&seed);
+        match c.ledger.ingest(gap_entry(&c, &stranger, i)) {
+            Ok(got) => waiting += usize::from(got.waiting),
+            Err(e) => {
+                assert!(matches!(e, EntryError::PendingFull(_)), "{e}");
+                assert!(!e.blames_sender(), "a full buffer blames nobody");
+            }
+        }
+    }
+    assert_eq!(waiting, MAX_PENDING_UNKNOWN);
+    // A member's entries still wait, up to the member's own quota.
+    for d in 0..MAX_PENDING_PER_AUTHOR as u64 {
+        assert!(
+            c.ledger
+                .ingest(gap_entry(&c, &m, 1000 + d))
+                .unwrap()
+                .waiting
+        );
+    }
+    assert!(matches!(
+        c.ledger.ingest(gap_entry(&c, &m, 5000)),
+        Err(EntryError::PendingFull(_))
+    ));
+    assert_eq!(
+        c.ledger.pending_len(),
+        MAX_PENDING_UNKNOWN + MAX_PENDING_PER_AUTHOR
+    );
+}
+
 #[test]
 fn bad_signature_and_payload_mismatch_are_rejected() {
     let (mut c, m, id) = setup();
     let mut e = edit_by(&c.ledger, &m, DeviceId(9), id, "x");
     e.signature.0[0] ^= 1;
-    assert!(matches!(err(c.ledger.ingest(e)), EntryError::BadSignature));
+    let bad = err(c.ledger.ingest(e));
+    assert!(matches!(bad, EntryError::BadSignature) && bad.blames_sender());
     let mut e = edit_by(&c.ledger, &m, DeviceId(9), id, "x");
     if let Some(p) = e.payload.as_mut() {
         p[0] ^= 1;
@@ -212,10 +270,17 @@ fn two_entries_at_one_position_are_equivocation() {
     c.ledger.ingest(a.clone()).unwrap();
     // The same entry again is a harmless duplicate.
     assert!(c.ledger.ingest(a.clone()).unwrap().accepted.is_empty());
-    let EntryError::Equivocation(proof) = err(c.ledger.ingest(b)) else {
+    let EntryError::Equivocation(proof) = err(c.ledger.ingest(b.clone())) else {
         panic!("expected equivocation")
     };
     assert!(proof.is_proof());
+    assert!(
+        !EntryError::Equivocation(proof).blames_sender(),
+        "a forwarder may not know"
+    );
+    assert_eq!(c.ledger.equivocations().len(), 1);
+    // The same proof again is kept once: one per log position.
+    let _ = c.ledger.ingest(b);
     assert_eq!(c.ledger.equivocations().len(), 1);
 }
 
@@ -431,21 +496,26 @@ proptest! {
 }
 
 #[test]
-fn a_detached_entry_is_completed_when_it_arrives_whole() {
+fn headers_stripped_of_their_payloads_wait_and_never_blank_a_record() {
     let (c, _, id) = setup();
     let mut replica = c.empty_ledger();
-    for e in c.ledger.all_entries() {
-        // Everything arrives without payloads first: headers verify, content waits.
-        replica.ingest(e.detached()).unwrap();
+    let all = c.ledger.all_entries();
+    for e in &all {
+        // A peer strips every payload: headers verify, but nothing is held as blank.
+        let got = replica.ingest(e.detached()).unwrap();
+        assert!(got.waiting && got.accepted.is_empty());
     }
     assert!(replica.record(&id).is_none());
-    assert_eq!(
-        replica.missing_payloads().len(),
-        c.ledger.all_entries().len()
+    assert!(replica.version_vector().is_empty());
+    assert_eq!(replica.pending_len(), all.len());
+    assert!(
+        replica.received_vector().is_empty(),
+        "catch-up asks for the whole entries again"
     );
-    for e in c.ledger.all_entries() {
+    for e in all {
         replica.ingest(e).unwrap();
     }
+    assert_eq!(replica.pending_len(), 0);
     assert!(replica.missing_payloads().is_empty());
     assert_eq!(replica.records(), c.ledger.records());
 }

@@ -9,56 +9,85 @@ use common::*;
 use minga_protocol::*;
 use proptest::prelude::*;
 
-/// Runs one pull session: `local` learns what `remote` has, through encoded messages only.
-/// Returns the number of request/response round trips and the bytes received.
-fn pull(local: &mut MemoryLedger, remote: &MemoryLedger) -> (usize, usize) {
+/// How a pull session went.
+#[derive(Debug, Default)]
+struct Run {
+    /// Request/answer round trips.
+    trips: usize,
+    /// Bytes of the answers.
+    received: usize,
+    /// Co-ops reported caught up, with the entries the peer sent for each.
+    synced: Vec<(CoopId, usize)>,
+    /// How the peer broke the protocol, if it did.
+    violation: Option<SyncViolation>,
+}
+
+/// Runs one pull session of `local` against a peer that answers each request with `serve`,
+/// through encoded messages only (two in-memory channels). Fails the test if the session
+/// does not end.
+fn session(local: &mut MemoryLedger, mut serve: impl FnMut(SyncMessage) -> SyncMessage) -> Run {
     let coop = local.membership().coop();
-    let mut trips = 0;
-    let mut received = 0;
-    // 1. Summary → Vectors.
-    let summary = SyncMessage::Summary(vec![(coop, local.version_vector().digest())]);
-    let SyncMessage::Summary(s) = SyncMessage::decode(&summary.encode()).unwrap() else {
-        panic!()
-    };
-    let remote_vv = remote.version_vector();
-    let reply = SyncMessage::Vectors(differing_vectors(&s, [(&coop, &remote_vv)])).encode();
-    trips += 1;
-    received += reply.len();
-    let SyncMessage::Vectors(vectors) = SyncMessage::decode(&reply).unwrap() else {
-        panic!()
-    };
-    let Some((_, theirs)) = vectors.into_iter().next() else {
-        return (trips, received);
-    };
-    // 2. Want → Entries, until nothing more.
-    loop {
-        let ranges = plan_wants(&local.received_vector(), &theirs);
-        if ranges.is_empty() {
-            return (trips, received);
-        }
-        let want = SyncMessage::Want { coop, ranges }.encode();
-        let SyncMessage::Want { ranges, .. } = SyncMessage::decode(&want).unwrap() else {
-            panic!()
-        };
-        let (entries, more) = serve_wants(&ranges, |log, seq| {
-            remote.entries(log, seq, seq).pop().map(|e| e.encode())
-        });
-        let batch = SyncMessage::Entries {
-            coop,
-            entries,
-            more,
-        }
-        .encode();
-        trips += 1;
-        received += batch.len();
-        let SyncMessage::Entries { entries, .. } = SyncMessage::decode(&batch).unwrap() else {
-            panic!()
-        };
-        assert!(entries.len() <= MAX_BATCH_ENTRIES);
-        for e in entries {
-            local.ingest(Entry::decode(&e).unwrap()).unwrap();
+    let now = std::time::Instant::now();
+    let (mut s, mut actions) =
+        SyncSession::start(vec![(coop, local.version_vector().digest())], now);
+    let mut run = Run::default();
+    let mut queue = std::collections::VecDeque::from(std::mem::take(&mut actions));
+    while let Some(action) = queue.pop_front() {
+        assert!(run.trips < 1000, "the session does not end");
+        match action {
+            SyncAction::Send { tag, message } => {
+                let request = SyncMessage::decode(&message.encode()).unwrap();
+                let answer = serve(request).encode();
+                run.trips += 1;
+                run.received += answer.len();
+                let answer = SyncMessage::decode(&answer).unwrap();
+                let received = |c: &CoopId| (*c == coop).then(|| local.received_vector());
+                queue.extend(s.on_answer(tag, answer, now, received));
+            }
+            SyncAction::Ingest { coop, entries } => {
+                assert!(entries.len() <= MAX_BATCH_ENTRIES);
+                for e in entries {
+                    let _ = local.ingest(e);
+                }
+                queue.extend(s.ingested(coop, Some(local.received_vector()), now));
+            }
+            SyncAction::Synced { coop, received } => run.synced.push((coop, received)),
+            SyncAction::Violation(v) => {
+                assert!(s.is_over());
+                run.violation = Some(v);
+            }
+            SyncAction::Done => assert!(s.is_over()),
         }
     }
+    assert!(s.is_over(), "the session stopped without ending");
+    run
+}
+
+/// Answers a request as a node does, from what `remote` holds.
+fn honest(remote: &MemoryLedger) -> impl FnMut(SyncMessage) -> SyncMessage + '_ {
+    let coop = remote.membership().coop();
+    move |request| match request {
+        SyncMessage::Summary(s) => differing_vectors(&s, [(&coop, &remote.version_vector())]),
+        SyncMessage::Want { coop, ranges } => {
+            let (entries, more) = serve_wants(&ranges, |log, seq| {
+                remote.entries(log, seq, seq).pop().map(|e| e.encode())
+            });
+            SyncMessage::Entries {
+                coop,
+                entries,
+                more,
+            }
+        }
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
+/// Runs one honest pull session: `local` learns what `remote` has. Returns the round trips
+/// and the bytes received.
+fn pull(local: &mut MemoryLedger, remote: &MemoryLedger) -> (usize, usize) {
+    let run = session(local, honest(remote));
+    assert_eq!(run.violation, None);
+    (run.trips, run.received)
 }
 
 #[test]
@@ -81,16 +110,19 @@ fn a_replica_missing_entries_catches_up_in_bounded_batches() {
     }
     let all = c.ledger.all_entries();
     let mut replica = c.empty_ledger();
-    // The replica already has a prefix of every log.
+    // The replica already has a prefix of every log, received with the logs taking turns
+    // as catch-up serves them (the member's certificate early, not after all its entries:
+    // a key no statement names may keep only a few entries waiting).
     let vv = c.ledger.version_vector();
-    for e in &all {
-        if e.header.seq <= vv.get(&e.header.log()) / 3 {
-            replica.ingest(e.clone()).unwrap();
-        }
+    let kept = |e: &Entry| e.header.seq <= (vv.get(&e.header.log()) / 3).max(1);
+    let mut prefix: Vec<&Entry> = all.iter().filter(|e| kept(e)).collect();
+    prefix.sort_by_key(|e| e.header.seq);
+    for e in prefix {
+        replica.ingest(e.clone()).unwrap();
     }
     let missing_entries: Vec<Vec<u8>> = all
         .iter()
-        .filter(|e| e.header.seq > vv.get(&e.header.log()) / 3)
+        .filter(|e| !kept(e))
         .map(|e| e.encode())
         .collect();
     let missing = missing_entries.len();
@@ -106,7 +138,226 @@ fn a_replica_missing_entries_catches_up_in_bounded_batches() {
         "{bytes} vs {missing_bytes}"
     );
     // In sync, a session is one trip with an empty answer.
-    assert_eq!(pull(&mut replica, &c.ledger), (1, 5));
+    assert_eq!(pull(&mut replica, &c.ledger), (1, 6));
+}
+
+/// A co-op whose member wrote `n` offers on one device, and a replica that holds only what
+/// admitted the member.
+fn world(n: usize) -> (Coop, MemoryLedger) {
+    let mut c = Coop::new(8, "Cooperativa Fénix");
+    let m = member(9);
+    let cert = c.admit(&m, Role::Member);
+    for i in 0..n {
+        let offer = Record::Offer(offer(&format!("lot {i}"), "1 kg"));
+        c.ledger
+            .write(&m, DeviceId(1), None, &offer, day(2))
+            .unwrap();
+    }
+    let mut replica = c.empty_ledger();
+    replica.ingest(cert).unwrap();
+    (c, replica)
+}
+
+#[test]
+fn two_nodes_each_pull_what_the_other_has() {
+    let (mut a, _) = world(40);
+    let mut b = a.empty_ledger();
+    let m = member(9);
+    for e in a.ledger.all_entries() {
+        b.ingest(e).unwrap();
+    }
+    // Each writes on its own, then each pulls from the other.
+    for i in 0..30 {
+        let r = Record::Offer(offer(&format!("a {i}"), "1 kg"));
+        a.ledger.write(&m, DeviceId(2), None, &r, day(3)).unwrap();
+        let r = Record::Offer(offer(&format!("b {i}"), "1 kg"));
+        b.write(&m, DeviceId(3), None, &r, day(3)).unwrap();
+    }
+    let a_before = a.ledger.all_entries();
+    let mut a_copy = a.empty_ledger();
+    for e in a_before {
+        a_copy.ingest(e).unwrap();
+    }
+    pull(&mut a.ledger, &b);
+    pull(&mut b, &a_copy);
+    assert_eq!(a.ledger.version_vector(), b.version_vector());
+    assert_eq!(a.ledger.records(), b.records());
+    // 40 + 30 + 30 offers, and the member's certificate.
+    assert_eq!(a.ledger.records().len(), 101);
+}
+
+#[test]
+fn a_peer_that_sends_nothing_new_ends_the_session() {
+    let (c, mut replica) = world(1100);
+    let coop = c.id();
+    // Every want answered with an empty batch that claims more: one batch, and the end.
+    let mut h = honest(&c.ledger);
+    let run = session(&mut replica, move |req| match req {
+        SyncMessage::Want { coop, .. } => SyncMessage::Entries {
+            coop,
+            entries: Vec::new(),
+            more: true,
+        },
+        other => h(other),
+    });
+    assert_eq!(run.violation, None);
+    assert_eq!(run.trips, 2);
+    assert_eq!(run.synced, vec![(coop, 0)]);
+    // The first batch again and again: what it repeats is no longer wanted.
+    let mut h = honest(&c.ledger);
+    let mut first: Option<SyncMessage> = None;
+    let run = session(&mut replica, move |req| match req {
+        SyncMessage::Want { .. } => first.get_or_insert_with(|| h(req)).clone(),
+        other => h(other),
+    });
+    assert!(
+        matches!(run.violation, Some(SyncViolation::Unwanted { .. })),
+        "{run:?}"
+    );
+    assert_eq!(run.trips, 3);
+    assert_eq!(
+        replica.version_vector().total(),
+        MAX_BATCH_ENTRIES as u64 + 1
+    );
+}
+
+#[test]
+fn answers_that_do_not_fit_their_request_end_the_session() {
+    let (c, mut replica) = world(5);
+    let mut other = Coop::new(30, "Otra");
+    other.admit(&member(31), Role::Member);
+    let other_id = other.id();
+    let stranger = CoopId(Hash([7; 32]));
+    type Serve<'a> = Box<dyn FnMut(SyncMessage) -> SyncMessage + 'a>;
+    let cases: Vec<(&str, Serve<'_>)> = vec![
+        (
+            "a request as an answer",
+            Box::new(|_| SyncMessage::Summary(Vec::new())),
+        ),
+        (
+            "vectors of a co-op not asked about",
+            Box::new(|_| SyncMessage::Vectors {
+                vectors: vec![(stranger, c.ledger.version_vector())],
+                more: false,
+            }),
+        ),
+        (
+            "`more` with nothing",
+            Box::new(|_| SyncMessage::Vectors {
+                vectors: Vec::new(),
+                more: true,
+            }),
+        ),
+        ("entries of another co-op", {
+            let mut h = honest(&c.ledger);
+            Box::new(move |req| match req {
+                SyncMessage::Want { .. } => SyncMessage::Entries {
+                    coop: other_id,
+                    entries: Vec::new(),
+                    more: false,
+                },
+                req => h(req),
+            })
+        }),
+        ("another co-op's entries under this co-op's name", {
+            let mut h = honest(&c.ledger);
+            let theirs: Vec<Vec<u8>> = other
+                .ledger
+                .all_entries()
+                .iter()
+                .map(Entry::encode)
+                .collect();
+            Box::new(move |req| match req {
+                SyncMessage::Want { coop, .. } => SyncMessage::Entries {
+                    coop,
+                    entries: theirs.clone(),
+                    more: false,
+                },
+                req => h(req),
+            })
+        }),
+        ("bytes that are no entry", {
+            let mut h = honest(&c.ledger);
+            Box::new(move |req| match req {
+                SyncMessage::Want { coop, .. } => SyncMessage::Entries {
+                    coop,
+                    entries: vec![b"mge1 but not an entry".to_vec()],
+                    more: false,
+                },
+                req => h(req),
+            })
+        }),
+    ];
+    for (what, serve) in cases {
+        let run = session(&mut replica, serve);
+        assert!(run.violation.is_some(), "{what}: {run:?}");
+        assert_eq!(
+            replica.version_vector().total(),
+            1,
+            "{what}: nothing stored"
+        );
+    }
+    // The honest peer is still heard.
+    pull(&mut replica, &c.ledger);
+    assert_eq!(replica.version_vector(), c.ledger.version_vector());
+}
+
+#[test]
+fn a_request_not_answered_in_time_ends_the_session() {
+    let now = std::time::Instant::now();
+    let coop = CoopId(Hash([1; 32]));
+    let (mut s, actions) = SyncSession::start(vec![(coop, Hash([2; 32]))], now);
+    assert!(matches!(actions.as_slice(), [SyncAction::Send { .. }]));
+    assert_eq!(s.next_deadline(), Some(now + REQUEST_TIMEOUT));
+    assert!(s.on_timeout(now + REQUEST_TIMEOUT / 2).is_empty());
+    let out = s.on_timeout(now + REQUEST_TIMEOUT + std::time::Duration::from_secs(1));
+    assert!(matches!(out.as_slice(), [SyncAction::Done]) && s.is_over());
+}
+
+#[test]
+fn a_large_vectors_answer_is_split_and_the_rest_asked_about_again() {
+    let now = std::time::Instant::now();
+    let coops: Vec<CoopId> = (1..=3).map(|i| CoopId(Hash([i; 32]))).collect();
+    let big = |n: u64| {
+        VersionVector::from_heads((0..n).map(|d| {
+            let log = LogId {
+                author: member(1).public(),
+                device: DeviceId(d),
+            };
+            (log, 1)
+        }))
+    };
+    let theirs = [big(70_000), big(70_000), big(10)];
+    let summary: Vec<(CoopId, Hash)> = coops.iter().map(|c| (*c, Hash([0; 32]))).collect();
+    let answer = differing_vectors(&summary, coops.iter().zip(theirs.iter()));
+    assert!(answer.encode().len() <= MAX_MESSAGE_BYTES);
+    let SyncMessage::Vectors { vectors, more } = &answer else {
+        panic!("{answer:?}")
+    };
+    assert!(*more);
+    assert_eq!(
+        vectors.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        [coops[0]]
+    );
+    let (mut s, actions) = SyncSession::start(summary, now);
+    let [SyncAction::Send { tag, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    let out = s.on_answer(*tag, answer, now, |_| None);
+    let again: Vec<&SyncMessage> = out
+        .iter()
+        .filter_map(|a| match a {
+            SyncAction::Send { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    let [SyncMessage::Summary(asked)] = again.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        asked.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        [coops[1], coops[2]]
+    );
 }
 
 #[test]
@@ -184,7 +435,10 @@ fn arb_message() -> impl Strategy<Value = SyncMessage> {
             ),
             0..4
         )
-        .prop_map(SyncMessage::Vectors),
+        .prop_map(|vectors| SyncMessage::Vectors {
+            vectors,
+            more: false
+        }),
         (
             coop.clone(),
             proptest::collection::vec((arb_log(), 1u64..100, 0u64..100), 0..8)

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, PublishError};
@@ -10,8 +10,8 @@ use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, Swarm, identify, mdns};
 use minga_protocol::{
-    CoopId, Entry, MAX_WANTS, SyncMessage, VersionVector, differing_vectors, plan_wants,
-    serve_wants,
+    CoopId, Entry, RequestTag, SyncAction, SyncMessage, SyncSession, VersionVector,
+    differing_vectors, serve_wants,
 };
 use tokio::sync::{broadcast, mpsc};
 
@@ -31,11 +31,8 @@ fn wire_len(m: &SyncMessage) -> u64 {
     m.encode().len() as u64
 }
 
-/// One peer's catch-up state for one co-op.
-struct Session {
-    remote: VersionVector,
-    received: usize,
-}
+/// The most peers whose catch-up statistics are kept (connected ones always are).
+const MAX_PEER_STATS: usize = 1024;
 
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
@@ -47,8 +44,10 @@ pub(super) struct EventLoop {
     outbox: VecDeque<Vec<u8>>,
     publish_per_tick: usize,
     sync_interval: Duration,
-    requests: HashMap<OutboundRequestId, PeerId>,
-    sessions: HashMap<(PeerId, CoopId), Session>,
+    /// Catch-up requests in flight: the peer and the session's tag for each.
+    requests: HashMap<OutboundRequestId, (PeerId, RequestTag)>,
+    /// One catch-up session per peer, at most.
+    sessions: HashMap<PeerId, SyncSession>,
     stats: BTreeMap<PeerId, SyncStats>,
     pub(super) views: Views,
     pub(super) gossip: Vec<super::gossip::Gossiped>,
@@ -89,6 +88,8 @@ impl EventLoop {
         pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sync_tick = tokio::time::interval(self.sync_interval);
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut deadline_tick = tokio::time::interval(Duration::from_secs(1));
+        deadline_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -109,6 +110,7 @@ impl EventLoop {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = pace.tick(), if !self.outbox.is_empty() => self.publish_some(),
                 _ = sync_tick.tick() => self.sync_all(),
+                _ = deadline_tick.tick(), if !self.sessions.is_empty() => self.check_deadlines(),
                 // Last: gossip that arrived together is stored in one commit once no more is
                 // waiting, so a burst costs one flush, and a lone message waits for nothing.
                 _ = std::future::ready(()), if !self.gossip.is_empty() => self.flush_gossip(),
@@ -344,10 +346,7 @@ impl EventLoop {
                 request_response::Message::Response {
                     request_id,
                     response,
-                } => {
-                    self.requests.remove(&request_id);
-                    self.on_sync_response(peer, response);
-                }
+                } => self.on_sync_response(request_id, response),
             },
             SwarmEvent::Behaviour(BehaviourEvent::Sync(
                 request_response::Event::OutboundFailure {
@@ -357,9 +356,15 @@ impl EventLoop {
                     ..
                 },
             )) => {
-                self.requests.remove(&request_id);
-                self.sessions.retain(|(p, _), _| *p != peer);
                 tracing::debug!(%peer, %error, "sync request failed");
+                if let Some((peer, tag)) = self.requests.remove(&request_id) {
+                    let actions = self
+                        .sessions
+                        .get_mut(&peer)
+                        .map(|s| s.on_failure(tag))
+                        .unwrap_or_default();
+                    self.drive(peer, actions);
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -391,7 +396,8 @@ impl EventLoop {
                 num_established: 0,
                 ..
             } => {
-                self.sessions.retain(|(p, _), _| *p != peer_id);
+                self.end_session(peer_id);
+                self.trim_stats();
                 tracing::info!(peer = %peer_id, "disconnected");
                 self.emit(NodeEvent::Disconnected(peer_id));
             }
@@ -399,9 +405,6 @@ impl EventLoop {
         }
     }
 
-    /// Validates a gossiped entry: accepted entries are stored before they are forwarded; an
-    /// invalid one is rejected, which costs its sender score; one that waits for what it
-    /// depends on is neither forwarded nor punished, and prompts a catch-up with the sender.
     fn sync_all(&mut self) {
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for p in peers {
@@ -409,8 +412,9 @@ impl EventLoop {
         }
     }
 
+    /// Starts a catch-up with `peer`, unless one is running: one session per peer.
     pub(super) fn start_sync(&mut self, peer: PeerId) {
-        if self.ledgers.is_empty() || self.sessions.keys().any(|(p, _)| *p == peer) {
+        if self.ledgers.is_empty() || self.sessions.contains_key(&peer) {
             return;
         }
         let digests = self
@@ -418,15 +422,101 @@ impl EventLoop {
             .iter()
             .map(|(c, l)| (*c, l.ledger().version_vector().digest()))
             .collect();
-        self.send(peer, SyncMessage::Summary(digests));
+        let (session, actions) = SyncSession::start(digests, Instant::now());
+        self.sessions.insert(peer, session);
+        self.drive(peer, actions);
     }
 
-    fn send(&mut self, peer: PeerId, msg: SyncMessage) {
-        let s = self.stats.entry(peer).or_default();
-        s.round_trips += 1;
-        s.wire_out += wire_len(&msg);
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, msg);
-        self.requests.insert(id, peer);
+    /// Carries out what a peer's session asks: requests, batches to store, co-ops caught up,
+    /// the end. The session decides; this only moves bytes and entries.
+    fn drive(&mut self, peer: PeerId, actions: Vec<SyncAction>) {
+        let mut todo = VecDeque::from(actions);
+        while let Some(action) = todo.pop_front() {
+            match action {
+                SyncAction::Send { tag, message } => {
+                    let s = self.stats.entry(peer).or_default();
+                    s.round_trips += 1;
+                    s.wire_out += wire_len(&message);
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, message);
+                    self.requests.insert(id, (peer, tag));
+                }
+                SyncAction::Ingest { coop, entries } => {
+                    let received = self.ingest_synced(peer, coop, entries);
+                    if let Some(session) = self.sessions.get_mut(&peer) {
+                        todo.extend(session.ingested(coop, received, Instant::now()));
+                    }
+                }
+                SyncAction::Synced { coop, received } => self.synced(peer, coop, received),
+                SyncAction::Violation(v) => {
+                    tracing::warn!(%peer, violation = %v, "peer broke the catch-up protocol");
+                    self.emit(NodeEvent::Rejected {
+                        from: peer,
+                        reason: v.to_string(),
+                    });
+                    self.end_session(peer);
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                SyncAction::Done => self.end_session(peer),
+            }
+        }
+    }
+
+    fn end_session(&mut self, peer: PeerId) {
+        self.sessions.remove(&peer);
+        self.requests.retain(|_, (p, _)| *p != peer);
+    }
+
+    /// Ends the sessions whose peer has not answered in time.
+    fn check_deadlines(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.next_deadline().is_some_and(|d| d <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            tracing::debug!(%peer, "catch-up request timed out");
+            let actions = self
+                .sessions
+                .get_mut(&peer)
+                .map(|s| s.on_timeout(now))
+                .unwrap_or_default();
+            self.drive(peer, actions);
+        }
+    }
+
+    /// Stores a batch a session received; returns what the co-op's ledger has now received
+    /// (`None` if this node no longer carries it).
+    fn ingest_synced(
+        &mut self,
+        peer: PeerId,
+        coop: CoopId,
+        entries: Vec<Entry>,
+    ) -> Option<VersionVector> {
+        let ledger = self.ledgers.get_mut(&coop)?;
+        let result = ledger.ingest(entries);
+        let received = ledger.ledger().received_vector();
+        self.absorb_views(&coop);
+        match result {
+            Ok(report) => {
+                for (_, reason) in report.rejected {
+                    self.emit(NodeEvent::Rejected {
+                        from: peer,
+                        reason: reason.to_string(),
+                    });
+                }
+                if !report.accepted.is_empty() {
+                    self.emit(NodeEvent::Applied {
+                        coop,
+                        entries: report.accepted,
+                        from: Some(peer),
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not store synced entries"),
+        }
+        Some(received)
     }
 
     fn on_sync_request(
@@ -443,10 +533,7 @@ impl EventLoop {
                     .iter()
                     .map(|(c, l)| (*c, l.ledger().version_vector()))
                     .collect();
-                SyncMessage::Vectors(differing_vectors(
-                    &digests,
-                    mine.iter().map(|(c, v)| (c, v)),
-                ))
+                differing_vectors(&digests, mine.iter().map(|(c, v)| (c, v)))
             }
             SyncMessage::Want { coop, ranges } => {
                 let (entries, more) = if self.ledgers.contains_key(&coop) {
@@ -467,7 +554,7 @@ impl EventLoop {
                 }
             }
             // Vectors and Entries are answers, never requests.
-            SyncMessage::Vectors(_) | SyncMessage::Entries { .. } => {
+            SyncMessage::Vectors { .. } | SyncMessage::Entries { .. } => {
                 tracing::debug!(%peer, "peer sent an answer as a request");
                 return;
             }
@@ -480,93 +567,27 @@ impl EventLoop {
             .send_response(channel, response);
     }
 
-    fn on_sync_response(&mut self, peer: PeerId, response: SyncMessage) {
-        self.stats.entry(peer).or_default().wire_in += wire_len(&response);
-        match response {
-            SyncMessage::Vectors(vectors) => {
-                for (coop, remote) in vectors {
-                    if self.ledgers.contains_key(&coop) {
-                        self.sessions.insert(
-                            (peer, coop),
-                            Session {
-                                remote,
-                                received: 0,
-                            },
-                        );
-                        self.want_more(peer, coop);
-                    }
-                }
-            }
-            SyncMessage::Entries { coop, entries, .. } => {
-                let bytes: u64 = entries.iter().map(|e| e.len() as u64).sum();
-                let n = entries.len();
-                let s = self.stats.entry(peer).or_default();
-                s.entries_in += n as u64;
-                s.bytes_in += bytes;
-                let mut decoded = Vec::with_capacity(n);
-                for e in &entries {
-                    match Entry::decode(e) {
-                        Ok(e) => decoded.push(e),
-                        Err(err) => self.emit(NodeEvent::Rejected {
-                            from: peer,
-                            reason: err.to_string(),
-                        }),
-                    }
-                }
-                if let Some(ledger) = self.ledgers.get_mut(&coop) {
-                    let result = ledger.ingest(decoded);
-                    self.absorb_views(&coop);
-                    match result {
-                        Ok(report) => {
-                            for (_, reason) in report.rejected {
-                                self.emit(NodeEvent::Rejected { from: peer, reason });
-                            }
-                            if !report.accepted.is_empty() {
-                                self.emit(NodeEvent::Applied {
-                                    coop,
-                                    entries: report.accepted,
-                                    from: Some(peer),
-                                });
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "could not store synced entries"),
-                    }
-                }
-                match self.sessions.get_mut(&(peer, coop)) {
-                    Some(session) if n > 0 => {
-                        session.received += n;
-                        self.want_more(peer, coop);
-                    }
-                    _ => self.finish(peer, coop),
-                }
-            }
-            SyncMessage::Summary(_) | SyncMessage::Want { .. } => {
-                tracing::debug!(%peer, "peer sent a request as an answer");
-            }
-        }
-    }
-
-    /// Asks for what is still missing, or ends the session when nothing is.
-    fn want_more(&mut self, peer: PeerId, coop: CoopId) {
-        let (Some(ledger), Some(session)) =
-            (self.ledgers.get(&coop), self.sessions.get(&(peer, coop)))
-        else {
+    fn on_sync_response(&mut self, id: OutboundRequestId, response: SyncMessage) {
+        let Some((peer, tag)) = self.requests.remove(&id) else {
             return;
         };
-        let mut ranges = plan_wants(&ledger.ledger().received_vector(), &session.remote);
-        ranges.truncate(MAX_WANTS);
-        if ranges.is_empty() {
-            self.finish(peer, coop);
-        } else {
-            self.send(peer, SyncMessage::Want { coop, ranges });
+        let s = self.stats.entry(peer).or_default();
+        s.wire_in += wire_len(&response);
+        if let SyncMessage::Entries { entries, .. } = &response {
+            s.entries_in += entries.len() as u64;
+            s.bytes_in += entries.iter().map(|e| e.len() as u64).sum::<u64>();
         }
+        let ledgers = &self.ledgers;
+        let actions = match self.sessions.get_mut(&peer) {
+            Some(session) => session.on_answer(tag, response, Instant::now(), |c| {
+                ledgers.get(c).map(|l| l.ledger().received_vector())
+            }),
+            None => return,
+        };
+        self.drive(peer, actions);
     }
 
-    fn finish(&mut self, peer: PeerId, coop: CoopId) {
-        let received = self
-            .sessions
-            .remove(&(peer, coop))
-            .map_or(0, |s| s.received);
+    fn synced(&mut self, peer: PeerId, coop: CoopId, received: usize) {
         let stats = self.stats.entry(peer).or_default();
         stats.last_synced = Some(now());
         let s = *stats;
@@ -585,5 +606,24 @@ impl EventLoop {
             coop,
             received,
         });
+    }
+
+    /// Keeps per-peer statistics bounded: past [`MAX_PEER_STATS`] peers, those of peers no
+    /// longer connected go, the longest unsynced first.
+    fn trim_stats(&mut self) {
+        let excess = self.stats.len().saturating_sub(MAX_PEER_STATS);
+        if excess == 0 {
+            return;
+        }
+        let mut gone: Vec<(Option<minga_protocol::Timestamp>, PeerId)> = self
+            .stats
+            .iter()
+            .filter(|(p, _)| !self.swarm.is_connected(p))
+            .map(|(p, s)| (s.last_synced, *p))
+            .collect();
+        gone.sort();
+        for (_, p) in gone.into_iter().take(excess) {
+            self.stats.remove(&p);
+        }
     }
 }

@@ -54,9 +54,11 @@ impl EventLoop {
     }
 
     /// Validates and stores the waiting gossiped entries, one commit per co-op, then answers
-    /// each message: accepted when its entry was stored, rejected when it broke a rule,
-    /// ignored when it was already held or waits for what it depends on (which catch-up
-    /// with its sender then fetches).
+    /// each message: accepted when its entry was stored, rejected (its sender penalised) only
+    /// when it broke a rule whatever this node holds, ignored otherwise: already held, refused
+    /// for what this node holds and the sender may not (a revocation, an equivocating twin),
+    /// the buffer full, or waiting for what it depends on (which catch-up with its sender
+    /// then fetches).
     pub(super) fn flush_gossip(&mut self) {
         let mut by_coop: BTreeMap<CoopId, Vec<Gossiped>> = BTreeMap::new();
         for g in std::mem::take(&mut self.gossip) {
@@ -80,6 +82,9 @@ impl EventLoop {
                 }
             };
             let rejected: BTreeMap<_, _> = report.rejected.into_iter().collect();
+            for (hash, reason) in &report.ignored {
+                tracing::debug!(entry = %hash.short(), %reason, "ignored a gossiped entry");
+            }
             let accepted: std::collections::HashSet<_> = report.accepted.iter().copied().collect();
             let mut applied: BTreeMap<PeerId, Vec<_>> = BTreeMap::new();
             for (g, hash) in batch.iter().zip(&hashes) {
@@ -87,7 +92,7 @@ impl EventLoop {
                     tracing::warn!(peer = %g.from, %reason, "rejected a gossiped entry");
                     self.emit(NodeEvent::Rejected {
                         from: g.from,
-                        reason: reason.clone(),
+                        reason: reason.to_string(),
                     });
                     MessageAcceptance::Reject
                 } else if accepted.contains(hash) {

@@ -2,7 +2,7 @@
 //! sled-backed ledger and the in-memory [`MemoryLedger`] (tests, the reference) apply entries
 //! identically.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use automerge::AutoCommit;
@@ -10,7 +10,7 @@ use automerge::AutoCommit;
 use crate::entry::{Entry, EntryKind, Equivocation};
 use crate::hash::Hash;
 use crate::ids::{DeviceId, EntryHash, LogId, RecordId};
-use crate::keys::LogAuthor;
+use crate::keys::{LogAuthor, PublicKey};
 use crate::membership::Role;
 use crate::membership::{Carrier, Membership};
 use crate::record::{Record, RecordKind};
@@ -55,6 +55,14 @@ pub trait LedgerStore {
 pub const MAX_PENDING: usize = 4096;
 /// The most payload bytes those waiting entries may hold together.
 pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
+/// The most entries one author may keep waiting.
+pub const MAX_PENDING_PER_AUTHOR: usize = 512;
+/// The most entries that keys no statement names may keep waiting, together. A certificate
+/// may yet arrive for a new member, but a stranger's key never becomes valid: strangers share
+/// this small quota, so they cannot crowd out what members' entries wait for.
+pub const MAX_PENDING_UNKNOWN: usize = 256;
+/// The most equivocation proofs a [`Ledger`] keeps: one per log position.
+pub const MAX_EQUIVOCATIONS: usize = 1024;
 /// The most entries a [`Ledger`] keeps after a revocation cut them off, in case the
 /// revocation itself is voided later (its issuer revoked before it): they then come back.
 pub const MAX_DORMANT: usize = 4096;
@@ -76,7 +84,9 @@ pub struct Ledger<S> {
     store: S,
     pending: BTreeMap<(LogId, u64), Entry>,
     pending_bytes: usize,
-    equivocations: Vec<Equivocation>,
+    /// How many waiting entries each author has.
+    pending_authors: HashMap<PublicKey, usize>,
+    equivocations: BTreeMap<(LogId, u64), Equivocation>,
     missing_payloads: BTreeSet<EntryHash>,
     /// Entries once accepted, then cut off by a revocation: retried when membership changes.
     dormant: BTreeMap<(LogId, u64), Entry>,
@@ -102,6 +112,29 @@ impl<S: LedgerStore> LedgerView for Ledger<S> {
     fn now(&self) -> Timestamp {
         self.clock.now()
     }
+    /// A prune held, or one waiting for the entries before it in its log (often the very
+    /// headers it withdrew) whose author may withdraw at its position: its signature was
+    /// checked before it could wait.
+    fn prune_held(&self, record: &RecordId) -> bool {
+        let held = self
+            .store
+            .record_entries(record)
+            .into_iter()
+            .any(|(log, seq)| {
+                self.store
+                    .entry_at(&log, seq)
+                    .is_some_and(|e| e.header.kind == EntryKind::Prune)
+            });
+        held || self.pending.values().any(|e| {
+            let h = &e.header;
+            h.kind == EntryKind::Prune
+                && e.record_id() == *record
+                && self
+                    .membership
+                    .authorize(&h.log(), h.seq, h.timestamp)
+                    .is_ok_and(|role| role >= Role::Coordinator)
+        })
+    }
 }
 
 impl MemoryLedger {
@@ -120,7 +153,8 @@ impl<S: LedgerStore> Ledger<S> {
             store,
             pending: BTreeMap::new(),
             pending_bytes: 0,
-            equivocations: Vec::new(),
+            pending_authors: HashMap::new(),
+            equivocations: BTreeMap::new(),
             missing_payloads: BTreeSet::new(),
             dormant: BTreeMap::new(),
             clock: Arc::new(SystemClock),
@@ -143,95 +177,158 @@ impl<S: LedgerStore> Ledger<S> {
         &mut self.store
     }
 
-    /// Validates and applies an entry; one that may become valid later waits (bounded).
-    /// Applying an entry retries the waiting ones it may have unblocked.
+    /// Validates and applies an entry; one that may become valid later waits (bounded, with
+    /// quotas: [`MAX_PENDING_PER_AUTHOR`], [`MAX_PENDING_UNKNOWN`]). Applying an entry retries
+    /// the waiting ones it may have unblocked: the next of its own log, and every log when it
+    /// changes who may write or withdraws a record.
     pub fn ingest(&mut self, entry: Entry) -> Result<Ingested, EntryError> {
         let mut out = Ingested::default();
         match validate(&entry, self) {
             Ok(outcome) => {
+                let scope = if unblocks(&outcome) {
+                    None
+                } else {
+                    Some(entry.header.log())
+                };
                 if let Some(hash) = self.apply(entry, outcome) {
                     out.accepted.push(hash);
+                    self.retry_pending(&mut out.accepted, scope);
                 }
+                Ok(out)
             }
             Err(e) if e.may_resolve_later() => {
-                let key = (entry.header.log(), entry.header.seq);
-                let size = entry.payload.as_ref().map_or(0, Vec::len);
-                let full = self.pending.len() >= MAX_PENDING
-                    || self.pending_bytes + size > MAX_PENDING_BYTES;
-                if !self.pending.contains_key(&key) && full {
+                let prune = entry.header.kind == EntryKind::Prune;
+                if !self.wait(entry) {
                     return Err(EntryError::PendingFull(self.pending.len()));
                 }
-                if let Some(old) = self.pending.insert(key, entry) {
-                    self.pending_bytes -= old.payload.as_ref().map_or(0, Vec::len);
-                }
-                self.pending_bytes += size;
                 out.waiting = true;
-                return Ok(out);
+                // Headers of the record it withdraws may wait for it.
+                if prune {
+                    self.retry_pending(&mut out.accepted, None);
+                }
+                Ok(out)
             }
             Err(EntryError::Equivocation(proof)) => {
-                self.equivocations.push((*proof).clone());
-                return Err(EntryError::Equivocation(proof));
+                let h = &proof.first.header;
+                if self.equivocations.len() < MAX_EQUIVOCATIONS {
+                    self.equivocations
+                        .entry((h.log(), h.seq))
+                        .or_insert_with(|| (*proof).clone());
+                }
+                Err(EntryError::Equivocation(proof))
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-        self.retry_pending(&mut out.accepted);
-        Ok(out)
     }
 
-    /// Retries, for each log with waiting entries, only the one that would come next: a log
-    /// has no gaps, so nothing behind it can apply first. Each pass costs one validation per
-    /// blocked log, not one per waiting entry.
+    /// Keeps an entry that waits, if the buffer's quotas allow; `false` when they do not. A
+    /// copy of an entry already waiting replaces it only to bring the payload it lacked.
+    fn wait(&mut self, entry: Entry) -> bool {
+        let key = (entry.header.log(), entry.header.seq);
+        let size = entry.payload.as_ref().map_or(0, Vec::len);
+        if let Some(held) = self.pending.get(&key) {
+            if held.payload.is_none() && entry.payload.is_some() && held.hash() == entry.hash() {
+                self.take_pending(&key);
+                self.put_pending(entry);
+            }
+            return true;
+        }
+        let author = entry.header.author;
+        let known = self.membership.knows(&author);
+        let strangers = || -> usize {
+            self.pending_authors
+                .iter()
+                .filter(|(k, _)| !self.membership.knows(k))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let full = self.pending.len() >= MAX_PENDING
+            || self.pending_bytes + size > MAX_PENDING_BYTES
+            || self.pending_authors.get(&author).copied().unwrap_or(0) >= MAX_PENDING_PER_AUTHOR
+            || (!known && strangers() >= MAX_PENDING_UNKNOWN);
+        if full {
+            return false;
+        }
+        self.put_pending(entry);
+        true
+    }
+
+    fn put_pending(&mut self, entry: Entry) {
+        self.pending_bytes += entry.payload.as_ref().map_or(0, Vec::len);
+        *self.pending_authors.entry(entry.header.author).or_default() += 1;
+        self.pending
+            .insert((entry.header.log(), entry.header.seq), entry);
+    }
+
+    fn take_pending(&mut self, key: &(LogId, u64)) -> Option<Entry> {
+        let e = self.pending.remove(key)?;
+        self.pending_bytes -= e.payload.as_ref().map_or(0, Vec::len);
+        if let Some(n) = self.pending_authors.get_mut(&e.header.author) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_authors.remove(&e.header.author);
+            }
+        }
+        Some(e)
+    }
+
+    /// Every log with entries waiting or dormant.
+    fn waiting_logs(&self) -> BTreeSet<LogId> {
+        self.pending
+            .keys()
+            .chain(self.dormant.keys())
+            .map(|(log, _)| *log)
+            .collect()
+    }
+
+    /// Retries the entry that would come next in `log` (every waiting log when `None`): a
+    /// log has no gaps, so nothing behind it can apply first. An entry that applies makes
+    /// its log's next worth trying, and one that changes who may write or withdraws a record
+    /// makes every waiting log worth trying; nothing else is validated again, so a full
+    /// buffer costs nothing per ingest.
     /// Entries cut off by a revocation wait the same way, as dormant: if the revocation is
     /// voided later they apply again, and otherwise they stay out.
-    fn retry_pending(&mut self, accepted: &mut Vec<EntryHash>) {
-        loop {
-            let logs: BTreeSet<LogId> = self
+    fn retry_pending(&mut self, accepted: &mut Vec<EntryHash>, log: Option<LogId>) {
+        let mut todo = match log {
+            Some(log) => BTreeSet::from([log]),
+            None => self.waiting_logs(),
+        };
+        while let Some(log) = todo.pop_first() {
+            let next = self.log_head(&log).map_or(1, |(seq, _)| seq + 1);
+            // Entries at or below the head arrived twice: drop them.
+            let stale: Vec<_> = self
                 .pending
-                .keys()
-                .chain(self.dormant.keys())
-                .map(|(log, _)| *log)
+                .range((log, 0)..(log, next))
+                .map(|(k, _)| *k)
                 .collect();
-            let mut progressed = false;
-            for log in logs {
-                let next = self.log_head(&log).map_or(1, |(seq, _)| seq + 1);
-                // Entries at or below the head arrived twice: drop them.
-                let stale: Vec<_> = self
-                    .pending
-                    .range((log, 0)..(log, next))
-                    .map(|(k, _)| *k)
-                    .collect();
-                for k in stale {
-                    self.take_pending(&k);
-                }
-                self.dormant.retain(|(l, s), _| *l != log || *s >= next);
-                let (entry, was_dormant) = match self.take_pending(&(log, next)) {
-                    Some(e) => (e, false),
-                    None => match self.dormant.remove(&(log, next)) {
-                        Some(e) => (e, true),
-                        None => continue,
-                    },
-                };
-                match validate(&entry, self) {
-                    Ok(outcome) => {
-                        if let Some(hash) = self.apply(entry, outcome) {
-                            accepted.push(hash);
-                        }
-                        progressed = true;
-                    }
-                    Err(_) if was_dormant => {
-                        self.dormant.insert((log, next), entry);
-                    }
-                    Err(e) if e.may_resolve_later() => {
-                        self.pending_bytes += entry.payload.as_ref().map_or(0, Vec::len);
-                        self.pending.insert((log, next), entry);
-                    }
-                    // Invalid for good (a revocation arrived, say): dropped. The log stays
-                    // blocked at this point, which is what the cut-off means.
-                    Err(_) => {}
-                }
+            for k in stale {
+                self.take_pending(&k);
             }
-            if !progressed {
-                return;
+            self.dormant.retain(|(l, s), _| *l != log || *s >= next);
+            let (entry, was_dormant) = match self.take_pending(&(log, next)) {
+                Some(e) => (e, false),
+                None => match self.dormant.remove(&(log, next)) {
+                    Some(e) => (e, true),
+                    None => continue,
+                },
+            };
+            match validate(&entry, self) {
+                Ok(outcome) => {
+                    if unblocks(&outcome) {
+                        todo.extend(self.waiting_logs());
+                    }
+                    if let Some(hash) = self.apply(entry, outcome) {
+                        accepted.push(hash);
+                    }
+                    todo.insert(log);
+                }
+                Err(_) if was_dormant => {
+                    self.dormant.insert((log, next), entry);
+                }
+                Err(e) if e.may_resolve_later() => self.put_pending(entry),
+                // Invalid for good (a revocation arrived, say): dropped. The log stays
+                // blocked at this point, which is what the cut-off means.
+                Err(_) => {}
             }
         }
     }
@@ -240,7 +337,7 @@ impl<S: LedgerStore> Ledger<S> {
     /// time to time. Returns the entries that applied.
     pub fn retry(&mut self) -> Vec<EntryHash> {
         let mut accepted = Vec::new();
-        self.retry_pending(&mut accepted);
+        self.retry_pending(&mut accepted, None);
         accepted
     }
 
@@ -420,12 +517,6 @@ impl<S: LedgerStore> Ledger<S> {
         self.membership = membership_from(self.membership.genesis().clone(), statements);
     }
 
-    fn take_pending(&mut self, key: &(LogId, u64)) -> Option<Entry> {
-        let e = self.pending.remove(key)?;
-        self.pending_bytes -= e.payload.as_ref().map_or(0, Vec::len);
-        Some(e)
-    }
-
     fn apply(&mut self, entry: Entry, outcome: Outcome) -> Option<EntryHash> {
         let revokes = matches!(&outcome, Outcome::Change { value, .. }
             if matches!(value.kind(), RecordKind::Revocation | RecordKind::Rotation));
@@ -483,25 +574,23 @@ impl<S: LedgerStore> Ledger<S> {
                 }
             }
             Outcome::Detached { record } => {
-                match self.store.record_state(&record) {
-                    Some(state) if state.pruned => {}
-                    Some(_) => {
-                        self.missing_payloads.insert(hash);
-                    }
-                    None => {
-                        self.missing_payloads.insert(hash);
-                        self.store.put_record(
-                            record,
-                            RecordState {
-                                kind: None,
-                                doc: Vec::new(),
-                                pruned: false,
-                            },
-                            None,
-                        );
-                    }
+                // A header of a withdrawn record: validation held the prune. If the record was
+                // not known yet, the prune withdraws it now that its entries arrive.
+                let known = self.store.record_state(&record).is_some();
+                if !known {
+                    let state = RecordState {
+                        kind: None,
+                        doc: Vec::new(),
+                        pruned: false,
+                    };
+                    self.store.put_record(record, state, None);
                 }
                 entry.payload = None;
+                self.store.put_entry(entry);
+                if !known {
+                    self.rebuild_record(record);
+                }
+                return Some(hash);
             }
             Outcome::Edit { record, attach } => {
                 if attach {
@@ -620,9 +709,10 @@ impl<S: LedgerStore> Ledger<S> {
             at,
         );
         let outcome = validate(&entry, self)?;
+        let scope = if unblocks(&outcome) { None } else { Some(log) };
         self.apply(entry.clone(), outcome);
         // What waited on this entry (a certificate, a voided revocation) applies now too.
-        self.retry_pending(&mut Vec::new());
+        self.retry_pending(&mut Vec::new(), scope);
         Ok(entry)
     }
 
@@ -683,11 +773,12 @@ impl<S: LedgerStore> Ledger<S> {
 
     /// What this ledger has received: [`MemoryLedger::version_vector`] advanced over the
     /// entries that wait, contiguously, in the pending buffer. Catch-up plans from this, so it
-    /// never asks twice for entries it holds but cannot apply yet.
+    /// never asks twice for entries it holds but cannot apply yet; a header waiting for its
+    /// payload is not received, so catch-up asks for the whole entry again.
     pub fn received_vector(&self) -> VersionVector {
         let mut vv = self.version_vector();
-        for (log, seq) in self.pending.keys() {
-            if vv.get(log) + 1 == *seq {
+        for ((log, seq), e) in &self.pending {
+            if e.payload.is_some() && vv.get(log) + 1 == *seq {
                 vv.advance(*log, *seq);
             }
         }
@@ -705,9 +796,21 @@ impl<S: LedgerStore> Ledger<S> {
         &self.missing_payloads
     }
 
-    /// Equivocations seen: proof that a key signed two entries at one position.
-    pub fn equivocations(&self) -> &[Equivocation] {
-        &self.equivocations
+    /// Equivocations seen, one per log position (at most [`MAX_EQUIVOCATIONS`]): proof that
+    /// a key signed two entries at one position.
+    pub fn equivocations(&self) -> impl ExactSizeIterator<Item = &Equivocation> {
+        self.equivocations.values()
+    }
+}
+
+/// Whether an applied entry may unblock entries of other logs: a membership statement (a
+/// certificate that waiting entries' authors need, say) or a withdrawal (headers of its
+/// record wait for it).
+fn unblocks(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Change { value, .. } => value.kind().is_membership(),
+        Outcome::Prune { .. } => true,
+        Outcome::Duplicate | Outcome::Edit { .. } | Outcome::Detached { .. } => false,
     }
 }
 

@@ -115,6 +115,19 @@ pub enum MembershipError {
 }
 
 impl MembershipError {
+    /// Whether the statement is malformed whatever else is held (the rest depend on the
+    /// statements a node holds).
+    pub fn is_malformed(&self) -> bool {
+        matches!(
+            self,
+            MembershipError::WrongCoop { .. }
+                | MembershipError::BadParent
+                | MembershipError::AdminByAdmin
+                | MembershipError::ExpiresBeforeIssued
+                | MembershipError::RotationCutsItself
+        )
+    }
+
     /// Whether the same input may be admitted once more of the ledger is known.
     pub fn may_resolve_later(&self) -> bool {
         matches!(
@@ -508,6 +521,19 @@ impl Membership {
         self.devices.insert(hash, (dev, carrier));
         self.derive();
         Ok(true)
+    }
+
+    /// Whether any statement held names `key` as a co-op key, a member or a device: only
+    /// such a key's entries may wait for what they depend on beyond a small shared quota (an
+    /// unknown key's wait on a certificate that may never come).
+    pub fn knows(&self, key: &PublicKey) -> bool {
+        *key == self.genesis.value().founder
+            || self.coop_key_epoch(key).is_some()
+            || self.by_subject.contains_key(key)
+            || self
+                .devices
+                .values()
+                .any(|(d, _)| d.value().device_key == *key)
     }
 
     /// The member a device key writes for, if a link is in effect.
