@@ -67,6 +67,10 @@ pub struct NetworkConfig {
     pub name: Option<String>,
     /// mDNS on the LAN.
     pub lan: Option<bool>,
+    /// Dial private and loopback addresses learnt from peers.
+    pub private_addresses: Option<bool>,
+    /// Dial only the peers given.
+    pub only_given_peers: Option<bool>,
     /// A relay to listen through.
     pub relay: Option<String>,
     /// Seconds between catch-up rounds.
@@ -96,8 +100,15 @@ const CONFIG_TEMPLATE: &str = r#"# minga node configuration. Every setting is sh
 # bootstrap = []
 # The network to join: one gossip topic per network.
 # name = "minga"
-# Find peers on this LAN with mDNS. Off by default: multicast leaves the machine.
+# Find peers on this LAN with mDNS. Off by default: multicast leaves the machine. It also
+# allows what private_addresses allows.
 # lan = false
+# Dial private, loopback and link-local addresses that other peers tell this node about
+# (a deployment inside one private network). Off by default: this node dials the peers it
+# is given and global addresses it learns, nothing else.
+# private_addresses = false
+# Dial only the peers given here or with --bootstrap: none that other peers tell of.
+# only_given_peers = false
 # A relay to listen through when behind NAT ("/ip4/.../tcp/.../p2p/<relay id>").
 # relay = ""
 # Seconds between catch-up rounds with every connected peer.

@@ -82,6 +82,8 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
     config.relay = parse_addrs("relay", relay.as_slice())?.pop();
     config.network = args.network.or(net.name).unwrap_or_else(|| "minga".into());
     config.lan = args.lan || net.lan.unwrap_or(false);
+    config.private_addresses = net.private_addresses.unwrap_or(false);
+    config.only_given_peers = net.only_given_peers.unwrap_or(false);
     if let Some(secs) = net.sync_interval_secs {
         config.sync_interval = Duration::from_secs(secs.clamp(1, 86_400));
     }

@@ -22,7 +22,15 @@ pub struct NodeConfig {
     /// store are replicated too).
     pub trusted: Vec<Signed<Genesis>>,
     /// mDNS discovery on the local network. Off by default: multicast leaves the machine.
+    /// It also allows dialling private addresses learnt from peers.
     pub lan: bool,
+    /// Whether private, loopback and link-local addresses learnt from peers may be dialled
+    /// (a deployment inside one private network). Off by default: a node dials only global
+    /// addresses it learns, and any address it is given.
+    pub private_addresses: bool,
+    /// Whether to dial nothing but the addresses given (bootstrap, relay, `dial`): no
+    /// discovered peer is dialled. Peers may still dial this node.
+    pub only_given_peers: bool,
     /// A relay to listen through when behind NAT (`…/p2p/<relay id>`).
     pub relay: Option<Multiaddr>,
     /// How often to reconcile with every connected peer.
@@ -41,6 +49,8 @@ impl NodeConfig {
             network: "minga".into(),
             trusted: Vec::new(),
             lan: false,
+            private_addresses: false,
+            only_given_peers: false,
             relay: None,
             sync_interval: Duration::from_secs(30),
             publish_per_tick: 32,

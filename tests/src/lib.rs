@@ -113,13 +113,18 @@ pub fn config(dir: &std::path::Path, world: &World) -> NodeConfig {
 
 /// Starts a node for `world` with a fresh data directory.
 pub async fn spawn(world: &World, seed: u8) -> TestNode {
+    spawn_with(world, seed, |_| {}).await
+}
+
+/// Starts a node for `world` with a fresh data directory and `change` made to its
+/// configuration.
+pub async fn spawn_with(world: &World, seed: u8, change: impl FnOnce(&mut NodeConfig)) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
-    let handle = Node::start(
-        config(dir.path(), world),
-        &NodeSecret::from_seed(&[seed; 32]),
-    )
-    .await
-    .unwrap();
+    let mut c = config(dir.path(), world);
+    change(&mut c);
+    let handle = Node::start(c, &NodeSecret::from_seed(&[seed; 32]))
+        .await
+        .unwrap();
     TestNode { handle, dir, seed }
 }
 

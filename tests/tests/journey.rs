@@ -189,6 +189,7 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
     // A third pledge, cancelled by the pledging co-op: it stops counting everywhere, the
     // need's co-op cannot cancel it, and the cancellation verifies offline.
     let third = id_of(&json(&m, &["pledge", &need, "--quantity", "30 kg"]));
+    ok(&b, &["show", &third, "--wait", &wait]);
     assert_eq!(minga(&b, &["cancel", &third]).status.code(), Some(1));
     let cancelled = id_of(&json(
         &m,

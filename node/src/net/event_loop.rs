@@ -16,6 +16,7 @@ use minga_protocol::{
 use tokio::sync::{broadcast, mpsc};
 
 use super::behaviour::{Behaviour, BehaviourEvent, topic};
+use super::dial_policy::DialPolicy;
 use super::{Command, NodeError, NodeEvent, SyncStats, now};
 use crate::config::NodeConfig;
 use crate::ledger::CoopLedger;
@@ -51,9 +52,14 @@ pub(super) struct EventLoop {
     stats: BTreeMap<PeerId, SyncStats>,
     pub(super) views: Views,
     pub(super) gossip: Vec<super::gossip::Gossiped>,
+    /// What this node may dial; `dial` commands add to it.
+    policy: DialPolicy,
 }
 
 impl EventLoop {
+    // Each argument is a part the loop owns from its start; bundling them would only rename
+    // the list.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
@@ -61,6 +67,7 @@ impl EventLoop {
         ledgers: BTreeMap<CoopId, CoopLedger>,
         store: Arc<SledStore>,
         views: Views,
+        policy: DialPolicy,
         config: &NodeConfig,
     ) -> EventLoop {
         EventLoop {
@@ -78,6 +85,7 @@ impl EventLoop {
             stats: BTreeMap::new(),
             views,
             gossip: Vec::new(),
+            policy,
         }
     }
 
@@ -256,6 +264,7 @@ impl EventLoop {
                 if let Some(peer) = super::peer_of(&addr) {
                     self.swarm.behaviour_mut().blocked.unblock_peer(peer);
                 }
+                self.policy.give(&addr);
                 let r = self
                     .swarm
                     .dial(addr)
@@ -371,8 +380,12 @@ impl EventLoop {
                 info,
                 ..
             })) => {
+                // Only addresses this node would dial: the routing table is not a list of
+                // places a peer asked to be called at.
                 for addr in info.listen_addrs {
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    if self.policy.allows(&addr) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
@@ -381,6 +394,17 @@ impl EventLoop {
                         let _ = self.swarm.dial(addr);
                     }
                 }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id,
+                error: libp2p::swarm::DialError::Transport(errors),
+                ..
+            } if !errors.is_empty()
+                && errors.iter().all(|(_, e)| {
+                    matches!(e, libp2p::TransportError::MultiaddrNotSupported(_))
+                }) =>
+            {
+                self.emit(NodeEvent::DialRefused { peer: peer_id });
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,

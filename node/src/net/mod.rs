@@ -3,6 +3,7 @@
 
 mod behaviour;
 mod codec;
+mod dial_policy;
 mod event_loop;
 mod gossip;
 mod local;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, noise, yamux};
 use minga_protocol::{
     AuthorKey, CoopId, DeviceId, Entry, EntryHash, Genesis, Membership, NodeSecret, PublicKey,
     Record, RecordId, Signed, Timestamp, VersionVector,
@@ -24,6 +25,7 @@ use crate::config::NodeConfig;
 use crate::ledger::{CoopLedger, LedgerError, load_views};
 use crate::store::{SledStore, Store, StoreError};
 use crate::views::{Query, RecordView, Status, Totals};
+use dial_policy::DialPolicy;
 
 pub use behaviour::{PROTOCOL_VERSION, topic};
 
@@ -143,6 +145,12 @@ pub enum NodeEvent {
     Connected(PeerId),
     /// The last connection to a peer closed.
     Disconnected(PeerId),
+    /// A dial was refused by the dial policy: every address was one learnt from a peer that
+    /// this node does not dial (private, loopback, a DNS name, or not given).
+    DialRefused {
+        /// The peer it would have dialled, if known.
+        peer: Option<PeerId>,
+    },
     /// A catch-up session with a peer finished for one co-op.
     Synced {
         /// The peer.
@@ -315,15 +323,18 @@ impl Node {
         let network = config.network.clone();
         let lan = config.lan;
         let net = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
+        let policy = DialPolicy::new(
+            config.lan || config.private_addresses,
+            config.only_given_peers,
+        );
+        for addr in config.bootstrap.iter().chain(&config.relay) {
+            policy.give(addr);
+        }
+        let transport = dial_policy::transport(&keypair, policy.clone()).map_err(|e| net(&e))?;
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )
+            .with_other_transport(move |_| transport)
             .map_err(|e| net(&e))?
-            .with_quic()
             .with_relay_client(noise::Config::new, yamux::Config::default)
             .map_err(|e| net(&e))?
             .with_behaviour(|key, relay| {
@@ -379,8 +390,16 @@ impl Node {
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let peer_id = *swarm.local_peer_id();
         tracing::info!(%peer_id, addrs = ?listen_addrs, coops = ledgers.len(), "node started");
-        let event_loop =
-            event_loop::EventLoop::new(swarm, rx, events.clone(), ledgers, sled, views, &config);
+        let event_loop = event_loop::EventLoop::new(
+            swarm,
+            rx,
+            events.clone(),
+            ledgers,
+            sled,
+            views,
+            policy,
+            &config,
+        );
         tokio::spawn(event_loop.run());
         Ok(NodeHandle {
             commands: tx,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod concurrent_edits;
+mod discovery;
 mod late_joiner;
 mod line;
 mod misbehaving_peer;
