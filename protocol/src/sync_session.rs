@@ -277,6 +277,17 @@ impl SyncSession {
             self.unsummarized
                 .extend(asked.iter().filter(|c| **c > last).copied());
         }
+        // The co-ops the answer covers and leaves out are in step with the peer already.
+        let answered: BTreeSet<CoopId> = vectors.iter().map(|(c, _)| *c).collect();
+        for coop in asked {
+            let covered = !more || last.is_some_and(|l| *coop <= l);
+            if covered && !answered.contains(coop) && received(coop).is_some() {
+                out.push(SyncAction::Synced {
+                    coop: *coop,
+                    received: 0,
+                });
+            }
+        }
         for (coop, remote) in vectors {
             // A co-op this node stopped carrying meanwhile is skipped.
             let Some(before) = received(&coop) else {

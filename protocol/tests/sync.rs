@@ -137,8 +137,10 @@ fn a_replica_missing_entries_catches_up_in_bounded_batches() {
         bytes < missing_bytes + missing_bytes / 10,
         "{bytes} vs {missing_bytes}"
     );
-    // In sync, a session is one trip with an empty answer.
+    // In sync, a session is one trip with an empty answer, and says the co-op is in step.
     assert_eq!(pull(&mut replica, &c.ledger), (1, 6));
+    let run = session(&mut replica, honest(&c.ledger));
+    assert_eq!(run.synced, vec![(c.id(), 0)]);
 }
 
 /// A co-op whose member wrote `n` offers on one device, and a replica that holds only what

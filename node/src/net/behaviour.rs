@@ -107,7 +107,13 @@ pub fn build(
             PROTOCOL_VERSION.into(),
             key.public(),
         )),
-        ping: ping::Behaviour::new(ping::Config::new()),
+        // A ping a second, each given 2 s: a link that stops answering is closed after two
+        // failures (the event loop does it), within seconds, not at TCP's timeout.
+        ping: ping::Behaviour::new(
+            ping::Config::new()
+                .with_interval(Duration::from_secs(1))
+                .with_timeout(Duration::from_secs(2)),
+        ),
         kad,
         relay_client,
         dcutr: dcutr::Behaviour::new(peer_id),

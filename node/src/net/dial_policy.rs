@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::timeout::TransportTimeout;
 use libp2p::core::transport::{Boxed, DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::core::upgrade::Version;
 use libp2p::multiaddr::Protocol;
@@ -125,6 +126,9 @@ fn is_global_v6(ip: Ipv6Addr) -> bool {
         || (first == 0x2001 && ip.segments()[1] == 0x0db8))
 }
 
+/// How long a connection may take to set up (dial, security, multiplexing).
+const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// TCP (noise, yamux) and QUIC, behind `policy`.
 pub fn transport(
     key: &libp2p::identity::Keypair,
@@ -137,10 +141,11 @@ pub fn transport(
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
     let quic = quic::tokio::Transport::new(quic::Config::new(key))
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
-    let inner = tcp
-        .or_transport(quic)
-        .map(|either, _| either.into_inner())
-        .boxed();
+    // A connection not set up in 5 s is abandoned: a dial hung on a dead link would otherwise
+    // wait on TCP's retransmissions long after the link is back, and a half-open inbound one
+    // would hold a slot.
+    let both = tcp.or_transport(quic).map(|either, _| either.into_inner());
+    let inner = TransportTimeout::new(both, SETUP_TIMEOUT).boxed();
     Ok(Policed { inner, policy })
 }
 

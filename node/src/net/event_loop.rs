@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, PublishError};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::SwarmEvent;
-use libp2p::{PeerId, Swarm, identify, mdns};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{PeerId, Swarm, identify, mdns, ping};
 use minga_protocol::{
     CoopId, Entry, RequestTag, SyncAction, SyncMessage, SyncSession, VersionVector,
     differing_vectors, serve_wants,
@@ -17,10 +19,11 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::behaviour::{Behaviour, BehaviourEvent, topic};
 use super::dial_policy::DialPolicy;
+use super::known_peers::{KnownPeers, Remembered};
 use super::{Command, NodeError, NodeEvent, SyncStats, now};
 use crate::config::NodeConfig;
 use crate::ledger::CoopLedger;
-use crate::store::{SledStore, Store};
+use crate::store::{SledStore, Store, WriteBatch};
 use crate::views::Views;
 
 /// Entries waiting to be gossiped. Past this, new local entries are not queued for gossip
@@ -34,6 +37,8 @@ fn wire_len(m: &SyncMessage) -> u64 {
 
 /// The most peers whose catch-up statistics are kept (connected ones always are).
 const MAX_PEER_STATS: usize = 1024;
+/// Failed pings in a row after which a connection is closed as dead.
+const PING_FAILURES: u32 = 2;
 
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
@@ -54,6 +59,10 @@ pub(super) struct EventLoop {
     pub(super) gossip: Vec<super::gossip::Gossiped>,
     /// What this node may dial; `dial` commands add to it.
     policy: DialPolicy,
+    /// Peers dialled again when the link drops, remembered in the store.
+    known: KnownPeers,
+    /// Failed pings in a row, per connection.
+    ping_failures: HashMap<ConnectionId, u32>,
 }
 
 impl EventLoop {
@@ -70,6 +79,14 @@ impl EventLoop {
         policy: DialPolicy,
         config: &NodeConfig,
     ) -> EventLoop {
+        let stored = store.peers().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read remembered peers");
+            Vec::new()
+        });
+        // A remembered peer was reached by a dial the policy allowed: it counts as given.
+        for addr in stored.iter().filter_map(|a| a.parse().ok()) {
+            policy.give(&addr);
+        }
         EventLoop {
             swarm,
             commands,
@@ -86,6 +103,8 @@ impl EventLoop {
             views,
             gossip: Vec::new(),
             policy,
+            known: KnownPeers::from_stored(&stored, Instant::now()),
+            ping_failures: HashMap::new(),
         }
     }
 
@@ -96,8 +115,8 @@ impl EventLoop {
         pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sync_tick = tokio::time::interval(self.sync_interval);
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut deadline_tick = tokio::time::interval(Duration::from_secs(1));
-        deadline_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut housekeeping = tokio::time::interval(Duration::from_millis(250));
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -118,7 +137,7 @@ impl EventLoop {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = pace.tick(), if !self.outbox.is_empty() => self.publish_some(),
                 _ = sync_tick.tick() => self.sync_all(),
-                _ = deadline_tick.tick(), if !self.sessions.is_empty() => self.check_deadlines(),
+                _ = housekeeping.tick() => self.housekeeping(),
                 // Last: gossip that arrived together is stored in one commit once no more is
                 // waiting, so a burst costs one flush, and a lone message waits for nothing.
                 _ = std::future::ready(()), if !self.gossip.is_empty() => self.flush_gossip(),
@@ -276,6 +295,8 @@ impl EventLoop {
                 // the peer again until it is dialled on purpose.
                 self.swarm.behaviour_mut().blocked.block_peer(peer);
                 let _ = self.swarm.disconnect_peer_id(peer);
+                let forgotten = self.known.forget(&peer);
+                self.remember(forgotten);
                 let _ = reply.send(());
             }
             Command::Peers { reply } => {
@@ -406,20 +427,41 @@ impl EventLoop {
             {
                 self.emit(NodeEvent::DialRefused { peer: peer_id });
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result,
+            })) => self.on_ping(peer, connection, result.is_ok()),
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                endpoint,
                 ..
-            } if num_established.get() == 1 => {
-                tracing::info!(peer = %peer_id, "connected");
-                self.emit(NodeEvent::Connected(peer_id));
-                self.start_sync(peer_id);
+            } => {
+                if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    let changed = self.known.reached(peer_id, address, Instant::now());
+                    self.remember(changed);
+                }
+                if num_established.get() == 1 {
+                    tracing::info!(peer = %peer_id, "connected");
+                    self.emit(NodeEvent::Connected(peer_id));
+                    self.start_sync(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                connection_id,
+                num_established,
+                ..
+            } if num_established > 0 => {
+                self.ping_failures.remove(&connection_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
                 ..
             } => {
+                self.ping_failures.remove(&connection_id);
+                self.known.lost(&peer_id, Instant::now());
                 self.end_session(peer_id);
                 self.trim_stats();
                 tracing::info!(peer = %peer_id, "disconnected");
@@ -482,6 +524,51 @@ impl EventLoop {
                 }
                 SyncAction::Done => self.end_session(peer),
             }
+        }
+    }
+
+    /// Closes a connection whose pings fail [`PING_FAILURES`] times in a row: the link is
+    /// dead, and `peers` should say so.
+    fn on_ping(&mut self, peer: PeerId, connection: ConnectionId, ok: bool) {
+        if ok {
+            self.ping_failures.remove(&connection);
+            return;
+        }
+        let failures = self.ping_failures.entry(connection).or_default();
+        *failures += 1;
+        if *failures >= PING_FAILURES {
+            tracing::info!(%peer, "closing a connection that stopped answering");
+            self.ping_failures.remove(&connection);
+            self.swarm.close_connection(connection);
+        }
+    }
+
+    /// Timers: requests past their deadline, and lost peers due for another attempt.
+    fn housekeeping(&mut self) {
+        self.check_deadlines();
+        for (peer, addr) in self.known.due(Instant::now()) {
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![addr])
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "could not dial a lost peer again");
+            }
+        }
+    }
+
+    /// Writes what changed among the remembered peers to the store.
+    fn remember(&self, changed: Remembered) {
+        if changed == Remembered::default() {
+            return;
+        }
+        let batch = WriteBatch {
+            peers: changed.added,
+            removed_peers: changed.removed,
+            ..WriteBatch::default()
+        };
+        if let Err(e) = self.store.commit(&batch) {
+            tracing::warn!(error = %e, "could not remember a peer's address");
         }
     }
 

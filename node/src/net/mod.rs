@@ -6,6 +6,7 @@ mod codec;
 mod dial_policy;
 mod event_loop;
 mod gossip;
+mod known_peers;
 mod local;
 
 use std::collections::BTreeMap;

@@ -331,6 +331,15 @@ pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
     ensure(
         s.peers().map_err(err)? == vec!["/ip4/127.0.0.1/tcp/4001".to_string()],
         "peers read back different",
+    )?;
+    s.commit(&WriteBatch {
+        removed_peers: vec!["/ip4/127.0.0.1/tcp/4001".to_string()],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    ensure(
+        s.peers().map_err(err)?.is_empty(),
+        "a removed peer is still listed",
     )
 }
 

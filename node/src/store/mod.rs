@@ -92,6 +92,8 @@ pub struct WriteBatch {
     pub views: Vec<(Vec<u8>, Vec<u8>)>,
     /// Peer addresses to remember (multiaddr text).
     pub peers: Vec<String>,
+    /// Peer addresses to forget.
+    pub removed_peers: Vec<String>,
     /// Logs to cut from a sequence number on (a revocation's cut-off), applied before the
     /// entries above are written.
     pub truncations: Vec<(CoopId, LogId, u64)>,
@@ -109,6 +111,7 @@ impl WriteBatch {
             && self.geneses.is_empty()
             && self.views.is_empty()
             && self.peers.is_empty()
+            && self.removed_peers.is_empty()
             && self.truncations.is_empty()
             && self.removed_records.is_empty()
             && self.removed_views.is_empty()
@@ -418,6 +421,9 @@ impl<K: KeyValue> Store for K {
         }
         for k in &batch.removed_views {
             deletes.push(prefixed(VIEW, k));
+        }
+        for p in &batch.removed_peers {
+            deletes.push(prefixed(PEER, p.as_bytes()));
         }
         let pairs = batch_pairs(
             batch,

@@ -7,6 +7,7 @@ mod concurrent_edits;
 mod discovery;
 mod late_joiner;
 mod line;
+mod liveness;
 mod misbehaving_peer;
 mod partition;
 mod restart;
