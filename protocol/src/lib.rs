@@ -15,6 +15,8 @@
 mod canonical;
 mod coop;
 mod entry;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod hash;
 mod ids;
 mod keys;

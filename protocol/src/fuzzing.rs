@@ -1,0 +1,97 @@
+//! The bodies of the fuzz targets in `protocol/fuzz`, one function per target, shared with the
+//! test that replays every input kept from fuzzing (`tests/fuzz_regressions.rs`). Each takes
+//! arbitrary bytes and must return without panicking; the assertions inside are properties
+//! that must hold for any input. Not API: built only with the `fuzzing` feature.
+
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::time::Instant;
+
+use automerge::AutoCommit;
+
+use crate::{
+    Acceptance, Bundle, Cancellation, Certificate, CoopId, CoopSecret, Delivery, Device, Entry,
+    Genesis, Hash, MemberSecret, Membership, MemoryLedger, Pledge, Record, Revocation, Rotation,
+    Signature, Signed, SyncAction, SyncMessage, SyncSession, Timestamp, VersionVector, found_coop,
+};
+
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets, by name, as `cargo fuzz run NAME` knows them.
+pub const TARGETS: [(&str, Target); 4] = [
+    ("entry", entry),
+    ("sync_message", sync_message),
+    ("statement", statement),
+    ("record_doc", record_doc),
+];
+
+/// An entry either fails to decode or decodes canonically; ingesting it, whole or as a
+/// header, into a co-op's ledger never panics.
+pub fn entry(data: &[u8]) {
+    let Ok(entry) = Entry::decode(data) else {
+        return;
+    };
+    assert_eq!(entry.encode(), data, "decoding is canonical");
+    let key = CoopSecret::from_seed(&[1; 32]);
+    let founder = MemberSecret::from_seed(&[101; 32]);
+    let genesis = found_coop(&key, "Fuzz", &founder, Timestamp(1_793_491_200_000))
+        .expect("a fixed genesis signs");
+    let mut ledger = MemoryLedger::new(Membership::new(genesis));
+    let _ = ledger.ingest(entry.detached());
+    let _ = ledger.ingest(entry);
+    let _ = ledger.retry();
+}
+
+/// A sync message either fails to decode or round-trips; fed to a session as the answer to
+/// its first request, and what that leads to, it never panics.
+pub fn sync_message(data: &[u8]) {
+    let Ok(msg) = SyncMessage::decode(data) else {
+        return;
+    };
+    assert!(
+        SyncMessage::decode(&msg.encode()).is_ok_and(|m| m == msg),
+        "what decodes round-trips"
+    );
+    let now = Instant::now();
+    let held = |_: &CoopId| Some(VersionVector::default());
+    let (mut session, actions) =
+        SyncSession::start(vec![(CoopId(Hash([5; 32])), Hash([6; 32]))], now);
+    let Some(SyncAction::Send { tag, .. }) = actions.into_iter().next() else {
+        return;
+    };
+    for action in session.on_answer(tag, msg, now, held) {
+        if let SyncAction::Ingest { coop, .. } = action {
+            let _ = session.ingested(coop, held(&coop), now);
+        }
+    }
+}
+
+/// Any bytes, as a bundle or as the text of a signed statement of each kind (after a 64-byte
+/// signature), parse and verify to a value or an error, never a panic.
+pub fn statement(data: &[u8]) {
+    if let Ok(bundle) = Bundle::from_json(data) {
+        let _ = bundle.verify();
+    }
+    let Some((sig, text)) = data.split_first_chunk::<64>() else {
+        return;
+    };
+    let sig = Signature(*sig);
+    let _ = Signed::<Pledge>::verify(text, sig);
+    let _ = Signed::<Acceptance>::verify(text, sig);
+    let _ = Signed::<Delivery>::verify(text, sig);
+    let _ = Signed::<Cancellation>::verify(text, sig);
+    let _ = Signed::<Genesis>::verify(text, sig);
+    let _ = Signed::<Rotation>::verify(text, sig);
+    let _ = Signed::<Certificate>::verify(text, sig);
+    let _ = Signed::<Revocation>::verify(text, sig);
+    let _ = Signed::<Device>::verify(text, sig);
+}
+
+/// Any bytes either fail to load as an automerge document or read as a record or a typed
+/// error.
+pub fn record_doc(data: &[u8]) {
+    if let Ok(doc) = AutoCommit::load(data) {
+        let _ = Record::read(&doc);
+    }
+}

@@ -1,0 +1,112 @@
+//! Every input kept from fuzzing runs through the fuzz targets' bodies on every test run: the
+//! crashes found (`protocol/fuzz/regressions/<target>/`, once fixed) and the committed corpus
+//! (`protocol/fuzz/corpus/<target>/`). `MINGA_WRITE_FUZZ_SEEDS=1` first writes the seeds the
+//! corpus grew from: valid encodings of each kind of input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use minga_protocol::*;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+#[test]
+fn every_kept_fuzz_input_runs_clean() {
+    if std::env::var_os("MINGA_WRITE_FUZZ_SEEDS").is_some() {
+        write_seeds();
+    }
+    for (name, check) in fuzzing::TARGETS {
+        let mut ran = 0;
+        for kind in ["regressions", "corpus"] {
+            let Ok(files) = std::fs::read_dir(fuzz_dir().join(kind).join(name)) else {
+                continue;
+            };
+            for file in files {
+                let path = file.unwrap().path();
+                check(&std::fs::read(&path).unwrap());
+                ran += 1;
+            }
+        }
+        assert!(ran > 0, "no committed inputs for fuzz target {name}");
+    }
+}
+
+/// Writes valid encodings of every kind of input as seeds for the fuzzers.
+fn write_seeds() {
+    let mut c = Coop::new(1, "Fuzz");
+    let m = member(7);
+    let cert = c.admit(&m, Role::Member);
+    let need_entry = c.founder_writes(None, &Record::Need(need("Rice", "200 kg")));
+    let offer_entry = c
+        .ledger
+        .write(
+            &m,
+            DeviceId(3),
+            None,
+            &Record::Offer(offer("Beans", "40 kg")),
+            day(2),
+        )
+        .unwrap();
+    let (f, fd) = (c.founder.clone(), c.founder_device);
+    let prune = c
+        .ledger
+        .prune(&f, fd, offer_entry.record_id(), day(3))
+        .unwrap();
+    let entries = [cert, need_entry.clone(), offer_entry.clone(), prune];
+    let mut seeds: Vec<(&str, Vec<u8>)> = Vec::new();
+    for e in &entries {
+        seeds.push(("entry", e.encode()));
+        seeds.push(("entry", e.detached().encode()));
+    }
+    let vv = c.ledger.version_vector();
+    let log = need_entry.header.log();
+    for msg in [
+        SyncMessage::Summary(vec![(c.id(), vv.digest())]),
+        SyncMessage::Vectors {
+            vectors: vec![(c.id(), vv.clone())],
+            more: true,
+        },
+        SyncMessage::Want {
+            coop: c.id(),
+            ranges: vec![Want {
+                log,
+                from: 1,
+                to: 3,
+            }],
+        },
+        SyncMessage::Entries {
+            coop: c.id(),
+            entries: entries.iter().map(Entry::encode).collect(),
+            more: false,
+        },
+    ] {
+        seeds.push(("sync_message", msg.encode()));
+    }
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    seeds.push((
+        "statement",
+        std::fs::read(vectors.join("pledge.bundle.json")).unwrap(),
+    ));
+    let mut signed = std::fs::read(vectors.join("pledge.sig")).unwrap();
+    signed.extend(std::fs::read(vectors.join("pledge.statement")).unwrap());
+    seeds.push(("statement", signed));
+    let genesis = &c.genesis;
+    let mut g = genesis.signature().0.to_vec();
+    g.extend_from_slice(genesis.bytes());
+    seeds.push(("statement", g));
+    for id in [need_entry.record_id(), entries[0].record_id()] {
+        seeds.push(("record_doc", c.ledger.record_state(&id).unwrap().doc));
+    }
+    for (target, bytes) in seeds {
+        let dir = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = Hash::of(&bytes).to_string();
+        std::fs::write(dir.join(format!("seed-{}", &name[..16])), bytes).unwrap();
+    }
+}
