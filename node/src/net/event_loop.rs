@@ -37,8 +37,10 @@ fn wire_len(m: &SyncMessage) -> u64 {
 
 /// The most peers whose catch-up statistics are kept (connected ones always are).
 const MAX_PEER_STATS: usize = 1024;
-/// Failed pings in a row after which a connection is closed as dead.
-const PING_FAILURES: u32 = 2;
+/// How long a connection may go without answering a ping (sent every second) before it is
+/// closed as dead. Not libp2p's failure count: after a failure, ping negotiates a new stream,
+/// which on a dead link fails only after a 10 s timeout, and its first failure is silent.
+const SILENCE: Duration = Duration::from_secs(5);
 
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
@@ -61,8 +63,8 @@ pub(super) struct EventLoop {
     policy: DialPolicy,
     /// Peers dialled again when the link drops, remembered in the store.
     known: KnownPeers,
-    /// Failed pings in a row, per connection.
-    ping_failures: HashMap<ConnectionId, u32>,
+    /// When each connection last answered a ping (or opened), with its peer.
+    last_pong: HashMap<ConnectionId, (PeerId, Instant)>,
 }
 
 impl EventLoop {
@@ -104,7 +106,7 @@ impl EventLoop {
             gossip: Vec::new(),
             policy,
             known: KnownPeers::from_stored(&stored, Instant::now()),
-            ping_failures: HashMap::new(),
+            last_pong: HashMap::new(),
         }
     }
 
@@ -431,13 +433,25 @@ impl EventLoop {
                 peer,
                 connection,
                 result,
-            })) => self.on_ping(peer, connection, result.is_ok()),
+            })) => match result {
+                Ok(_) => {
+                    self.last_pong.insert(connection, (peer, Instant::now()));
+                }
+                // A peer without ping (not a minga node): its link is not judged by pings.
+                Err(ping::Failure::Unsupported) => {
+                    self.last_pong.remove(&connection);
+                }
+                Err(_) => {}
+            },
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 num_established,
                 endpoint,
                 ..
             } => {
+                self.last_pong
+                    .insert(connection_id, (peer_id, Instant::now()));
                 if let ConnectedPoint::Dialer { address, .. } = &endpoint {
                     let changed = self.known.reached(peer_id, address, Instant::now());
                     self.remember(changed);
@@ -453,14 +467,14 @@ impl EventLoop {
                 num_established,
                 ..
             } if num_established > 0 => {
-                self.ping_failures.remove(&connection_id);
+                self.last_pong.remove(&connection_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
                 ..
             } => {
-                self.ping_failures.remove(&connection_id);
+                self.last_pong.remove(&connection_id);
                 self.known.lost(&peer_id, Instant::now());
                 self.end_session(peer_id);
                 self.trim_stats();
@@ -527,24 +541,21 @@ impl EventLoop {
         }
     }
 
-    /// Closes a connection whose pings fail [`PING_FAILURES`] times in a row: the link is
-    /// dead, and `peers` should say so.
-    fn on_ping(&mut self, peer: PeerId, connection: ConnectionId, ok: bool) {
-        if ok {
-            self.ping_failures.remove(&connection);
-            return;
-        }
-        let failures = self.ping_failures.entry(connection).or_default();
-        *failures += 1;
-        if *failures >= PING_FAILURES {
+    /// Timers: connections silent for [`SILENCE`] are closed (the link is dead, and `peers`
+    /// should say so), requests past their deadline end, lost peers are dialled again.
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        let silent: Vec<(ConnectionId, PeerId)> = self
+            .last_pong
+            .iter()
+            .filter(|(_, (_, at))| now.duration_since(*at) > SILENCE)
+            .map(|(c, (p, _))| (*c, *p))
+            .collect();
+        for (connection, peer) in silent {
             tracing::info!(%peer, "closing a connection that stopped answering");
-            self.ping_failures.remove(&connection);
+            self.last_pong.remove(&connection);
             self.swarm.close_connection(connection);
         }
-    }
-
-    /// Timers: requests past their deadline, and lost peers due for another attempt.
-    fn housekeeping(&mut self) {
         self.check_deadlines();
         for (peer, addr) in self.known.due(Instant::now()) {
             let opts = DialOpts::peer_id(peer)

@@ -46,16 +46,27 @@ impl Drop for Up {
 }
 
 pub fn up(dir: &Path, bootstrap: Option<&str>) -> Up {
-    let mut cmd = Command::new(minga_bin());
+    up_in(None, dir, "/ip4/127.0.0.1/tcp/0", bootstrap)
+}
+
+/// A command that runs `minga`, inside network namespace `ns` when given.
+fn minga_command(ns: Option<&str>) -> Command {
+    match ns {
+        None => Command::new(minga_bin()),
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns]).arg(minga_bin());
+            cmd
+        }
+    }
+}
+
+/// `minga up` listening on `listen`, inside network namespace `ns` when given.
+pub fn up_in(ns: Option<&str>, dir: &Path, listen: &str, bootstrap: Option<&str>) -> Up {
+    let mut cmd = minga_command(ns);
     cmd.arg("--data-dir")
         .arg(dir)
-        .args([
-            "up",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--api",
-            "127.0.0.1:0",
-        ])
+        .args(["up", "--listen", listen, "--api", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -85,7 +96,12 @@ pub fn up(dir: &Path, bootstrap: Option<&str>) -> Up {
 
 /// Runs `minga --data-dir DIR ARGS…`.
 pub fn minga(dir: &Path, args: &[&str]) -> Output {
-    Command::new(minga_bin())
+    minga_in(None, dir, args)
+}
+
+/// Runs `minga --data-dir DIR ARGS…` inside network namespace `ns` when given.
+pub fn minga_in(ns: Option<&str>, dir: &Path, args: &[&str]) -> Output {
+    minga_command(ns)
         .arg("--data-dir")
         .arg(dir)
         .args(args)
@@ -95,7 +111,12 @@ pub fn minga(dir: &Path, args: &[&str]) -> Output {
 
 /// Runs a command that must succeed and returns its stdout.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = minga(dir, args);
+    ok_in(None, dir, args)
+}
+
+/// Runs a command that must succeed, inside network namespace `ns` when given.
+pub fn ok_in(ns: Option<&str>, dir: &Path, args: &[&str]) -> String {
+    let out = minga_in(ns, dir, args);
     assert!(
         out.status.success(),
         "minga {args:?} failed ({:?}): {}",
@@ -107,9 +128,14 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
 
 /// Runs a command with `--json` that must succeed and returns its JSON.
 pub fn json(dir: &Path, args: &[&str]) -> Value {
+    json_in(None, dir, args)
+}
+
+/// Runs a command with `--json` that must succeed, inside network namespace `ns` when given.
+pub fn json_in(ns: Option<&str>, dir: &Path, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.push("--json");
-    let text = ok(dir, &all);
+    let text = ok_in(ns, dir, &all);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
 }
 
