@@ -158,8 +158,11 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
             println!("listening   {a}");
         }
         println!("api         http://{bound}");
+        // Listening for signals before saying so: a stop sent as soon as this line is read
+        // must stop the node cleanly, not kill it.
+        let stop = stop_signal();
         println!("press Ctrl-C to stop");
-        wait_for_stop().await;
+        stop.await;
         let _ = stop_api.send(());
         match api.await {
             Ok(Ok(())) => {}
@@ -199,17 +202,30 @@ async fn home_coop(
     None
 }
 
-async fn wait_for_stop() {
+/// Starts listening for Ctrl-C and SIGTERM at once; the future ends at the first. (Tokio's
+/// `ctrl_c()` would register only when first polled.)
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            return;
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

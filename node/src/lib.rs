@@ -14,6 +14,8 @@ mod view_codec;
 mod views;
 
 pub use config::NodeConfig;
+#[cfg(feature = "test-utils")]
+pub use net::SyncScript;
 pub use net::{
     CoopSummary, Listed, Listings, MAX_EDITS, Node, NodeError, NodeEvent, NodeHandle,
     PROTOCOL_VERSION, RecordDetail, SyncStats, peer_of, topic,

@@ -91,6 +91,10 @@ pub enum SyncViolation {
     /// An entry that does not decode.
     #[error("sent an entry that does not decode: {0}")]
     Malformed(#[source] DecodeError),
+    /// An answer that could not be read at all (over its size limit, or not a sync message):
+    /// the transport says so, and the node reports it here.
+    #[error("sent an answer that cannot be read: {0}")]
+    Unreadable(String),
     /// An entry outside the ranges wanted.
     #[error("sent entry {seq} of a log, which was not wanted")]
     Unwanted {

@@ -12,7 +12,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{PeerId, Swarm, identify, mdns, ping};
 use minga_protocol::{
-    CoopId, Entry, RequestTag, SyncAction, SyncMessage, SyncSession, VersionVector,
+    CoopId, Entry, RequestTag, SyncAction, SyncMessage, SyncSession, SyncViolation, VersionVector,
     differing_vectors, serve_wants,
 };
 use tokio::sync::{broadcast, mpsc};
@@ -63,6 +63,9 @@ pub(super) struct EventLoop {
     policy: DialPolicy,
     /// Peers dialled again when the link drops, remembered in the store.
     known: KnownPeers,
+    /// Answers that replace the honest ones (a test playing a hostile peer).
+    #[cfg(feature = "test-utils")]
+    script: Option<super::SyncScript>,
     /// When each connection last answered a ping (or opened), with its peer.
     last_pong: HashMap<ConnectionId, (PeerId, Instant)>,
 }
@@ -107,6 +110,8 @@ impl EventLoop {
             policy,
             known: KnownPeers::from_stored(&stored, Instant::now()),
             last_pong: HashMap::new(),
+            #[cfg(feature = "test-utils")]
+            script: None,
         }
     }
 
@@ -310,6 +315,12 @@ impl EventLoop {
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats.clone());
             }
+            #[cfg(feature = "test-utils")]
+            Command::ScriptSync { script, reply } => {
+                self.script = Some(script);
+                let _ = reply.send(());
+            }
+            #[cfg(feature = "test-utils")]
             Command::GossipUnchecked { bytes, reply } => {
                 let topic = self.topic.clone();
                 let _ = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes);
@@ -390,11 +401,21 @@ impl EventLoop {
             )) => {
                 tracing::debug!(%peer, %error, "sync request failed");
                 if let Some((peer, tag)) = self.requests.remove(&request_id) {
-                    let actions = self
-                        .sessions
-                        .get_mut(&peer)
-                        .map(|s| s.on_failure(tag))
-                        .unwrap_or_default();
+                    // An answer that cannot be read (over its limit, not a sync message) is
+                    // the peer's doing, like any other broken answer; a timeout or a closed
+                    // link only ends the session.
+                    let actions = match error {
+                        request_response::OutboundFailure::Io(e) => {
+                            vec![SyncAction::Violation(SyncViolation::Unreadable(
+                                e.to_string(),
+                            ))]
+                        }
+                        _ => self
+                            .sessions
+                            .get_mut(&peer)
+                            .map(|s| s.on_failure(tag))
+                            .unwrap_or_default(),
+                    };
                     self.drive(peer, actions);
                 }
             }
@@ -648,6 +669,15 @@ impl EventLoop {
         channel: ResponseChannel<SyncMessage>,
     ) {
         self.stats.entry(peer).or_default().wire_in += wire_len(&request);
+        #[cfg(feature = "test-utils")]
+        if let Some(answer) = self.script.as_ref().and_then(|s| s(&request)) {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, answer);
+            return;
+        }
         let response = match request {
             SyncMessage::Summary(digests) => {
                 let mine: Vec<(CoopId, VersionVector)> = self

@@ -258,6 +258,12 @@ enum Command {
     Stats {
         reply: oneshot::Sender<BTreeMap<PeerId, SyncStats>>,
     },
+    #[cfg(feature = "test-utils")]
+    ScriptSync {
+        script: SyncScript,
+        reply: oneshot::Sender<()>,
+    },
+    #[cfg(feature = "test-utils")]
     GossipUnchecked {
         bytes: Vec<u8>,
         reply: oneshot::Sender<()>,
@@ -410,6 +416,12 @@ impl Node {
         })
     }
 }
+
+/// Answers a hostile test peer gives to catch-up requests instead of the honest ones
+/// (`None`: answer honestly).
+#[cfg(feature = "test-utils")]
+pub type SyncScript =
+    Arc<dyn Fn(&minga_protocol::SyncMessage) -> Option<minga_protocol::SyncMessage> + Send + Sync>;
 
 /// The peer id at the end of a multiaddr, if any.
 pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -598,8 +610,17 @@ impl NodeHandle {
 
     /// Publishes bytes on the gossip topic without validating them: for fault-injection tests
     /// that play a misbehaving peer. Honest code never needs it.
+    #[cfg(feature = "test-utils")]
     pub async fn gossip_unchecked(&self, bytes: Vec<u8>) -> Result<(), NodeError> {
         self.ask(|reply| Command::GossipUnchecked { bytes, reply })
+            .await
+    }
+
+    /// Makes this node answer catch-up requests with `script` wherever it returns an answer
+    /// (the honest answer otherwise): for tests that play a hostile peer.
+    #[cfg(feature = "test-utils")]
+    pub async fn script_sync(&self, script: SyncScript) -> Result<(), NodeError> {
+        self.ask(|reply| Command::ScriptSync { script, reply })
             .await
     }
 

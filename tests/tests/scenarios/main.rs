@@ -5,6 +5,7 @@
 
 mod concurrent_edits;
 mod discovery;
+mod hostile;
 mod late_joiner;
 mod line;
 mod liveness;

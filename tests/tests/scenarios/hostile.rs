@@ -1,0 +1,289 @@
+//! Hostile peers on the catch-up protocol: a node whose answers to `/minga/sync/1` are
+//! scripted by the test (`NodeHandle::script_sync`), serving a history the test holds in a
+//! ledger of its own. Each scenario asserts that nothing invalid is stored, that the victim
+//! ends the exchange, and that honest traffic goes on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use minga_node::{NodeEvent, SyncScript};
+use minga_protocol::*;
+use minga_tests::*;
+
+/// A history of `n` offers by the co-op's founder, held outside any node.
+fn history(w: &World, n: usize) -> MemoryLedger {
+    let mut l = MemoryLedger::new(Membership::new(w.genesis.clone()));
+    for i in 0..n {
+        l.write(
+            &w.founder,
+            DeviceId(7),
+            None,
+            &offer(&format!("lot {i}")),
+            T0,
+        )
+        .unwrap();
+    }
+    l
+}
+
+/// Answers catch-up requests from `ledger`, passing each batch through `batch` (which may
+/// strip, swap or replace it). Counts the wants it answers in `wants`.
+fn serve(
+    ledger: MemoryLedger,
+    wants: Arc<AtomicUsize>,
+    batch: impl Fn(CoopId, Vec<Entry>) -> SyncMessage + Send + Sync + 'static,
+) -> SyncScript {
+    let coop = ledger.membership().coop();
+    Arc::new(move |request| match request {
+        SyncMessage::Summary(s) => Some(differing_vectors(s, [(&coop, &ledger.version_vector())])),
+        SyncMessage::Want { ranges, .. } => {
+            wants.fetch_add(1, Ordering::SeqCst);
+            let entries = ranges
+                .iter()
+                .flat_map(|w| ledger.entries(&w.log, w.from, w.to))
+                .take(MAX_BATCH_ENTRIES)
+                .collect();
+            Some(batch(coop, entries))
+        }
+        _ => None,
+    })
+}
+
+fn whole(coop: CoopId, entries: Vec<Entry>) -> SyncMessage {
+    SyncMessage::Entries {
+        coop,
+        entries: entries.iter().map(Entry::encode).collect(),
+        more: false,
+    }
+}
+
+/// The records of `history` that `node` holds.
+async fn held(node: &minga_node::NodeHandle, w: &World, history: &MemoryLedger) -> usize {
+    let records = node.records(w.coop()).await.unwrap();
+    history
+        .records()
+        .keys()
+        .filter(|id| records.contains_key(id))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_strips_payloads_cannot_blank_records() {
+    init_tracing();
+    let w = World::new(21);
+    let h = history(&w, 20);
+    let (victim, hostile, honest) = (
+        spawn(&w, 211).await,
+        spawn(&w, 212).await,
+        spawn(&w, 213).await,
+    );
+    let wants = Arc::new(AtomicUsize::new(0));
+    hostile
+        .handle
+        .script_sync(serve(history(&w, 20), wants.clone(), |coop, entries| {
+            SyncMessage::Entries {
+                coop,
+                entries: entries.iter().map(|e| e.detached().encode()).collect(),
+                more: false,
+            }
+        }))
+        .await
+        .unwrap();
+    let synced = victim.handle.subscribe();
+    connect(&victim.handle, &hostile.handle).await;
+    let from = hostile.handle.peer_id();
+    next_event(synced, |e| {
+        matches!(e, NodeEvent::Synced { peer, .. } if *peer == from).then_some(())
+    })
+    .await;
+    // The headers were not taken as the records: none is held, blank or otherwise, and the
+    // logs do not claim them.
+    assert!(wants.load(Ordering::SeqCst) >= 1);
+    assert_eq!(held(&victim.handle, &w, &h).await, 0);
+    assert_eq!(
+        victim
+            .handle
+            .version_vector(w.coop())
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+
+    // An honest peer serves the same entries whole: they all arrive.
+    honest
+        .handle
+        .script_sync(serve(history(&w, 20), Arc::default(), whole))
+        .await
+        .unwrap();
+    connect(&victim.handle, &honest.handle).await;
+    eventually(&victim.handle, || async {
+        held(&victim.handle, &w, &h).await == 20
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_that_break_the_protocol_end_the_link_and_honest_peers_are_still_heard() {
+    init_tracing();
+    let w = World::new(22);
+    let other = World::new(23);
+    let (victim, hostile, honest) = (
+        spawn(&w, 221).await,
+        spawn(&w, 222).await,
+        spawn(&w, 223).await,
+    );
+    // Asked for this co-op's entries, it sends another co-op's, under this co-op's name.
+    let theirs = history(&other, 3);
+    hostile
+        .handle
+        .script_sync(serve(history(&w, 5), Arc::default(), move |coop, _| {
+            whole(coop, theirs.all_entries())
+        }))
+        .await
+        .unwrap();
+    let events = victim.handle.subscribe();
+    let from = hostile.handle.peer_id();
+    victim
+        .handle
+        .dial(hostile.handle.listen_addrs()[0].clone())
+        .await
+        .unwrap();
+    next_event(events, |e| {
+        matches!(e, NodeEvent::Rejected { from: f, .. } if *f == from).then_some(())
+    })
+    .await;
+    eventually(&victim.handle, || async {
+        !victim.handle.peers().await.unwrap().contains(&from)
+    })
+    .await;
+    assert_eq!(
+        victim
+            .handle
+            .version_vector(w.coop())
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+    assert!(victim.handle.version_vector(other.coop()).await.is_err());
+
+    // An honest peer's history arrives as usual.
+    let h = history(&w, 5);
+    honest
+        .handle
+        .script_sync(serve(history(&w, 5), Arc::default(), whole))
+        .await
+        .unwrap();
+    connect(&victim.handle, &honest.handle).await;
+    eventually(&victim.handle, || async {
+        held(&victim.handle, &w, &h).await == 5
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_delivers_cannot_keep_a_session_going() {
+    init_tracing();
+    let w = World::new(24);
+    let (victim, hostile) = (spawn(&w, 241).await, spawn(&w, 242).await);
+    // It claims 50 entries, and answers every want with the first of them, forged, saying
+    // `more`: a batch that brings something, but nothing this node can take.
+    let wants = Arc::new(AtomicUsize::new(0));
+    hostile
+        .handle
+        .script_sync(serve(history(&w, 50), wants.clone(), |coop, entries| {
+            let mut forged = entries[0].clone();
+            forged.signature.0[0] ^= 1;
+            SyncMessage::Entries {
+                coop,
+                entries: vec![forged.encode()],
+                more: true,
+            }
+        }))
+        .await
+        .unwrap();
+    let synced = victim.handle.subscribe();
+    connect(&victim.handle, &hostile.handle).await;
+    let from = hostile.handle.peer_id();
+    let received = next_event(synced, |e| match e {
+        NodeEvent::Synced { peer, received, .. } if *peer == from => Some(*received),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received, 1, "one batch of one entry was sent");
+    assert_eq!(
+        wants.load(Ordering::SeqCst),
+        1,
+        "one want, then the session ended"
+    );
+    assert_eq!(
+        victim
+            .handle
+            .version_vector(w.coop())
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_answer_is_refused_as_it_is_read() {
+    init_tracing();
+    let w = World::new(25);
+    let (victim, hostile) = (spawn(&w, 251).await, spawn(&w, 252).await);
+    // Past the message limit: it is refused by the codec, and the session ends.
+    hostile
+        .handle
+        .script_sync(serve(history(&w, 3), Arc::default(), |coop, _| {
+            SyncMessage::Entries {
+                coop,
+                entries: vec![vec![0u8; 1024 * 1024]; 9],
+                more: false,
+            }
+        }))
+        .await
+        .unwrap();
+    let events = victim.handle.subscribe();
+    let from = hostile.handle.peer_id();
+    victim
+        .handle
+        .dial(hostile.handle.listen_addrs()[0].clone())
+        .await
+        .unwrap();
+    let reason = next_event(events, |e| match e {
+        NodeEvent::Rejected { from: f, reason } if *f == from => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("cannot be read"), "{reason}");
+    assert_eq!(
+        victim
+            .handle
+            .version_vector(w.coop())
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+    let mine = victim
+        .handle
+        .write(
+            w.coop(),
+            &w.founder,
+            DeviceId(1),
+            None,
+            offer("still working"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        victim
+            .handle
+            .records(w.coop())
+            .await
+            .unwrap()
+            .contains_key(&mine.record_id())
+    );
+}
