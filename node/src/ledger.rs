@@ -370,6 +370,17 @@ impl CoopLedger {
     /// Validates and applies a batch of entries, then commits everything it changed in one
     /// durable write. Invalid entries are reported, never stored.
     pub fn ingest(&mut self, entries: Vec<Entry>) -> Result<BatchReport, LedgerError> {
+        self.ingest_within(entries, (usize::MAX, usize::MAX))
+    }
+
+    /// [`CoopLedger::ingest`], with entries that wait held to `cap` (entries, bytes): the
+    /// share of a node-wide budget that the node's other ledgers leave.
+    pub fn ingest_within(
+        &mut self,
+        entries: Vec<Entry>,
+        cap: (usize, usize),
+    ) -> Result<BatchReport, LedgerError> {
+        self.ledger.cap_pending(cap.0, cap.1);
         let mut report = BatchReport::default();
         for e in entries {
             let hash = e.hash();

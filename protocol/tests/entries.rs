@@ -245,6 +245,17 @@ fn strangers_cannot_crowd_out_what_members_entries_wait_for() {
 }
 
 #[test]
+fn a_capped_buffer_takes_no_more_than_its_share() {
+    let (mut c, m, _) = setup();
+    c.ledger.cap_pending(3, usize::MAX);
+    let waited: Vec<bool> = (0..5)
+        .map(|d| c.ledger.ingest(gap_entry(&c, &m, 100 + d)).is_ok())
+        .collect();
+    assert_eq!(waited, [true, true, true, false, false]);
+    assert_eq!(c.ledger.pending_usage().0, 3);
+}
+
+#[test]
 fn bad_signature_and_payload_mismatch_are_rejected() {
     let (mut c, m, id) = setup();
     let mut e = edit_by(&c.ledger, &m, DeviceId(9), id, "x");

@@ -26,9 +26,9 @@ use crate::ledger::CoopLedger;
 use crate::store::{SledStore, Store, WriteBatch};
 use crate::views::Views;
 
-/// Entries waiting to be gossiped. Past this, new local entries are not queued for gossip
-/// (they are already stored; catch-up delivers them).
-const OUTBOX_LIMIT: usize = 100_000;
+/// Entries, and bytes, waiting to be gossiped. Past either, new local entries are not queued
+/// for gossip (they are already stored; catch-up delivers them).
+const OUTBOX_LIMIT: (usize, usize) = (100_000, 64 * 1024 * 1024);
 
 /// A sync message's size as sent (noise and yamux framing come on top).
 fn wire_len(m: &SyncMessage) -> u64 {
@@ -37,6 +37,10 @@ fn wire_len(m: &SyncMessage) -> u64 {
 
 /// The most peers whose catch-up statistics are kept (connected ones always are).
 const MAX_PEER_STATS: usize = 1024;
+/// The most entries, and payload bytes, waiting in all of this node's ledgers together: each
+/// co-op's own limits (4,096 entries, 16 MiB) times hundreds of co-ops would be gigabytes.
+const NODE_MAX_PENDING: (usize, usize) = (16_384, 64 * 1024 * 1024);
+
 /// How long a connection may go without answering a ping (sent every second) before it is
 /// closed as dead. Not libp2p's failure count: after a failure, ping negotiates a new stream,
 /// which on a dead link fails only after a 10 s timeout, and its first failure is silent.
@@ -50,6 +54,8 @@ pub(super) struct EventLoop {
     pub(super) store: Arc<SledStore>,
     topic: IdentTopic,
     outbox: VecDeque<Vec<u8>>,
+    /// Bytes in `outbox`.
+    outbox_bytes: usize,
     publish_per_tick: usize,
     sync_interval: Duration,
     /// Catch-up requests in flight: the peer and the session's tag for each.
@@ -100,6 +106,7 @@ impl EventLoop {
             store,
             topic: topic(&config.network),
             outbox: VecDeque::new(),
+            outbox_bytes: 0,
             publish_per_tick: config.publish_per_tick.max(1),
             sync_interval: config.sync_interval,
             requests: HashMap::new(),
@@ -196,8 +203,12 @@ impl EventLoop {
             from: None,
         });
         for entry in entries {
-            if self.outbox.len() < OUTBOX_LIMIT {
-                self.outbox.push_back(entry.encode());
+            let bytes = entry.encode();
+            if self.outbox.len() < OUTBOX_LIMIT.0
+                && self.outbox_bytes + bytes.len() <= OUTBOX_LIMIT.1
+            {
+                self.outbox_bytes += bytes.len();
+                self.outbox.push_back(bytes);
             } else {
                 tracing::warn!("gossip queue full; the entry will reach peers by catch-up");
             }
@@ -347,6 +358,7 @@ impl EventLoop {
             let Some(bytes) = self.outbox.pop_front() else {
                 return;
             };
+            self.outbox_bytes -= bytes.len();
             let topic = self.topic.clone();
             match self
                 .swarm
@@ -359,6 +371,7 @@ impl EventLoop {
                 Err(PublishError::NoPeersSubscribedToTopic) => {}
                 Err(PublishError::AllQueuesFull(_)) => {
                     // Back-pressure: keep it and try again next tick.
+                    self.outbox_bytes += bytes.len();
                     self.outbox.push_front(bytes);
                     return;
                 }
@@ -604,6 +617,20 @@ impl EventLoop {
         }
     }
 
+    /// What the node's other ledgers leave of [`NODE_MAX_PENDING`] for `coop`'s.
+    pub(super) fn pending_share(&self, coop: &CoopId) -> (usize, usize) {
+        let (entries, bytes) = self
+            .ledgers
+            .iter()
+            .filter(|(c, _)| *c != coop)
+            .map(|(_, l)| l.ledger().pending_usage())
+            .fold((0, 0), |(e, b), (e2, b2)| (e + e2, b + b2));
+        (
+            NODE_MAX_PENDING.0.saturating_sub(entries),
+            NODE_MAX_PENDING.1.saturating_sub(bytes),
+        )
+    }
+
     fn end_session(&mut self, peer: PeerId) {
         self.sessions.remove(&peer);
         self.requests.retain(|_, (p, _)| *p != peer);
@@ -637,8 +664,9 @@ impl EventLoop {
         coop: CoopId,
         entries: Vec<Entry>,
     ) -> Option<VersionVector> {
+        let cap = self.pending_share(&coop);
         let ledger = self.ledgers.get_mut(&coop)?;
-        let result = ledger.ingest(entries);
+        let result = ledger.ingest_within(entries, cap);
         let received = ledger.ledger().received_vector();
         self.absorb_views(&coop);
         match result {

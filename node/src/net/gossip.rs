@@ -65,11 +65,13 @@ impl EventLoop {
             by_coop.entry(g.entry.header.coop).or_default().push(g);
         }
         for (coop, batch) in by_coop {
+            let cap = self.pending_share(&coop);
             let Some(ledger) = self.ledgers.get_mut(&coop) else {
                 continue;
             };
             let hashes: Vec<_> = batch.iter().map(|g| g.entry.hash()).collect();
-            let result = ledger.ingest(batch.iter().map(|g| g.entry.clone()).collect());
+            let entries = batch.iter().map(|g| g.entry.clone()).collect();
+            let result = ledger.ingest_within(entries, cap);
             self.absorb_views(&coop);
             let report = match result {
                 Ok(r) => r,

@@ -86,6 +86,9 @@ pub struct Ledger<S> {
     pending_bytes: usize,
     /// How many waiting entries each author has.
     pending_authors: HashMap<PublicKey, usize>,
+    /// The waiting buffer's limits in entries and bytes: [`MAX_PENDING`] and
+    /// [`MAX_PENDING_BYTES`], or less where a node shares one budget among its ledgers.
+    pending_cap: (usize, usize),
     equivocations: BTreeMap<(LogId, u64), Equivocation>,
     missing_payloads: BTreeSet<EntryHash>,
     /// Entries once accepted, then cut off by a revocation: retried when membership changes.
@@ -154,6 +157,7 @@ impl<S: LedgerStore> Ledger<S> {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             pending_authors: HashMap::new(),
+            pending_cap: (MAX_PENDING, MAX_PENDING_BYTES),
             equivocations: BTreeMap::new(),
             missing_payloads: BTreeSet::new(),
             dormant: BTreeMap::new(),
@@ -242,8 +246,9 @@ impl<S: LedgerStore> Ledger<S> {
                 .map(|(_, n)| n)
                 .sum()
         };
-        let full = self.pending.len() >= MAX_PENDING
-            || self.pending_bytes + size > MAX_PENDING_BYTES
+        let (max_entries, max_bytes) = self.pending_cap;
+        let full = self.pending.len() >= max_entries
+            || self.pending_bytes + size > max_bytes
             || self.pending_authors.get(&author).copied().unwrap_or(0) >= MAX_PENDING_PER_AUTHOR
             || (!known && strangers() >= MAX_PENDING_UNKNOWN);
         if full {
@@ -788,6 +793,19 @@ impl<S: LedgerStore> Ledger<S> {
     /// Entries waiting for their predecessors.
     pub fn pending_len(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Entries waiting, and the payload bytes they hold.
+    pub fn pending_usage(&self) -> (usize, usize) {
+        (self.pending.len(), self.pending_bytes)
+    }
+
+    /// Caps the waiting buffer at `entries` and `bytes`, below its own limits ([`MAX_PENDING`],
+    /// [`MAX_PENDING_BYTES`]): a node that carries many co-ops gives each ledger what the
+    /// others leave of one budget. Entries already waiting stay; new ones wait only within
+    /// the cap.
+    pub fn cap_pending(&mut self, entries: usize, bytes: usize) {
+        self.pending_cap = (entries.min(MAX_PENDING), bytes.min(MAX_PENDING_BYTES));
     }
 
     /// Entries held as headers whose record is not withdrawn: their payloads are still to
