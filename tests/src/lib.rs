@@ -29,9 +29,27 @@ pub struct World {
 impl World {
     /// The co-op founded from `seed`.
     pub fn new(seed: u8) -> World {
-        let coop_key = CoopSecret::from_seed(&[seed; 32]);
-        let founder = MemberSecret::from_seed(&[seed.wrapping_add(1); 32]);
-        let genesis = found_coop(&coop_key, "La Esperanza", &founder, T0).unwrap();
+        World::numbered(u32::from(seed), [seed; 32], [seed.wrapping_add(1); 32])
+    }
+
+    /// One of many co-ops: the `n`th, for tests that need more than 255.
+    pub fn nth(n: u32) -> World {
+        let mut key = [0xc0; 32];
+        key[..4].copy_from_slice(&n.to_be_bytes());
+        let mut founder = [0xf0; 32];
+        founder[..4].copy_from_slice(&n.to_be_bytes());
+        World::numbered(n, key, founder)
+    }
+
+    fn numbered(n: u32, key: [u8; 32], founder: [u8; 32]) -> World {
+        let coop_key = CoopSecret::from_seed(&key);
+        let founder = MemberSecret::from_seed(&founder);
+        let name = if n < 256 {
+            "La Esperanza".to_string()
+        } else {
+            format!("Cooperativa {n}")
+        };
+        let genesis = found_coop(&coop_key, &name, &founder, T0).unwrap();
         World {
             coop_key,
             founder,

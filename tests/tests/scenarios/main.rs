@@ -13,5 +13,6 @@ mod misbehaving_peer;
 mod partition;
 mod restart;
 mod revocation;
+mod scale;
 mod views;
 mod withdrawal;
