@@ -331,6 +331,18 @@ pub fn status(v: &Value, out: Output) {
         Some(lag) => println!("last sync   {lag} s ago"),
         None => println!("last sync   never"),
     }
+    let equivocations: u64 = v
+        .get("coops")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("equivocations").and_then(Value::as_u64))
+        .sum();
+    if equivocations > 0 {
+        println!(
+            "equivocations {equivocations}: keys that signed two entries at one position (GET /v1/equivocations)"
+        );
+    }
     println!();
     coops(
         v.get("coops").unwrap_or(&Value::Null),

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use minga_protocol::{
     CoopId, DeviceId, Entry, EntryError, EntryHash, Genesis, Ingested, Ledger, LedgerStore,
-    LogAuthor, LogId, Membership, Record, RecordId, RecordKind, RecordState, Signature, Signed,
-    Timestamp, VersionVector, membership_from,
+    LogAuthor, LogId, MAX_EQUIVOCATIONS, Membership, Record, RecordId, RecordKind, RecordState,
+    Signature, Signed, Timestamp, VersionVector, membership_from,
 };
 
 use crate::store::{EntryPos, Store, StoreError, StoredEntry, StoredGenesis, WriteBatch};
@@ -36,6 +36,53 @@ pub enum LedgerError {
 /// View-key prefix under which membership statements are kept, so opening a ledger restores
 /// who may write without reading every record.
 const MEMBERSHIP_VIEW: &[u8] = b"membership/";
+/// View-key prefix under which equivocation proofs are kept, both entries of each, so the
+/// proof that a key signed two entries at one position survives a restart and can be shown.
+const EQUIVOCATION_VIEW: &[u8] = b"equivocation/";
+
+/// One equivocation this node holds proof of: the log position and the two entries' hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Equivocated {
+    /// The log.
+    pub log: LogId,
+    /// The position signed twice.
+    pub seq: u64,
+    /// The entry held first.
+    pub first: EntryHash,
+    /// The conflicting entry.
+    pub second: EntryHash,
+}
+
+fn equivocation_key(coop: &CoopId, log: &LogId, seq: u64) -> Vec<u8> {
+    let mut k = EQUIVOCATION_VIEW.to_vec();
+    k.extend_from_slice(coop.as_bytes());
+    k.extend_from_slice(log.author.as_bytes());
+    k.extend_from_slice(&log.device.0.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// A proof as stored: the first entry's length (u32, big-endian), then both entries.
+fn encode_proof(p: &minga_protocol::Equivocation) -> Vec<u8> {
+    let first = p.first.encode();
+    let mut v = (first.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(&first);
+    v.extend_from_slice(&p.second.encode());
+    v
+}
+
+fn decode_proof(v: &[u8]) -> Option<Equivocated> {
+    let (len, rest) = v.split_first_chunk::<4>()?;
+    let (first, second) = rest.split_at_checked(u32::from_be_bytes(*len) as usize)?;
+    let (first, second) = (Entry::decode(first).ok()?, Entry::decode(second).ok()?);
+    Some(Equivocated {
+        log: first.header.log(),
+        seq: first.header.seq,
+        first: first.hash(),
+        second: second.hash(),
+    })
+}
+
 /// View-key prefix of the compact record views a node loads at start.
 pub const RECORD_VIEW: &[u8] = b"view/";
 
@@ -298,6 +345,8 @@ pub struct CoopLedger {
     ledger: Ledger<StagedStore>,
     genesis: Signed<Genesis>,
     view_changes: Vec<ViewChange>,
+    /// Equivocations proven, by log position (at most [`MAX_EQUIVOCATIONS`]).
+    equivocations: BTreeMap<(LogId, u64), Equivocated>,
 }
 
 impl CoopLedger {
@@ -325,6 +374,13 @@ impl CoopLedger {
             .map(|(log, seq, hash)| (log, (seq, hash)))
             .collect();
         let membership = restore_membership(store.as_ref(), genesis.clone())?;
+        let mut equivocations = BTreeMap::new();
+        let prefix = [EQUIVOCATION_VIEW, coop.as_bytes().as_slice()].concat();
+        for pair in store.views(&prefix) {
+            let (_, v) = pair?;
+            let e = decode_proof(&v).ok_or(LedgerError::Damaged("equivocation proof"))?;
+            equivocations.insert((e.log, e.seq), e);
+        }
         let staged = StagedStore {
             coop,
             store,
@@ -341,6 +397,7 @@ impl CoopLedger {
             ledger: Ledger::with_store(membership, staged),
             genesis,
             view_changes: Vec::new(),
+            equivocations,
         })
     }
 
@@ -382,6 +439,7 @@ impl CoopLedger {
     ) -> Result<BatchReport, LedgerError> {
         self.ledger.cap_pending(cap.0, cap.1);
         let mut report = BatchReport::default();
+        let mut proofs = Vec::new();
         for e in entries {
             let hash = e.hash();
             match self.ledger.ingest(e) {
@@ -389,12 +447,48 @@ impl CoopLedger {
                     report.accepted.extend(accepted);
                     report.waiting += usize::from(waiting);
                 }
+                Err(EntryError::Equivocation(proof)) => {
+                    let log = proof.first.header.log();
+                    let seq = proof.first.header.seq;
+                    if proof.is_proof()
+                        && self.equivocations.len() < MAX_EQUIVOCATIONS
+                        && !self.equivocations.contains_key(&(log, seq))
+                    {
+                        let e = Equivocated {
+                            log,
+                            seq,
+                            first: proof.first.hash(),
+                            second: proof.second.hash(),
+                        };
+                        tracing::warn!(
+                            coop = %self.coop().short(), author = %log.author.short(), seq,
+                            "a key signed two entries at one position: proof kept"
+                        );
+                        proofs.push((
+                            equivocation_key(&self.coop(), &log, seq),
+                            encode_proof(&proof),
+                        ));
+                        self.equivocations.insert((log, seq), e);
+                    }
+                    report.ignored.push((hash, EntryError::Equivocation(proof)));
+                }
                 Err(err) if err.blames_sender() => report.rejected.push((hash, err)),
                 Err(err) => report.ignored.push((hash, err)),
             }
         }
         self.commit()?;
+        if !proofs.is_empty() {
+            self.ledger.store().store.commit(&WriteBatch {
+                views: proofs,
+                ..WriteBatch::default()
+            })?;
+        }
         Ok(report)
+    }
+
+    /// The equivocations this node holds proof of, in log order.
+    pub fn equivocations(&self) -> impl Iterator<Item = &Equivocated> {
+        self.equivocations.values()
     }
 
     /// Writes one record edit by a local member as a new entry, durably.
@@ -465,7 +559,7 @@ impl CoopLedger {
 
     /// Deletes everything the store holds of a co-op (after it is no longer trusted).
     pub fn forget(store: &dyn Store, coop: &CoopId) -> Result<(), LedgerError> {
-        let prefixes = [MEMBERSHIP_VIEW, RECORD_VIEW]
+        let prefixes = [MEMBERSHIP_VIEW, RECORD_VIEW, EQUIVOCATION_VIEW]
             .map(|p| [p, coop.as_bytes().as_slice()].concat())
             .to_vec();
         Ok(store.forget_coop(coop, &prefixes)?)

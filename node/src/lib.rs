@@ -22,7 +22,8 @@ pub use net::{
 };
 
 pub use ledger::{
-    BatchReport, CoopLedger, LedgerError, RECORD_VIEW, StagedStore, ViewChange, load_views,
+    BatchReport, CoopLedger, Equivocated, LedgerError, RECORD_VIEW, StagedStore, ViewChange,
+    load_views,
 };
 
 pub use libp2p::{Multiaddr, PeerId};

@@ -146,3 +146,65 @@ fn a_batch_from_a_peer_commits_once_and_forgeries_never_reach_disk() {
     assert_eq!(l.ledger().version_vector(), peer.version_vector());
     assert!(l.ledger().entries(&forged.header.log(), 1, 1).is_empty());
 }
+
+#[test]
+fn an_equivocation_proof_is_kept_once_across_a_restart_and_goes_with_its_coop() {
+    let w = world();
+    let member = MemberSecret::from_seed(&[3; 32]);
+    let mut peer = MemoryLedger::new(Membership::new(w.genesis.clone()));
+    let cert = peer
+        .write(
+            &w.coop_key,
+            DeviceId(1),
+            None,
+            &certificate(&w, &member),
+            T0,
+        )
+        .unwrap();
+    // Two different entries at one position of the member's log: its key signed both.
+    let twin = |i: usize| {
+        let log = LogId {
+            author: member.public(),
+            device: DeviceId(9),
+        };
+        let payload = author_change(None, &log, &offer(i), T0).unwrap();
+        Entry::sign(
+            &member,
+            w.genesis.coop_id(),
+            DeviceId(9),
+            1,
+            EntryHash::default(),
+            RecordId::default(),
+            EntryKind::Change,
+            payload,
+            T0,
+        )
+    };
+    let (a, b) = (twin(1), twin(2));
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut l = open(dir.path(), &w);
+        let report = l
+            .ingest(vec![cert, a.clone(), b.clone(), b.clone()])
+            .unwrap();
+        assert_eq!(report.accepted.len(), 2);
+        assert!(
+            report.rejected.is_empty(),
+            "a forwarder may not have seen the twin"
+        );
+        assert_eq!(report.ignored.len(), 2);
+    }
+    let l = open(dir.path(), &w);
+    let kept: Vec<_> = l.equivocations().copied().collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (kept[0].seq, kept[0].first, kept[0].second),
+        (1, a.hash(), b.hash())
+    );
+    drop(l);
+    // Untrusting the co-op deletes its proofs with everything else.
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    CoopLedger::forget(store.as_ref(), &w.genesis.coop_id()).unwrap();
+    let l = CoopLedger::open(store, w.genesis.clone()).unwrap();
+    assert_eq!(l.equivocations().count(), 0);
+}

@@ -52,6 +52,29 @@ pub(super) async fn peers(State(s): State<Shared>) -> Result<Json<Value>, ApiErr
     )))
 }
 
+/// Every equivocation this node holds proof of, in every co-op it carries.
+pub(super) async fn equivocations(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let coops = s.node.coops().await?;
+    Ok(Json(Value::Array(
+        coops
+            .iter()
+            .flat_map(|c| {
+                let coop = c.genesis.coop_id();
+                c.equivocations.iter().map(move |e| {
+                    json!({
+                        "coop": coop.to_string(),
+                        "author": e.log.author.to_string(),
+                        "device": e.log.device.to_string(),
+                        "seq": e.seq,
+                        "first": e.first.to_string(),
+                        "second": e.second.to_string(),
+                    })
+                })
+            })
+            .collect(),
+    )))
+}
+
 pub(super) async fn coops(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     let home = s.home().await.ok().map(|(c, _)| c);
     let coops = s.node.coops().await?;

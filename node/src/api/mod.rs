@@ -118,6 +118,7 @@ fn router(state: Shared) -> Router {
     Router::new()
         .route("/v1/status", get(admin::status))
         .route("/v1/peers", get(admin::peers))
+        .route("/v1/equivocations", get(admin::equivocations))
         .route("/v1/coops", get(admin::coops).post(admin::trust))
         .route("/v1/coops/{coop}", get(admin::coop).delete(admin::untrust))
         .route("/v1/members", get(admin::members).post(admin::add_member))

@@ -128,6 +128,7 @@ pub fn coop(c: &CoopSummary, home: bool) -> Value {
         "members": c.members,
         "coop_key": c.coop_key.to_string(),
         "coop_key_frozen_at_rotation": c.rotation_conflict,
+        "equivocations": c.equivocations.len(),
         "home": home,
     })
 }

@@ -82,6 +82,8 @@ pub struct CoopSummary {
     pub coop_key: PublicKey,
     /// If the co-op key signed two rotations with this number, it is frozen.
     pub rotation_conflict: Option<u32>,
+    /// Equivocations this node holds proof of: keys that signed two entries at one position.
+    pub equivocations: Vec<crate::ledger::Equivocated>,
 }
 
 /// One record in a listing.
