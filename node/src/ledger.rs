@@ -250,6 +250,32 @@ impl LedgerStore for StagedStore {
             .collect()
     }
 
+    fn membership_record_ids(&self) -> Vec<RecordId> {
+        // The stored membership views (one per statement), and what this batch staged.
+        let prefix = [MEMBERSHIP_VIEW, self.coop.as_bytes().as_slice()].concat();
+        let mut ids: BTreeSet<RecordId> = BTreeSet::new();
+        for pair in self.store.views(&prefix) {
+            let Some((key, _)) = self.read(pair) else {
+                continue;
+            };
+            if let Some(id) = key
+                .get(prefix.len()..)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            {
+                ids.insert(RecordId(minga_protocol::Hash(id)));
+            }
+        }
+        ids.extend(
+            self.records
+                .iter()
+                .filter(|(_, s)| s.kind.is_some_and(RecordKind::is_membership))
+                .map(|(id, _)| *id),
+        );
+        ids.into_iter()
+            .filter(|id| !self.removed.contains(id))
+            .collect()
+    }
+
     fn record_entries(&self, id: &RecordId) -> Vec<(LogId, u64)> {
         let mut out: BTreeSet<(LogId, u64)> = self
             .read(self.store.record_entries(&self.coop, id))

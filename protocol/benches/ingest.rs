@@ -92,4 +92,94 @@ fn main() {
         "{{\"figure\":\"ratio_author_to_verify\",\"value\":{:.3}}}",
         author_rate / verify_rate
     );
+    for each in [100, 1000] {
+        revocation(&coop_key, &genesis, &offer, each);
+    }
+}
+
+/// A revocation arriving at a ledger of 100 members with `each` entries each: what enforcing
+/// it costs as the ledger grows (it cuts the last 10 entries of one member's log, so the
+/// work of removing what it cuts stays the same).
+fn revocation(
+    coop_key: &CoopSecret,
+    genesis: &Signed<Genesis>,
+    offer: &impl Fn(usize) -> Record,
+    each: usize,
+) {
+    const MEMBERS: u8 = 100;
+    let coop = genesis.coop_id();
+    let mut ledger = MemoryLedger::new(Membership::new(genesis.clone()));
+    let members: Vec<MemberSecret> = (0..MEMBERS)
+        .map(|i| MemberSecret::from_seed(&[i.wrapping_add(10); 32]))
+        .collect();
+    for m in &members {
+        let cert = Signed::sign(
+            Certificate {
+                signer: coop_key.public(),
+                coop,
+                subject: m.public(),
+                role: Role::Member,
+                issued: Timestamp(0),
+                expires: None,
+                parent: None,
+            },
+            &coop_key.0,
+        )
+        .unwrap();
+        ledger
+            .write(
+                coop_key,
+                DeviceId(500),
+                None,
+                &Record::Certificate(cert),
+                Timestamp(1),
+            )
+            .unwrap();
+        for i in 0..each {
+            ledger
+                .write(m, DeviceId(1), None, &offer(i), Timestamp(2 + i as i64))
+                .unwrap();
+        }
+    }
+    let revocation = Signed::sign(
+        Revocation {
+            signer: coop_key.public(),
+            coop,
+            subject: members[0].public(),
+            cutoffs: vec![Cutoff {
+                device: DeviceId(1),
+                last_valid: each as u64 - 10,
+            }],
+            issued: Timestamp(5000),
+            reason: None,
+        },
+        &coop_key.0,
+    )
+    .unwrap();
+    let mut writer = MemoryLedger::new(Membership::new(genesis.clone()));
+    for e in ledger.entries(
+        &LogId {
+            author: coop_key.public(),
+            device: DeviceId(500),
+        },
+        1,
+        MEMBERS as u64,
+    ) {
+        writer.ingest(e).unwrap();
+    }
+    let entry = writer
+        .write(
+            coop_key,
+            DeviceId(500),
+            None,
+            &Record::Revocation(revocation),
+            Timestamp(5000),
+        )
+        .unwrap();
+    let held = ledger.version_vector().total();
+    let t = Instant::now();
+    assert_eq!(ledger.ingest(entry).unwrap().accepted.len(), 1);
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(ledger.version_vector().total(), held + 1 - 10);
+    println!("{{\"figure\":\"revocation_enforced\",\"entries_held\":{held},\"ms\":{ms:.2}}}");
 }

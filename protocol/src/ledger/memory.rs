@@ -1,11 +1,11 @@
 //! The in-memory store of a ledger: tests and the reference implementation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::LedgerStore;
 use crate::entry::Entry;
 use crate::ids::{EntryHash, LogId, RecordId};
-use crate::record::Record;
+use crate::record::{Record, RecordKind};
 use crate::sync::VersionVector;
 use crate::validate::RecordState;
 
@@ -15,6 +15,7 @@ pub struct MemoryLedgerStore {
     logs: BTreeMap<LogId, Vec<Entry>>,
     records: BTreeMap<RecordId, RecordState>,
     by_record: BTreeMap<RecordId, Vec<(LogId, u64)>>,
+    membership: BTreeSet<RecordId>,
 }
 
 impl LedgerStore for MemoryLedgerStore {
@@ -31,6 +32,9 @@ impl LedgerStore for MemoryLedgerStore {
     }
     fn record_ids(&self) -> Vec<RecordId> {
         self.records.keys().copied().collect()
+    }
+    fn membership_record_ids(&self) -> Vec<RecordId> {
+        self.membership.iter().copied().collect()
     }
     fn record_entries(&self, id: &RecordId) -> Vec<(LogId, u64)> {
         self.by_record.get(id).cloned().unwrap_or_default()
@@ -52,6 +56,11 @@ impl LedgerStore for MemoryLedgerStore {
         }
     }
     fn put_record(&mut self, id: RecordId, state: RecordState, _: Option<&Record>) {
+        if state.kind.is_some_and(RecordKind::is_membership) {
+            self.membership.insert(id);
+        } else {
+            self.membership.remove(&id);
+        }
         self.records.insert(id, state);
     }
     fn truncate_log(&mut self, log: &LogId, from: u64) {
@@ -69,6 +78,7 @@ impl LedgerStore for MemoryLedgerStore {
         }
     }
     fn remove_record(&mut self, id: &RecordId) {
+        self.membership.remove(id);
         self.records.remove(id);
         self.by_record.remove(id);
     }

@@ -34,6 +34,18 @@ pub trait LedgerStore {
     fn record_state(&self, id: &RecordId) -> Option<RecordState>;
     /// Every record id held, in order.
     fn record_ids(&self) -> Vec<RecordId>;
+    /// The ids of the membership records held (certificates, revocations, rotations, device
+    /// links): what rebuilding membership reads. Others may be included; they are skipped.
+    /// The default looks at every record; a store that indexes them answers without.
+    fn membership_record_ids(&self) -> Vec<RecordId> {
+        self.record_ids()
+            .into_iter()
+            .filter(|id| {
+                self.record_state(id)
+                    .is_some_and(|s| s.kind.is_some_and(RecordKind::is_membership))
+            })
+            .collect()
+    }
     /// Positions of every entry held for a record.
     fn record_entries(&self, id: &RecordId) -> Vec<(LogId, u64)>;
     /// Stores an entry at its position: the next one of its log, or a held one again with
@@ -351,24 +363,45 @@ impl<S: LedgerStore> Ledger<S> {
     /// arrived are removed, the records they touched are rebuilt from the entries that remain,
     /// and membership is rebuilt from the statements that remain (a revoked admin's later
     /// certificates go with its entries), until nothing more is cut off.
-    fn enforce_revocations(&mut self) {
+    ///
+    /// The cost follows what changed, not the ledger's size: only the logs of authors whose
+    /// right to write differs from `before` are looked at, and in each the first entry that no
+    /// longer holds is found by bisection, since what a log keeps is always a prefix (cut-offs
+    /// end a key at a position, expiry at a time, and timestamps never go back in a log).
+    fn enforce_revocations(&mut self, mut before: Membership) {
         loop {
+            let affected = self.membership.authors_changed_since(&before);
             let mut touched: BTreeSet<RecordId> = BTreeSet::new();
             let vv = self.store.version_vector();
             for (log, head) in vv.iter() {
                 // A co-op key's log is never cut: which of its statements count is decided by
                 // the rotations (see `Membership`), and one past a cut-off may contest them.
-                if self.membership.coop_key_epoch(&log.author).is_some() {
+                if self.membership.coop_key_epoch(&log.author).is_some()
+                    || affected.as_ref().is_some_and(|a| !a.contains(&log.author))
+                {
                     continue;
                 }
-                let cut = (1..=*head).find(|seq| {
-                    self.store.entry_at(log, *seq).is_some_and(|e| {
+                let holds = |seq: u64| {
+                    self.store.entry_at(log, seq).is_none_or(|e| {
                         self.membership
-                            .authorize(log, *seq, e.header.timestamp)
-                            .is_err()
+                            .authorize(log, seq, e.header.timestamp)
+                            .is_ok()
                     })
-                });
-                let Some(from) = cut else { continue };
+                };
+                if holds(*head) {
+                    continue;
+                }
+                // Entries up to `lo` hold, `hi` does not.
+                let (mut lo, mut hi) = (0, *head);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if holds(mid) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                let from = hi;
                 for seq in from..=*head {
                     if let Some(e) = self.store.entry_at(log, seq) {
                         self.missing_payloads.remove(&e.hash());
@@ -386,6 +419,7 @@ impl<S: LedgerStore> Ledger<S> {
             for id in touched {
                 self.rebuild_record(id);
             }
+            before = self.membership.clone();
             self.rebuild_membership();
         }
     }
@@ -501,7 +535,7 @@ impl<S: LedgerStore> Ledger<S> {
     fn rebuild_membership(&mut self) {
         let statements: Vec<(Record, Carrier)> = self
             .store
-            .record_ids()
+            .membership_record_ids()
             .into_iter()
             .filter_map(|id| {
                 let state = self.store.record_state(&id)?;
@@ -528,14 +562,15 @@ impl<S: LedgerStore> Ledger<S> {
         let recreated = matches!(&outcome, Outcome::Change { created: true, record, .. }
             if !self.store.record_entries(record).is_empty())
         .then(|| entry.record_id());
+        let before = revokes.then(|| self.membership.clone());
         let hash = self.apply_outcome(entry, outcome);
         // A creation restored after a voided revocation: the edits others made to the
         // record while it was cut off are still held, so the document is rebuilt with them.
         if let Some(id) = recreated {
             self.rebuild_record(id);
         }
-        if revokes {
-            self.enforce_revocations();
+        if let Some(before) = before {
+            self.enforce_revocations(before);
         }
         hash
     }

@@ -154,7 +154,7 @@ pub struct Carrier {
 }
 
 /// One role granted by a certificate in effect.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Grant {
     role: Role,
     expires: Option<Timestamp>,
@@ -184,6 +184,20 @@ struct Derived {
     device_owner: HashMap<PublicKey, PublicKey>,
     /// Revocations of a device by its own member, in effect.
     device_cuts: HashMap<PublicKey, Vec<Hash>>,
+}
+
+/// Adds to `out` every key whose value differs between `now` and `then`.
+fn changed<V: PartialEq>(
+    now: &HashMap<PublicKey, V>,
+    then: &HashMap<PublicKey, V>,
+    out: &mut BTreeSet<PublicKey>,
+) {
+    for (k, v) in now {
+        if then.get(k) != Some(v) {
+            out.insert(*k);
+        }
+    }
+    out.extend(then.keys().filter(|k| !now.contains_key(*k)));
 }
 
 /// Whether `held` is a rotation numbered `number`, signed by `key` in one of its own logs.
@@ -713,6 +727,22 @@ impl Membership {
             }
         }
         d.device_cuts = device_cuts;
+        // In a fixed order, so two derivations of the same statements compare equal.
+        for grants in d
+            .coop_grants
+            .values_mut()
+            .chain(d.admin_grants.values_mut())
+        {
+            grants.sort_by_key(|g| g.cert);
+        }
+        for cuts in d
+            .coop_cuts
+            .values_mut()
+            .chain(d.admin_cuts.values_mut())
+            .chain(d.device_cuts.values_mut())
+        {
+            cuts.sort();
+        }
         self.derived = d;
     }
 
@@ -725,6 +755,30 @@ impl Membership {
                     .is_some_and(|(r, _)| !r.value().allows(log.device, seq))
             })
         })
+    }
+
+    /// The keys whose right to write may differ between `before` and now: only their logs can
+    /// hold entries a change of statements voids. `None` when the co-op keys changed, which
+    /// can affect every log.
+    pub fn authors_changed_since(&self, before: &Membership) -> Option<BTreeSet<PublicKey>> {
+        if self.conflict != before.conflict || self.rotations().ne(before.rotations()) {
+            return None;
+        }
+        let (now, then) = (&self.derived, &before.derived);
+        let mut out = BTreeSet::new();
+        changed(&now.coop_grants, &then.coop_grants, &mut out);
+        changed(&now.admin_grants, &then.admin_grants, &mut out);
+        changed(&now.coop_cuts, &then.coop_cuts, &mut out);
+        changed(&now.admin_cuts, &then.admin_cuts, &mut out);
+        changed(&now.device_cuts, &then.device_cuts, &mut out);
+        changed(&now.device_owner, &then.device_owner, &mut out);
+        // A device writes with its member's authority.
+        for (device, owner) in now.device_owner.iter().chain(&then.device_owner) {
+            if out.contains(owner) {
+                out.insert(*device);
+            }
+        }
+        Some(out)
     }
 
     /// Decides whether entry `seq` of `log`, stamped `at`, may be written, and with what role
