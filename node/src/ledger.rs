@@ -53,8 +53,12 @@ pub struct Equivocated {
     pub second: EntryHash,
 }
 
-fn equivocation_key(coop: &CoopId, log: &LogId, seq: u64) -> Vec<u8> {
-    let mut k = EQUIVOCATION_VIEW.to_vec();
+/// View-key prefix under which entries a revocation cut off are kept, in case it is voided.
+const DORMANT_VIEW: &[u8] = b"dormant/";
+
+/// A view key for one position of one log of a co-op, under `prefix`.
+fn position_key(prefix: &[u8], coop: &CoopId, log: &LogId, seq: u64) -> Vec<u8> {
+    let mut k = prefix.to_vec();
     k.extend_from_slice(coop.as_bytes());
     k.extend_from_slice(log.author.as_bytes());
     k.extend_from_slice(&log.device.0.to_be_bytes());
@@ -126,6 +130,10 @@ pub struct StagedStore {
     created: BTreeMap<RecordId, Timestamp>,
     /// The first read error since the last commit: a batch that saw one is not committed.
     read_error: RefCell<Option<StoreError>>,
+    /// Entries a revocation cut off, kept since the last commit.
+    dormant_put: BTreeMap<(LogId, u64), Entry>,
+    /// Kept entries forgotten since the last commit.
+    dormant_gone: BTreeSet<(LogId, u64)>,
 }
 
 impl StagedStore {
@@ -176,6 +184,15 @@ impl StagedStore {
                 None => batch.removed_views.push(key),
             }
             changes.push(((self.coop, id), view));
+        }
+        for ((log, seq), e) in std::mem::take(&mut self.dormant_put) {
+            let key = position_key(DORMANT_VIEW, &self.coop, &log, seq);
+            batch.views.push((key, e.encode()));
+        }
+        for (log, seq) in std::mem::take(&mut self.dormant_gone) {
+            batch
+                .removed_views
+                .push(position_key(DORMANT_VIEW, &self.coop, &log, seq));
         }
         for (log, from) in std::mem::take(&mut self.truncations) {
             batch.truncations.push((self.coop, log, from));
@@ -248,6 +265,33 @@ impl LedgerStore for StagedStore {
         ids.into_iter()
             .filter(|id| !self.removed.contains(id))
             .collect()
+    }
+
+    fn dormant_entries(&self) -> Vec<Entry> {
+        let prefix = [DORMANT_VIEW, self.coop.as_bytes().as_slice()].concat();
+        let mut out: BTreeMap<(LogId, u64), Entry> = BTreeMap::new();
+        for pair in self.store.views(&prefix) {
+            // One that does not decode is damage: it is left out, as a lost dormant entry.
+            if let Some(e) = self.read(pair).and_then(|(_, v)| Entry::decode(&v).ok()) {
+                out.insert((e.header.log(), e.header.seq), e);
+            }
+        }
+        out.extend(self.dormant_put.iter().map(|(k, e)| (*k, e.clone())));
+        out.into_iter()
+            .filter(|(k, _)| !self.dormant_gone.contains(k))
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    fn put_dormant(&mut self, entry: Entry) {
+        let key = (entry.header.log(), entry.header.seq);
+        self.dormant_gone.remove(&key);
+        self.dormant_put.insert(key, entry);
+    }
+
+    fn remove_dormant(&mut self, log: &LogId, seq: u64) {
+        self.dormant_put.remove(&(*log, seq));
+        self.dormant_gone.insert((*log, seq));
     }
 
     fn membership_record_ids(&self) -> Vec<RecordId> {
@@ -418,6 +462,8 @@ impl CoopLedger {
             views: BTreeMap::new(),
             created: BTreeMap::new(),
             read_error: RefCell::new(None),
+            dormant_put: BTreeMap::new(),
+            dormant_gone: BTreeSet::new(),
         };
         Ok(CoopLedger {
             ledger: Ledger::with_store(membership, staged),
@@ -491,7 +537,7 @@ impl CoopLedger {
                             "a key signed two entries at one position: proof kept"
                         );
                         proofs.push((
-                            equivocation_key(&self.coop(), &log, seq),
+                            position_key(EQUIVOCATION_VIEW, &self.coop(), &log, seq),
                             encode_proof(&proof),
                         ));
                         self.equivocations.insert((log, seq), e);
@@ -585,9 +631,14 @@ impl CoopLedger {
 
     /// Deletes everything the store holds of a co-op (after it is no longer trusted).
     pub fn forget(store: &dyn Store, coop: &CoopId) -> Result<(), LedgerError> {
-        let prefixes = [MEMBERSHIP_VIEW, RECORD_VIEW, EQUIVOCATION_VIEW]
-            .map(|p| [p, coop.as_bytes().as_slice()].concat())
-            .to_vec();
+        let prefixes = [
+            MEMBERSHIP_VIEW,
+            RECORD_VIEW,
+            EQUIVOCATION_VIEW,
+            DORMANT_VIEW,
+        ]
+        .map(|p| [p, coop.as_bytes().as_slice()].concat())
+        .to_vec();
         Ok(store.forget_coop(coop, &prefixes)?)
     }
 

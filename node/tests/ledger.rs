@@ -208,3 +208,95 @@ fn an_equivocation_proof_is_kept_once_across_a_restart_and_goes_with_its_coop() 
     let l = CoopLedger::open(store, w.genesis.clone()).unwrap();
     assert_eq!(l.equivocations().count(), 0);
 }
+
+#[test]
+fn entries_a_voided_revocation_cut_off_come_back_after_a_restart() {
+    let w = world();
+    let coop = w.genesis.coop_id();
+    let (admin, member) = (
+        MemberSecret::from_seed(&[4; 32]),
+        MemberSecret::from_seed(&[5; 32]),
+    );
+    let cert = |signer: &SecretKey, subject: &MemberSecret, role, parent| {
+        Record::Certificate(
+            Signed::sign(
+                Certificate {
+                    signer: signer.public(),
+                    coop,
+                    subject: subject.public(),
+                    role,
+                    issued: T0,
+                    expires: None,
+                    parent,
+                },
+                signer,
+            )
+            .unwrap(),
+        )
+    };
+    let revoke = |signer: &SecretKey, subject: &MemberSecret, device: u64, last: u64| {
+        Record::Revocation(
+            Signed::sign(
+                Revocation {
+                    signer: signer.public(),
+                    coop,
+                    subject: subject.public(),
+                    cutoffs: vec![Cutoff {
+                        device: DeviceId(device),
+                        last_valid: last,
+                    }],
+                    issued: T0,
+                    reason: None,
+                },
+                signer,
+            )
+            .unwrap(),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut l = open(dir.path(), &w);
+        let admin_cert = cert(&w.coop_key.0, &admin, Role::Admin, None);
+        let Record::Certificate(signed) = &admin_cert else {
+            unreachable!()
+        };
+        let parent = signed.hash();
+        l.write(&w.coop_key, DeviceId(1), None, &admin_cert, T0)
+            .unwrap();
+        let by_admin = cert(&admin.0, &member, Role::Member, Some(parent));
+        l.write(&admin, DeviceId(2), None, &by_admin, T0).unwrap();
+        for i in 0..3 {
+            l.write(&member, DeviceId(9), None, &offer(i), T0).unwrap();
+        }
+        // The admin's key, stolen, revokes the member keeping only its first entry.
+        l.write(
+            &admin,
+            DeviceId(2),
+            None,
+            &revoke(&admin.0, &member, 9, 1),
+            T0,
+        )
+        .unwrap();
+        assert_eq!(offers(&l), 1);
+    }
+    // After a restart, the co-op key ends the admin before that revocation: it is void, and
+    // what it cut off comes back from disk.
+    let mut l = open(dir.path(), &w);
+    l.write(
+        &w.coop_key,
+        DeviceId(1),
+        None,
+        &revoke(&w.coop_key.0, &admin, 2, 1),
+        T0,
+    )
+    .unwrap();
+    assert_eq!(offers(&l), 3);
+}
+
+fn offers(l: &CoopLedger) -> usize {
+    l.ledger()
+        .records()
+        .values()
+        .filter(|r| matches!(r, Record::Offer(_)))
+        .count()
+}

@@ -16,6 +16,7 @@ pub struct MemoryLedgerStore {
     records: BTreeMap<RecordId, RecordState>,
     by_record: BTreeMap<RecordId, Vec<(LogId, u64)>>,
     membership: BTreeSet<RecordId>,
+    dormant: BTreeMap<(LogId, u64), Entry>,
 }
 
 impl LedgerStore for MemoryLedgerStore {
@@ -81,6 +82,16 @@ impl LedgerStore for MemoryLedgerStore {
         self.membership.remove(id);
         self.records.remove(id);
         self.by_record.remove(id);
+    }
+    fn dormant_entries(&self) -> Vec<Entry> {
+        self.dormant.values().cloned().collect()
+    }
+    fn put_dormant(&mut self, entry: Entry) {
+        self.dormant
+            .insert((entry.header.log(), entry.header.seq), entry);
+    }
+    fn remove_dormant(&mut self, log: &LogId, seq: u64) {
+        self.dormant.remove(&(*log, seq));
     }
     fn version_vector(&self) -> VersionVector {
         VersionVector::from_heads(

@@ -61,6 +61,13 @@ pub trait LedgerStore {
     fn remove_record(&mut self, id: &RecordId);
     /// Each log's head.
     fn version_vector(&self) -> VersionVector;
+    /// The entries a revocation cut off and that are kept in case it is voided (at most
+    /// [`MAX_DORMANT`]), so they survive a restart.
+    fn dormant_entries(&self) -> Vec<Entry>;
+    /// Keeps an entry a revocation cut off.
+    fn put_dormant(&mut self, entry: Entry);
+    /// Forgets a kept entry (it applied again, or its log moved past it).
+    fn remove_dormant(&mut self, log: &LogId, seq: u64);
 }
 
 /// The most entries a [`Ledger`] keeps waiting for their predecessors.
@@ -104,6 +111,7 @@ pub struct Ledger<S> {
     equivocations: BTreeMap<(LogId, u64), Equivocation>,
     missing_payloads: BTreeSet<EntryHash>,
     /// Entries once accepted, then cut off by a revocation: retried when membership changes.
+    /// A copy of what the store keeps ([`LedgerStore::dormant_entries`]).
     dormant: BTreeMap<(LogId, u64), Entry>,
     clock: Arc<dyn Clock>,
 }
@@ -163,6 +171,11 @@ impl<S: LedgerStore> Ledger<S> {
     /// A ledger over `store`, whose membership state is `membership` (the caller restores it
     /// from the store's certificate records when reopening).
     pub fn with_store(membership: Membership, store: S) -> Ledger<S> {
+        let dormant = store
+            .dormant_entries()
+            .into_iter()
+            .map(|e| ((e.header.log(), e.header.seq), e))
+            .collect();
         Ledger {
             membership,
             store,
@@ -172,7 +185,7 @@ impl<S: LedgerStore> Ledger<S> {
             pending_cap: (MAX_PENDING, MAX_PENDING_BYTES),
             equivocations: BTreeMap::new(),
             missing_payloads: BTreeSet::new(),
-            dormant: BTreeMap::new(),
+            dormant,
             clock: Arc::new(SystemClock),
         }
     }
@@ -289,6 +302,12 @@ impl<S: LedgerStore> Ledger<S> {
         Some(e)
     }
 
+    fn drop_dormant(&mut self, log: &LogId, seq: u64) {
+        if self.dormant.remove(&(*log, seq)).is_some() {
+            self.store.remove_dormant(log, seq);
+        }
+    }
+
     /// Every log with entries waiting or dormant.
     fn waiting_logs(&self) -> BTreeSet<LogId> {
         self.pending
@@ -321,16 +340,26 @@ impl<S: LedgerStore> Ledger<S> {
             for k in stale {
                 self.take_pending(&k);
             }
-            self.dormant.retain(|(l, s), _| *l != log || *s >= next);
+            let passed: Vec<u64> = self
+                .dormant
+                .range((log, 0)..(log, next))
+                .map(|((_, s), _)| *s)
+                .collect();
+            for seq in passed {
+                self.drop_dormant(&log, seq);
+            }
             let (entry, was_dormant) = match self.take_pending(&(log, next)) {
                 Some(e) => (e, false),
-                None => match self.dormant.remove(&(log, next)) {
-                    Some(e) => (e, true),
+                None => match self.dormant.get(&(log, next)) {
+                    Some(e) => (e.clone(), true),
                     None => continue,
                 },
             };
             match validate(&entry, self) {
                 Ok(outcome) => {
+                    if was_dormant {
+                        self.drop_dormant(&log, next);
+                    }
                     if unblocks(&outcome) {
                         todo.extend(self.waiting_logs());
                     }
@@ -339,9 +368,8 @@ impl<S: LedgerStore> Ledger<S> {
                     }
                     todo.insert(log);
                 }
-                Err(_) if was_dormant => {
-                    self.dormant.insert((log, next), entry);
-                }
+                // Still cut off: it stays kept.
+                Err(_) if was_dormant => {}
                 Err(e) if e.may_resolve_later() => self.put_pending(entry),
                 // Invalid for good (a revocation arrived, say): dropped. The log stays
                 // blocked at this point, which is what the cut-off means.
@@ -407,7 +435,8 @@ impl<S: LedgerStore> Ledger<S> {
                         self.missing_payloads.remove(&e.hash());
                         touched.insert(e.record_id());
                         if self.dormant.len() < MAX_DORMANT {
-                            self.dormant.insert((*log, seq), e);
+                            self.dormant.insert((*log, seq), e.clone());
+                            self.store.put_dormant(e);
                         }
                     }
                 }
