@@ -9,32 +9,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use minga_node::api::ListingInput;
-use minga_protocol::RecordKind;
+use minga_node::api::{
+    CSV_COLUMNS as COLUMNS, CSV_INFO_COLUMNS as INFO_COLUMNS, ListingInput, read_listings_csv,
+};
 use serde_json::{Value, json};
 
 use crate::Failure;
 use crate::client::Client;
 use crate::commands::{Filters, record_id};
 
-/// The columns import reads, in export order.
-const COLUMNS: [&str; 13] = [
-    "kind",
-    "title",
-    "category",
-    "quantity",
-    "minimum",
-    "location",
-    "place",
-    "radius_km",
-    "from",
-    "until",
-    "urgency",
-    "expires",
-    "notes",
-];
-/// Columns exports add and import ignores.
-const INFO_COLUMNS: [&str; 5] = ["id", "coop", "status", "pledged", "delivered"];
 /// Rows written per request; each batch is one atomic commit on the node.
 const BATCH: usize = 1000;
 /// The largest CSV file read.
@@ -181,110 +164,16 @@ fn read_rows(path: &PathBuf) -> Result<Vec<ListingInput>, Failure> {
             "split the file",
         ));
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| Failure::user(format!("cannot read {shown}: {e}"), "check the path"))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| {
-            Failure::user(
-                format!("{shown}: bad header row: {e}"),
-                "the first row names the columns",
-            )
-        })?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    for h in &header {
-        if !COLUMNS.contains(&h.as_str()) && !INFO_COLUMNS.contains(&h.as_str()) {
-            return Err(Failure::user(
-                format!("{shown}: unknown column {h:?}"),
-                format!("the columns are: {}", COLUMNS.join(",")),
-            ));
-        }
-    }
-    for required in ["kind", "title", "category", "quantity"] {
-        if !header.iter().any(|h| h == required) {
-            return Err(Failure::user(
-                format!("{shown}: no {required:?} column"),
-                format!("the columns are: {}", COLUMNS.join(",")),
-            ));
-        }
-    }
     let progress = indicatif::ProgressBar::new(meta.len()).with_message("checking");
     progress.set_style(
         indicatif::ProgressStyle::with_template("{msg:>9} [{bar:30}] {bytes}/{total_bytes}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
-        // Row numbers as a spreadsheet shows them: the header is row 1.
-        let line = i + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("row {line}: {e}"));
-                continue;
-            }
-        };
-        progress.set_position(rec.position().map_or(0, |p| p.byte()));
-        let get = |c: &str| -> Option<String> {
-            header
-                .iter()
-                .position(|h| h == c)
-                .and_then(|i| rec.get(i))
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let input = ListingInput {
-            kind: get("kind"),
-            title: get("title").unwrap_or_default(),
-            category: get("category").unwrap_or_default(),
-            quantity: get("quantity").unwrap_or_default(),
-            minimum: get("minimum"),
-            location: get("location"),
-            place: get("place"),
-            radius_km: get("radius_km"),
-            from: get("from"),
-            until: get("until"),
-            urgency: get("urgency"),
-            expires: get("expires"),
-            notes: get("notes"),
-        };
-        let checked: Result<RecordKind, _> =
-            input.kind().and_then(|k| input.to_record(k).map(|_| k));
-        match checked {
-            Ok(_) => rows.push(input),
-            Err(e) => errors.push(
-                match COLUMNS
-                    .iter()
-                    .find(|c| e.message.starts_with(&format!("{c}: ")))
-                {
-                    Some(c) => format!("row {line}, column {c}: {}", &e.message[c.len() + 2..]),
-                    None => format!("row {line}: {}", e.message),
-                },
-            ),
-        }
-    }
+    let rows = read_listings_csv(&bytes, |at| progress.set_position(at));
     progress.finish_and_clear();
-    if !errors.is_empty() {
-        let shown_errors: Vec<&String> = errors.iter().take(20).collect();
-        let mut message = format!("{shown}: {} bad rows; nothing was imported", errors.len());
-        for e in shown_errors {
-            message.push_str("\n  ");
-            message.push_str(e);
-        }
-        if errors.len() > 20 {
-            message.push_str(&format!("\n  … and {} more", errors.len() - 20));
-        }
-        return Err(Failure::user(
-            message,
-            "fix those rows and import the file again",
-        ));
-    }
-    Ok(rows)
+    rows.map_err(|e| Failure::user(format!("{shown}: {}", e.message), e.hint))
 }
 
 /// Runs an import: checks every row, then writes them in atomic batches.

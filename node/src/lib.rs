@@ -1,11 +1,15 @@
-//! The minga node: storage (sled), ledgers with in-memory views, and replication over libp2p.
+//! The minga node: storage (sled), ledgers with in-memory views, replication over libp2p,
+//! matching, and the local HTTP API.
 //!
-//! Built so far: the [`store`], durable storage behind a small trait with a conformance
-//! suite. The validation the node runs is [`minga_protocol::validate`], so every node accepts
-//! the same entries. Ledgers and the network come next.
+//! A [`Node`] owns one event loop (the libp2p swarm and every co-op's [`CoopLedger`]); a
+//! cloneable [`NodeHandle`] sends it commands. The [`store`] keeps everything durably behind
+//! a small trait with a conformance suite. The validation the node runs is
+//! [`minga_protocol::validate`], so every node accepts the same entries.
 
 pub mod api;
 mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod ledger;
 pub mod matching;
 mod net;

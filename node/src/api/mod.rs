@@ -6,6 +6,7 @@
 //! reference is `docs/API.md`.
 
 mod admin;
+mod csv_import;
 mod error;
 mod events;
 mod input;
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use minga_protocol::{CoopId, DeviceId, MemberSecret, MembershipError, Role, Timestamp};
 use tokio::sync::watch;
 
+pub use csv_import::{CSV_COLUMNS, CSV_INFO_COLUMNS, CsvError, read_listings_csv};
 pub use error::ApiError;
 pub use input::{ListingInput, PledgeInput};
 pub use output::status_name;

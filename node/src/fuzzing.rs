@@ -1,0 +1,36 @@
+//! The bodies of the fuzz targets in `node/fuzz`, one function per target, shared with the
+//! test that replays every input kept from fuzzing (`tests/fuzz_regressions.rs`). Each takes
+//! arbitrary bytes and must return without panicking. Not API: built only with the `fuzzing`
+//! feature.
+
+#![allow(clippy::panic)]
+
+use crate::views::RecordView;
+
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets, by name, as `cargo fuzz run NAME` knows them.
+pub const TARGETS: [(&str, Target); 2] = [("view_layout", view_layout), ("csv_import", csv_import)];
+
+/// A stored view either fails to decode or decodes to a view whose encoding decodes to the
+/// same view.
+pub fn view_layout(data: &[u8]) {
+    let Some(view) = crate::view_codec::decode(data) else {
+        return;
+    };
+    let again = crate::view_codec::decode(&crate::view_codec::encode(&view));
+    if again.as_ref() != Some(&view) {
+        panic!("a decoded view does not survive encoding: {view:?} became {again:?}");
+    }
+}
+
+/// Any bytes, as a CSV file to import, give listings or a typed error.
+pub fn csv_import(data: &[u8]) {
+    let _ = crate::api::read_listings_csv(data, |_| {});
+}
+
+/// A view's stored bytes (for seeding the corpus).
+pub fn encode_view(view: &RecordView) -> Vec<u8> {
+    crate::view_codec::encode(view)
+}
