@@ -21,17 +21,8 @@ fn every_kept_fuzz_input_runs_clean() {
     if std::env::var_os("MINGA_WRITE_FUZZ_SEEDS").is_some() {
         write_seeds();
     }
-    for (name, check) in fuzzing::TARGETS {
-        let mut ran = 0;
-        for kind in ["regressions", "corpus"] {
-            let Ok(files) = std::fs::read_dir(fuzz_dir().join(kind).join(name)) else {
-                continue;
-            };
-            for file in files {
-                check(&std::fs::read(file.unwrap().path()).unwrap());
-                ran += 1;
-            }
-        }
+    let kept = minga_protocol::fuzzing::replay_kept_inputs(&fuzz_dir(), &fuzzing::TARGETS);
+    for (name, ran) in kept {
         assert!(ran > 0, "no committed inputs for fuzz target {name}");
     }
 }

@@ -18,6 +18,35 @@ use crate::{
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
+/// Runs every input kept for each of `targets` under `dir` (a fuzz crate's folder: crashes
+/// found, once fixed, in `regressions/<target>/`, the corpus in `corpus/<target>/`) through
+/// the target's body. Returns how many inputs each target ran, for the caller to assert on.
+/// For tests: a file that cannot be read panics.
+pub fn replay_kept_inputs(
+    dir: &std::path::Path,
+    targets: &[(&str, Target)],
+) -> Vec<(String, usize)> {
+    targets
+        .iter()
+        .map(|(name, check)| {
+            let mut ran = 0;
+            for kind in ["regressions", "corpus"] {
+                let Ok(files) = std::fs::read_dir(dir.join(kind).join(name)) else {
+                    continue;
+                };
+                for file in files.flatten() {
+                    let path = file.path();
+                    let bytes =
+                        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    check(&bytes);
+                    ran += 1;
+                }
+            }
+            (name.to_string(), ran)
+        })
+        .collect()
+}
+
 /// The fuzz targets, by name, as `cargo fuzz run NAME` knows them.
 pub const TARGETS: [(&str, Target); 4] = [
     ("entry", entry),

@@ -21,18 +21,7 @@ fn every_kept_fuzz_input_runs_clean() {
     if std::env::var_os("MINGA_WRITE_FUZZ_SEEDS").is_some() {
         write_seeds();
     }
-    for (name, check) in fuzzing::TARGETS {
-        let mut ran = 0;
-        for kind in ["regressions", "corpus"] {
-            let Ok(files) = std::fs::read_dir(fuzz_dir().join(kind).join(name)) else {
-                continue;
-            };
-            for file in files {
-                let path = file.unwrap().path();
-                check(&std::fs::read(&path).unwrap());
-                ran += 1;
-            }
-        }
+    for (name, ran) in fuzzing::replay_kept_inputs(&fuzz_dir(), &fuzzing::TARGETS) {
         assert!(ran > 0, "no committed inputs for fuzz target {name}");
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use minga_node::{NodeEvent, SyncScript};
+use minga_node::{NodeEvent, NodeHandle, SyncScript};
 use minga_protocol::*;
 use minga_tests::*;
 
@@ -57,8 +57,41 @@ fn whole(coop: CoopId, entries: Vec<Entry>) -> SyncMessage {
     }
 }
 
+/// How many entries of the co-op `node` stores.
+async fn stored(node: &NodeHandle, w: &World) -> u64 {
+    node.version_vector(w.coop()).await.unwrap().total()
+}
+
+/// An honest peer serves the first `n` entries of the history whole, and `victim` ends up
+/// holding every record of them.
+async fn an_honest_peer_fills_in(victim: &NodeHandle, honest: &NodeHandle, w: &World, n: usize) {
+    honest
+        .script_sync(serve(history(w, n), Arc::default(), whole))
+        .await
+        .unwrap();
+    connect(victim, honest).await;
+    let h = history(w, n);
+    eventually(victim, || async { held(victim, w, &h).await == n }).await;
+}
+
+/// Dials `hostile` from `victim` and waits until the victim rejects something it sent;
+/// returns why.
+async fn rejected_by(victim: &NodeHandle, hostile: &NodeHandle) -> String {
+    let events = victim.subscribe();
+    let from = hostile.peer_id();
+    victim
+        .dial(hostile.listen_addrs()[0].clone())
+        .await
+        .unwrap();
+    next_event(events, |e| match e {
+        NodeEvent::Rejected { from: f, reason } if *f == from => Some(reason.clone()),
+        _ => None,
+    })
+    .await
+}
+
 /// The records of `history` that `node` holds.
-async fn held(node: &minga_node::NodeHandle, w: &World, history: &MemoryLedger) -> usize {
+async fn held(node: &NodeHandle, w: &World, history: &MemoryLedger) -> usize {
     let records = node.records(w.coop()).await.unwrap();
     history
         .records()
@@ -100,27 +133,10 @@ async fn a_peer_that_strips_payloads_cannot_blank_records() {
     // logs do not claim them.
     assert!(wants.load(Ordering::SeqCst) >= 1);
     assert_eq!(held(&victim.handle, &w, &h).await, 0);
-    assert_eq!(
-        victim
-            .handle
-            .version_vector(w.coop())
-            .await
-            .unwrap()
-            .total(),
-        0
-    );
+    assert_eq!(stored(&victim.handle, &w).await, 0);
 
     // An honest peer serves the same entries whole: they all arrive.
-    honest
-        .handle
-        .script_sync(serve(history(&w, 20), Arc::default(), whole))
-        .await
-        .unwrap();
-    connect(&victim.handle, &honest.handle).await;
-    eventually(&victim.handle, || async {
-        held(&victim.handle, &w, &h).await == 20
-    })
-    .await;
+    an_honest_peer_fills_in(&victim.handle, &honest.handle, &w, 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,44 +158,17 @@ async fn answers_that_break_the_protocol_end_the_link_and_honest_peers_are_still
         }))
         .await
         .unwrap();
-    let events = victim.handle.subscribe();
     let from = hostile.handle.peer_id();
-    victim
-        .handle
-        .dial(hostile.handle.listen_addrs()[0].clone())
-        .await
-        .unwrap();
-    next_event(events, |e| {
-        matches!(e, NodeEvent::Rejected { from: f, .. } if *f == from).then_some(())
-    })
-    .await;
+    rejected_by(&victim.handle, &hostile.handle).await;
     eventually(&victim.handle, || async {
         !victim.handle.peers().await.unwrap().contains(&from)
     })
     .await;
-    assert_eq!(
-        victim
-            .handle
-            .version_vector(w.coop())
-            .await
-            .unwrap()
-            .total(),
-        0
-    );
+    assert_eq!(stored(&victim.handle, &w).await, 0);
     assert!(victim.handle.version_vector(other.coop()).await.is_err());
 
     // An honest peer's history arrives as usual.
-    let h = history(&w, 5);
-    honest
-        .handle
-        .script_sync(serve(history(&w, 5), Arc::default(), whole))
-        .await
-        .unwrap();
-    connect(&victim.handle, &honest.handle).await;
-    eventually(&victim.handle, || async {
-        held(&victim.handle, &w, &h).await == 5
-    })
-    .await;
+    an_honest_peer_fills_in(&victim.handle, &honest.handle, &w, 5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,15 +206,7 @@ async fn a_peer_that_never_delivers_cannot_keep_a_session_going() {
         1,
         "one want, then the session ended"
     );
-    assert_eq!(
-        victim
-            .handle
-            .version_vector(w.coop())
-            .await
-            .unwrap()
-            .total(),
-        0
-    );
+    assert_eq!(stored(&victim.handle, &w).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,28 +226,9 @@ async fn an_oversized_answer_is_refused_as_it_is_read() {
         }))
         .await
         .unwrap();
-    let events = victim.handle.subscribe();
-    let from = hostile.handle.peer_id();
-    victim
-        .handle
-        .dial(hostile.handle.listen_addrs()[0].clone())
-        .await
-        .unwrap();
-    let reason = next_event(events, |e| match e {
-        NodeEvent::Rejected { from: f, reason } if *f == from => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = rejected_by(&victim.handle, &hostile.handle).await;
     assert!(reason.contains("cannot be read"), "{reason}");
-    assert_eq!(
-        victim
-            .handle
-            .version_vector(w.coop())
-            .await
-            .unwrap()
-            .total(),
-        0
-    );
+    assert_eq!(stored(&victim.handle, &w).await, 0);
     let mine = victim
         .handle
         .write(
