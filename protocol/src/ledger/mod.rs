@@ -226,14 +226,23 @@ impl<S: LedgerStore> Ledger<S> {
                 Ok(out)
             }
             Err(e) if e.may_resolve_later() => {
-                let prune = entry.header.kind == EntryKind::Prune;
+                let withdraws = (entry.header.kind == EntryKind::Prune).then(|| entry.record_id());
                 if !self.wait(entry) {
                     return Err(EntryError::PendingFull(self.pending.len()));
                 }
                 out.waiting = true;
-                // Headers of the record it withdraws may wait for it.
-                if prune {
-                    self.retry_pending(&mut out.accepted, None);
+                // Headers of the record it withdraws may wait for it: only their logs are
+                // tried again (a prune costs strangers nothing to sign).
+                if let Some(record) = withdraws {
+                    let logs: BTreeSet<LogId> = self
+                        .pending
+                        .values()
+                        .filter(|e| e.payload.is_none() && e.record_id() == record)
+                        .map(|e| e.header.log())
+                        .collect();
+                    for log in logs {
+                        self.retry_pending(&mut out.accepted, Some(log));
+                    }
                 }
                 Ok(out)
             }
