@@ -8,6 +8,7 @@ mod event_loop;
 mod gossip;
 mod known_peers;
 mod local;
+mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

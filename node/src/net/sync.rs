@@ -1,0 +1,260 @@
+//! Catch-up, as the event loop runs it: one [`SyncSession`] per peer decides (requests,
+//! batches to store, the end), and this module only moves its messages and entries; it also
+//! answers peers' requests from the store. The session and the answers are pure code in
+//! `minga_protocol`.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use libp2p::PeerId;
+use libp2p::request_response::{OutboundRequestId, ResponseChannel};
+use minga_protocol::{
+    CoopId, Entry, SyncAction, SyncMessage, SyncSession, VersionVector, differing_vectors,
+    serve_wants,
+};
+
+use super::event_loop::EventLoop;
+use super::{NodeEvent, now};
+use crate::store::Store;
+
+/// The most peers whose catch-up statistics are kept (connected ones always are).
+const MAX_PEER_STATS: usize = 1024;
+
+/// A sync message's size as sent (noise and yamux framing come on top).
+fn wire_len(m: &SyncMessage) -> u64 {
+    m.encode().len() as u64
+}
+
+impl EventLoop {
+    pub(super) fn sync_all(&mut self) {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for p in peers {
+            self.start_sync(p);
+        }
+    }
+
+    /// Starts a catch-up with `peer`, unless one is running: one session per peer.
+    pub(super) fn start_sync(&mut self, peer: PeerId) {
+        if self.ledgers.is_empty() || self.sessions.contains_key(&peer) {
+            return;
+        }
+        let digests = self
+            .ledgers
+            .iter()
+            .map(|(c, l)| (*c, l.ledger().version_vector().digest()))
+            .collect();
+        let (session, actions) = SyncSession::start(digests, Instant::now());
+        self.sessions.insert(peer, session);
+        self.drive(peer, actions);
+    }
+
+    /// Carries out what a peer's session asks: requests, batches to store, co-ops caught up,
+    /// the end. The session decides; this only moves bytes and entries.
+    pub(super) fn drive(&mut self, peer: PeerId, actions: Vec<SyncAction>) {
+        let mut todo = VecDeque::from(actions);
+        while let Some(action) = todo.pop_front() {
+            match action {
+                SyncAction::Send { tag, message } => {
+                    let s = self.stats.entry(peer).or_default();
+                    s.round_trips += 1;
+                    s.wire_out += wire_len(&message);
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, message);
+                    self.requests.insert(id, (peer, tag));
+                }
+                SyncAction::Ingest { coop, entries } => {
+                    let received = self.ingest_synced(peer, coop, entries);
+                    if let Some(session) = self.sessions.get_mut(&peer) {
+                        todo.extend(session.ingested(coop, received, Instant::now()));
+                    }
+                }
+                SyncAction::Synced { coop, received } => self.synced(peer, coop, received),
+                SyncAction::Violation(v) => {
+                    tracing::warn!(%peer, violation = %v, "peer broke the catch-up protocol");
+                    self.emit(NodeEvent::Rejected {
+                        from: peer,
+                        reason: v.to_string(),
+                    });
+                    self.end_session(peer);
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                SyncAction::Done => self.end_session(peer),
+            }
+        }
+    }
+
+    pub(super) fn end_session(&mut self, peer: PeerId) {
+        self.sessions.remove(&peer);
+        self.requests.retain(|_, (p, _)| *p != peer);
+    }
+
+    /// Ends the sessions whose peer has not answered in time.
+    pub(super) fn check_deadlines(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.next_deadline().is_some_and(|d| d <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            tracing::debug!(%peer, "catch-up request timed out");
+            let actions = self
+                .sessions
+                .get_mut(&peer)
+                .map(|s| s.on_timeout(now))
+                .unwrap_or_default();
+            self.drive(peer, actions);
+        }
+    }
+
+    /// Stores a batch a session received; returns what the co-op's ledger has now received
+    /// (`None` if this node no longer carries it).
+    fn ingest_synced(
+        &mut self,
+        peer: PeerId,
+        coop: CoopId,
+        entries: Vec<Entry>,
+    ) -> Option<VersionVector> {
+        let cap = self.pending_share(&coop);
+        let ledger = self.ledgers.get_mut(&coop)?;
+        let result = ledger.ingest_within(entries, cap);
+        let received = ledger.ledger().received_vector();
+        self.absorb_views(&coop);
+        match result {
+            Ok(report) => {
+                for (_, reason) in report.rejected {
+                    self.emit(NodeEvent::Rejected {
+                        from: peer,
+                        reason: reason.to_string(),
+                    });
+                }
+                if !report.accepted.is_empty() {
+                    self.emit(NodeEvent::Applied {
+                        coop,
+                        entries: report.accepted,
+                        from: Some(peer),
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not store synced entries"),
+        }
+        Some(received)
+    }
+
+    pub(super) fn on_sync_request(
+        &mut self,
+        peer: PeerId,
+        request: SyncMessage,
+        channel: ResponseChannel<SyncMessage>,
+    ) {
+        self.stats.entry(peer).or_default().wire_in += wire_len(&request);
+        #[cfg(feature = "test-utils")]
+        if let Some(answer) = self.script.as_ref().and_then(|s| s(&request)) {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, answer);
+            return;
+        }
+        let response = match request {
+            SyncMessage::Summary(digests) => {
+                let mine: Vec<(CoopId, VersionVector)> = self
+                    .ledgers
+                    .iter()
+                    .map(|(c, l)| (*c, l.ledger().version_vector()))
+                    .collect();
+                differing_vectors(&digests, mine.iter().map(|(c, v)| (c, v)))
+            }
+            SyncMessage::Want { coop, ranges } => {
+                let (entries, more) = if self.ledgers.contains_key(&coop) {
+                    let store = self.store.clone();
+                    serve_wants(&ranges, |log, seq| {
+                        store.entry(&coop, log, seq).ok().flatten()
+                    })
+                } else {
+                    (Vec::new(), false)
+                };
+                let s = self.stats.entry(peer).or_default();
+                s.entries_out += entries.len() as u64;
+                s.bytes_out += entries.iter().map(|e| e.len() as u64).sum::<u64>();
+                SyncMessage::Entries {
+                    coop,
+                    entries,
+                    more,
+                }
+            }
+            // Vectors and Entries are answers, never requests.
+            SyncMessage::Vectors { .. } | SyncMessage::Entries { .. } => {
+                tracing::debug!(%peer, "peer sent an answer as a request");
+                return;
+            }
+        };
+        self.stats.entry(peer).or_default().wire_out += wire_len(&response);
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response);
+    }
+
+    pub(super) fn on_sync_response(&mut self, id: OutboundRequestId, response: SyncMessage) {
+        let Some((peer, tag)) = self.requests.remove(&id) else {
+            return;
+        };
+        let s = self.stats.entry(peer).or_default();
+        s.wire_in += wire_len(&response);
+        if let SyncMessage::Entries { entries, .. } = &response {
+            s.entries_in += entries.len() as u64;
+            s.bytes_in += entries.iter().map(|e| e.len() as u64).sum::<u64>();
+        }
+        let ledgers = &self.ledgers;
+        let actions = match self.sessions.get_mut(&peer) {
+            Some(session) => session.on_answer(tag, response, Instant::now(), |c| {
+                ledgers.get(c).map(|l| l.ledger().received_vector())
+            }),
+            None => return,
+        };
+        self.drive(peer, actions);
+    }
+
+    fn synced(&mut self, peer: PeerId, coop: CoopId, received: usize) {
+        let stats = self.stats.entry(peer).or_default();
+        stats.last_synced = Some(now());
+        let s = *stats;
+        tracing::info!(
+            %peer,
+            coop = %coop.short(),
+            received,
+            entries_in = s.entries_in,
+            bytes_in = s.bytes_in,
+            entries_out = s.entries_out,
+            bytes_out = s.bytes_out,
+            "synced"
+        );
+        self.emit(NodeEvent::Synced {
+            peer,
+            coop,
+            received,
+        });
+    }
+
+    /// Keeps per-peer statistics bounded: past [`MAX_PEER_STATS`] peers, those of peers no
+    /// longer connected go, the longest unsynced first.
+    pub(super) fn trim_stats(&mut self) {
+        let excess = self.stats.len().saturating_sub(MAX_PEER_STATS);
+        if excess == 0 {
+            return;
+        }
+        let mut gone: Vec<(Option<minga_protocol::Timestamp>, PeerId)> = self
+            .stats
+            .iter()
+            .filter(|(p, _)| !self.swarm.is_connected(p))
+            .map(|(p, s)| (s.last_synced, *p))
+            .collect();
+        gone.sort();
+        for (_, p) in gone.into_iter().take(excess) {
+            self.stats.remove(&p);
+        }
+    }
+}
