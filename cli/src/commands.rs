@@ -348,15 +348,15 @@ fn signed_by(v: &Value) -> &str {
 
 fn written(v: &Value, out: Written, what: &str) {
     if out.json {
-        println!("{v}");
+        outln!("{v}");
         return;
     }
     if out.quiet {
-        println!("{}", v.get("id").and_then(Value::as_str).unwrap_or(""));
+        outln!("{}", v.get("id").and_then(Value::as_str).unwrap_or(""));
         return;
     }
     let id = v.get("id").and_then(Value::as_str).unwrap_or("");
-    println!("{what} {id}");
+    outln!("{what} {id}");
 }
 
 /// Runs one client command.
@@ -590,7 +590,7 @@ async fn coop(api: &Client, home: &crate::home::Home, c: Coop) -> Result<(), Fai
                     let v = api.get(&format!("/v1/coops/{id}")).await?;
                     if genesis {
                         let g = v.get("genesis").cloned().unwrap_or(Value::Null);
-                        println!("{}", serde_json::to_string_pretty(&g).unwrap_or_default());
+                        outln!("{}", serde_json::to_string_pretty(&g).unwrap_or_default());
                     } else {
                         show::coops(&Value::Array(vec![v]), out);
                     }
@@ -609,7 +609,7 @@ async fn coop(api: &Client, home: &crate::home::Home, c: Coop) -> Result<(), Fai
             let body = serde_json::to_value(minga_protocol::SignedPart::of(&genesis))
                 .map_err(|e| Failure::user(e.to_string(), "report this as a bug"))?;
             let v = api.post("/v1/coops", &body).await?;
-            println!(
+            outln!(
                 "trusted {} {}",
                 v.get("id").and_then(Value::as_str).unwrap_or(""),
                 v.get("name").and_then(Value::as_str).unwrap_or("")
@@ -618,7 +618,7 @@ async fn coop(api: &Client, home: &crate::home::Home, c: Coop) -> Result<(), Fai
         Coop::Untrust { id } => {
             api.json(Method::DELETE, &format!("/v1/coops/{id}"), None)
                 .await?;
-            println!("untrusted {id}; its data is deleted from this node");
+            outln!("untrusted {id}; its data is deleted from this node");
         }
         Coop::Rotate => rotate(api, home).await?,
     }
@@ -655,11 +655,11 @@ async fn rotate(api: &Client, home: &crate::home::Home) -> Result<(), Failure> {
             format!("move {} over coop.key by hand", next.display()),
         )
     })?;
-    println!(
+    outln!(
         "rotated: co-op key {} is {}",
         v.get("number").and_then(Value::as_u64).unwrap_or(0),
         v.get("coop_key").and_then(Value::as_str).unwrap_or("")
     );
-    println!("the old key is deleted; keep a copy of the new coop.key offline");
+    outln!("the old key is deleted; keep a copy of the new coop.key offline");
     Ok(())
 }

@@ -4,6 +4,13 @@
 //! every other command is a client of that API, except `minga verify FILE`, which checks a
 //! signed commitment offline with no node at all.
 
+/// Prints a line on standard output like `println!`, but a reader that went away
+/// (`minga list | head`) ends the program quietly, as Unix tools do, instead of a panic.
+macro_rules! outln {
+    () => { $crate::out::line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::out::line(format_args!($($arg)*)) };
+}
+
 mod client;
 mod commands;
 mod home;
@@ -16,6 +23,29 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+/// Standard output for the commands' results.
+pub(crate) mod out {
+    use std::io::{ErrorKind, Write};
+
+    /// Writes one line, or bytes as they are; see [`ended`].
+    pub fn line(args: std::fmt::Arguments<'_>) {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+            ended(&e);
+        }
+    }
+
+    /// What a failed write to standard output means: a closed pipe ends the program with
+    /// success (the reader took what it wanted); anything else is reported.
+    pub fn ended(e: &std::io::Error) -> ! {
+        if e.kind() == ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("minga: cannot write the output: {e}");
+        std::process::exit(i32::from(super::exit::USER_ERROR));
+    }
+}
 
 /// Exit codes, stable for scripts.
 pub(crate) mod exit {
@@ -171,31 +201,31 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 fn init(home: &home::Home, coop: Option<&str>) -> Result<(), Failure> {
     let made = home::init(home, coop)?;
-    println!("data        {}", home.dir.display());
-    println!("member key  {}", made.member);
+    outln!("data        {}", home.dir.display());
+    outln!("member key  {}", made.member);
     match made.founded {
         Some(g) => {
-            println!("co-op       {} {}", g.coop_id(), g.value().name);
-            println!();
-            println!(
+            outln!("co-op       {} {}", g.coop_id(), g.value().name);
+            outln!();
+            outln!(
                 "The co-op key is in {}: keep a copy offline.",
                 home.path("coop.key").display()
             );
-            println!(
+            outln!(
                 "Other co-ops trust yours with the file {} (`minga coop trust coop.json`).",
                 home.path("coop.json").display()
             );
-            println!("Next: minga up");
+            outln!("Next: minga up");
         }
         None => {
-            println!();
-            println!("This member key is not in a co-op yet. Ask an admin of your co-op to run:");
-            println!("    minga member add {}", made.member);
-            println!("and to send you the co-op's genesis file, written by:");
-            println!("    minga coop show --genesis > coop.json");
-            println!("Then start your node and trust it:");
-            println!("    minga up        (in another terminal)");
-            println!("    minga coop trust coop.json");
+            outln!();
+            outln!("This member key is not in a co-op yet. Ask an admin of your co-op to run:");
+            outln!("    minga member add {}", made.member);
+            outln!("and to send you the co-op's genesis file, written by:");
+            outln!("    minga coop show --genesis > coop.json");
+            outln!("Then start your node and trust it:");
+            outln!("    minga up        (in another terminal)");
+            outln!("    minga coop trust coop.json");
         }
     }
     Ok(())

@@ -35,7 +35,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&format!("{c:<w$}  "));
             }
         }
-        println!("{}", out.trim_end());
+        outln!("{}", out.trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
     for r in rows {
@@ -44,7 +44,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 }
 
 fn json_out(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 /// Prints a JSON array as JSON, or as a table of one row per element (`empty` when none).
@@ -54,7 +54,7 @@ fn rows(v: &Value, out: Output, header: &[&str], empty: &str, row: impl Fn(&Valu
     }
     let rows: Vec<Vec<String>> = v.as_array().into_iter().flatten().map(row).collect();
     if rows.is_empty() {
-        println!("{empty}");
+        outln!("{empty}");
         return;
     }
     table(header, &rows);
@@ -105,7 +105,7 @@ pub fn detail(v: &Value, out: Output) {
     if out.json {
         return json_out(v);
     }
-    println!("{} {}", s(v, "kind"), s(v, "id"));
+    outln!("{} {}", s(v, "kind"), s(v, "id"));
     let mut pairs: Vec<(String, String)> = vec![
         ("co-op".into(), s(v, "coop").into()),
         ("status".into(), s(v, "status").into()),
@@ -129,16 +129,16 @@ pub fn detail(v: &Value, out: Output) {
         }
     }
     for (k, val) in pairs.iter().filter(|(_, val)| !val.is_empty()) {
-        println!("  {k:<12} {val}");
+        outln!("  {k:<12} {val}");
     }
     if let Some(st) = v
         .get("record")
         .and_then(|r| r.get("statement"))
         .and_then(Value::as_str)
     {
-        println!("signed statement:");
+        outln!("signed statement:");
         for l in st.lines() {
-            println!("  {l}");
+            outln!("  {l}");
         }
     }
     let related: Vec<Vec<String>> = v
@@ -149,7 +149,7 @@ pub fn detail(v: &Value, out: Output) {
         .map(record_row)
         .collect();
     if !related.is_empty() {
-        println!();
+        outln!();
         table(&RECORD_HEADER, &related);
     }
 }
@@ -172,27 +172,27 @@ pub fn matches(v: &Value, out: Output) {
     }
     let needs = v.as_array().map(Vec::as_slice).unwrap_or_default();
     if needs.is_empty() {
-        println!("no open need has a candidate offer");
+        outln!("no open need has a candidate offer");
         return;
     }
     for (i, n) in needs.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
         let need = &n["need"];
-        println!("need {}  [{}]", listing_line(need), s(need, "urgency"));
+        outln!("need {}  [{}]", listing_line(need), s(need, "urgency"));
         let found = n["matches"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default();
         if found.is_empty() {
-            println!("  no candidate offer");
+            outln!("  no candidate offer");
         }
         for m in found {
             let score = m.get("score").and_then(Value::as_f64).unwrap_or(0.0);
-            println!("  {score:>5.1}  offer {}", listing_line(&m["offer"]));
+            outln!("  {score:>5.1}  offer {}", listing_line(&m["offer"]));
             for r in m["reasons"].as_array().into_iter().flatten() {
-                println!("         {:<8} {}", s(r, "factor"), s(r, "text"));
+                outln!("         {:<8} {}", s(r, "factor"), s(r, "text"));
             }
         }
     }
@@ -204,7 +204,7 @@ pub fn plan(v: &Value, out: Output) {
         return json_out(v);
     }
     let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-    println!(
+    outln!(
         "{} open needs, {} open offers, {} candidate pairs: {} needs served",
         n("needs"),
         n("offers"),
@@ -230,10 +230,10 @@ pub fn plan(v: &Value, out: Output) {
         })
         .collect();
     if rows.is_empty() {
-        println!("nothing to propose");
+        outln!("nothing to propose");
         return;
     }
-    println!();
+    outln!();
     table(
         &[
             "NEED",
@@ -246,8 +246,8 @@ pub fn plan(v: &Value, out: Output) {
         ],
         &rows,
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "to propose one: minga pledge NEED --quantity Q --offer OFFER (from the offering co-op's node)"
     );
 }
@@ -309,11 +309,11 @@ pub fn status(v: &Value, out: Output) {
     if out.json {
         return json_out(v);
     }
-    println!("node        {}", s(v, "node"));
-    println!("member      {}", s(v, "member"));
+    outln!("node        {}", s(v, "node"));
+    outln!("member      {}", s(v, "member"));
     match v.get("coop").and_then(Value::as_str) {
-        Some(c) => println!("co-op       {c} ({})", s(v, "role")),
-        None => println!("co-op       none: no trusted co-op certifies this member yet"),
+        Some(c) => outln!("co-op       {c} ({})", s(v, "role")),
+        None => outln!("co-op       none: no trusted co-op certifies this member yet"),
     }
     for a in v
         .get("listen")
@@ -321,15 +321,15 @@ pub fn status(v: &Value, out: Output) {
         .into_iter()
         .flatten()
     {
-        println!("listening   {}", a.as_str().unwrap_or(""));
+        outln!("listening   {}", a.as_str().unwrap_or(""));
     }
-    println!(
+    outln!(
         "peers       {}",
         v.get("peers").and_then(Value::as_u64).unwrap_or(0)
     );
     match v.get("sync_lag_seconds").and_then(Value::as_u64) {
-        Some(lag) => println!("last sync   {lag} s ago"),
-        None => println!("last sync   never"),
+        Some(lag) => outln!("last sync   {lag} s ago"),
+        None => outln!("last sync   never"),
     }
     let equivocations: u64 = v
         .get("coops")
@@ -339,11 +339,11 @@ pub fn status(v: &Value, out: Output) {
         .filter_map(|c| c.get("equivocations").and_then(Value::as_u64))
         .sum();
     if equivocations > 0 {
-        println!(
+        outln!(
             "equivocations {equivocations}: keys that signed two entries at one position (GET /v1/equivocations)"
         );
     }
-    println!();
+    outln!();
     coops(
         v.get("coops").unwrap_or(&Value::Null),
         Output { json: false },
@@ -392,7 +392,7 @@ pub async fn watch(api: &Client, out: Output) -> Result<(), Failure> {
 
 fn print_event(event: &str, data: &str, out: Output) {
     if out.json {
-        println!(
+        outln!(
             "{{\"event\":{},\"data\":{data}}}",
             Value::String(event.into())
         );
@@ -405,7 +405,7 @@ fn print_event(event: &str, data: &str, out: Output) {
         "record" => {
             let r = v.get("record").unwrap_or(&Value::Null);
             let new = v.get("new").and_then(Value::as_bool) == Some(true);
-            println!(
+            outln!(
                 "{} {} {} {} {}",
                 if new { "new    " } else { "changed" },
                 s(r, "kind"),
@@ -414,7 +414,7 @@ fn print_event(event: &str, data: &str, out: Output) {
                 s(r, "quantity")
             );
         }
-        "peer" => println!(
+        "peer" => outln!(
             "peer    {} {}",
             s(&v, "peer"),
             if v.get("connected").and_then(Value::as_bool) == Some(true) {
@@ -425,13 +425,13 @@ fn print_event(event: &str, data: &str, out: Output) {
         ),
         "match" => {
             let score = v.get("score").and_then(Value::as_f64).unwrap_or(0.0);
-            println!(
+            outln!(
                 "match   {score:.1}  need {}  ⇐  offer {}",
                 listing_line(&v["need"]),
                 listing_line(&v["offer"])
             );
         }
-        "lagged" => println!(
+        "lagged" => outln!(
             "(missed {} events)",
             v.get("missed").and_then(Value::as_u64).unwrap_or(0)
         ),

@@ -73,9 +73,13 @@ fn write_out(output: Option<&PathBuf>, bytes: &[u8]) -> Result<(), Failure> {
                 "check the path",
             )
         }),
-        None => std::io::stdout()
-            .write_all(bytes)
-            .map_err(|e| Failure::user(format!("cannot write: {e}"), "check the output")),
+        None => {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+                crate::out::ended(&e);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -180,7 +184,7 @@ fn read_rows(path: &PathBuf) -> Result<Vec<ListingInput>, Failure> {
 pub async fn import(api: &Client, a: ImportArgs) -> Result<(), Failure> {
     let rows = read_rows(&a.file)?;
     if a.dry_run {
-        println!(
+        outln!(
             "{}: {} rows are valid; nothing written (--dry-run)",
             a.file.display(),
             rows.len()
@@ -206,7 +210,7 @@ pub async fn import(api: &Client, a: ImportArgs) -> Result<(), Failure> {
         progress.set_position(done as u64);
     }
     progress.finish_and_clear();
-    println!("imported {done} rows from {}", a.file.display());
+    outln!("imported {done} rows from {}", a.file.display());
     Ok(())
 }
 

@@ -50,8 +50,8 @@ fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<Multiaddr>, Failure> {
 pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
     if !home.is_initialized() {
         let made = home::init(home, None)?;
-        println!("initialized {}", home.dir.display());
-        println!("member key  {}", made.member);
+        outln!("initialized {}", home.dir.display());
+        outln!("member key  {}", made.member);
     }
     let file = home.config()?;
     let key = home.node_key()?;
@@ -144,24 +144,24 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
                 let _ = api_stopping.await;
             },
         ));
-        println!("minga node {}", node.peer_id());
-        println!("data        {}", home.dir.display());
-        println!("member      {}", member.key.public());
+        outln!("minga node {}", node.peer_id());
+        outln!("data        {}", home.dir.display());
+        outln!("member      {}", member.key.public());
         match home_coop(&node, &member, coop).await {
-            Some((id, name)) => println!("co-op       {id} {name}"),
-            None => println!(
+            Some((id, name)) => outln!("co-op       {id} {name}"),
+            None => outln!(
                 "co-op       none yet: once an admin runs `minga member add {}`, trust the co-op with `minga coop trust FILE`",
                 member.key.public()
             ),
         }
         for a in node.listen_addrs() {
-            println!("listening   {a}");
+            outln!("listening   {a}");
         }
-        println!("api         http://{bound}");
+        outln!("api         http://{bound}");
         // Listening for signals before saying so: a stop sent as soon as this line is read
         // must stop the node cleanly, not kill it.
         let stop = stop_signal();
-        println!("press Ctrl-C to stop");
+        outln!("press Ctrl-C to stop");
         stop.await;
         let _ = stop_api.send(());
         match api.await {
@@ -173,7 +173,7 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
         node.shutdown()
             .await
             .map_err(|e| Failure::user(format!("shutting down: {e}"), "the store was flushed on every commit"))?;
-        println!("stopped");
+        outln!("stopped");
         Ok(())
     })
 }

@@ -86,7 +86,7 @@ fn check(bytes: &[u8], shown: &str, args: &VerifyArgs) -> Result<(), Failure> {
         Err(e) => e.to_string(),
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "valid": false, "file": shown, "reason": outcome })
         );
@@ -100,7 +100,7 @@ fn check(bytes: &[u8], shown: &str, args: &VerifyArgs) -> Result<(), Failure> {
 fn report_valid(v: &Verified, json: bool) {
     let c = &v.commitment;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "valid": true,
@@ -116,15 +116,15 @@ fn report_valid(v: &Verified, json: bool) {
         );
         return;
     }
-    println!("valid {}", c.kind());
-    println!("  signer       {}", c.signer());
-    println!("  co-op        {} ({})", v.coop_name, c.coop());
-    println!("  role         {}", v.role);
-    println!("  certificate  {}", v.certificate);
-    println!("  signed       {}", c.issued());
-    println!("statement:");
+    outln!("valid {}", c.kind());
+    outln!("  signer       {}", c.signer());
+    outln!("  co-op        {} ({})", v.coop_name, c.coop());
+    outln!("  role         {}", v.role);
+    outln!("  certificate  {}", v.certificate);
+    outln!("  signed       {}", c.issued());
+    outln!("statement:");
     for line in String::from_utf8_lossy(c.signed_bytes().0).lines() {
-        println!("  {line}");
+        outln!("  {line}");
     }
 }
 

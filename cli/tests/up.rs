@@ -126,3 +126,23 @@ fn a_bad_listen_address_is_a_user_error() {
         "{err}"
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `minga init | head -0`: the reader is gone before minga writes a line. Rust ignores
+    // SIGPIPE, so a plain `println!` would panic here (exit 101).
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_minga"))
+        .args(["init", "--coop", "Closed pipe co-op", "--data-dir"])
+        .arg(dir.path().join("node"))
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(dir.path().join("node/coop.json").exists());
+}
