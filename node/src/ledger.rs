@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use minga_protocol::{
-    CoopId, DeviceId, Entry, EntryError, EntryHash, Genesis, Ingested, Ledger, LedgerStore,
-    LogAuthor, LogId, MAX_EQUIVOCATIONS, Membership, Record, RecordId, RecordKind, RecordState,
+    CoopId, DeviceId, Entry, EntryError, EntryHash, Equivocation, Genesis, Ingested, Ledger,
+    LedgerStore, LogAuthor, LogId, Membership, Record, RecordId, RecordKind, RecordState,
     Signature, Signed, Timestamp, VersionVector, membership_from,
 };
 
@@ -67,7 +67,7 @@ fn position_key(prefix: &[u8], coop: &CoopId, log: &LogId, seq: u64) -> Vec<u8> 
 }
 
 /// A proof as stored: the first entry's length (u32, big-endian), then both entries.
-fn encode_proof(p: &minga_protocol::Equivocation) -> Vec<u8> {
+fn encode_proof(p: &Equivocation) -> Vec<u8> {
     let first = p.first.encode();
     let mut v = (first.len() as u32).to_be_bytes().to_vec();
     v.extend_from_slice(&first);
@@ -75,17 +75,29 @@ fn encode_proof(p: &minga_protocol::Equivocation) -> Vec<u8> {
     v
 }
 
-fn decode_proof(v: &[u8]) -> Option<Equivocated> {
+fn decode_proof(v: &[u8]) -> Option<Equivocation> {
     let (len, rest) = v.split_first_chunk::<4>()?;
     let (first, second) = rest.split_at_checked(u32::from_be_bytes(*len) as usize)?;
-    let (first, second) = (Entry::decode(first).ok()?, Entry::decode(second).ok()?);
-    Some(Equivocated {
-        log: first.header.log(),
-        seq: first.header.seq,
-        first: first.hash(),
-        second: second.hash(),
+    Some(Equivocation {
+        first: Entry::decode(first).ok()?,
+        second: Entry::decode(second).ok()?,
     })
 }
+
+impl From<&Equivocation> for Equivocated {
+    fn from(p: &Equivocation) -> Equivocated {
+        Equivocated {
+            log: p.first.header.log(),
+            seq: p.first.header.seq,
+            first: p.first.hash(),
+            second: p.second.hash(),
+        }
+    }
+}
+
+/// View-key prefix under which the entries whose payloads are still to fetch are listed
+/// (the key ends with the entry's hash; the value is empty).
+const MISSING_VIEW: &[u8] = b"missing/";
 
 /// View-key prefix of the compact record views a node loads at start.
 pub const RECORD_VIEW: &[u8] = b"view/";
@@ -134,6 +146,9 @@ pub struct StagedStore {
     dormant_put: BTreeMap<(LogId, u64), Entry>,
     /// Kept entries forgotten since the last commit.
     dormant_gone: BTreeSet<(LogId, u64)>,
+    /// Other views written (`Some`) or removed (`None`) since the last commit: equivocation
+    /// proofs and missing payloads.
+    marks: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl StagedStore {
@@ -193,6 +208,12 @@ impl StagedStore {
             batch
                 .removed_views
                 .push(position_key(DORMANT_VIEW, &self.coop, &log, seq));
+        }
+        for (key, value) in std::mem::take(&mut self.marks) {
+            match value {
+                Some(v) => batch.views.push((key, v)),
+                None => batch.removed_views.push(key),
+            }
         }
         for (log, from) in std::mem::take(&mut self.truncations) {
             batch.truncations.push((self.coop, log, from));
@@ -292,6 +313,70 @@ impl LedgerStore for StagedStore {
     fn remove_dormant(&mut self, log: &LogId, seq: u64) {
         self.dormant_put.remove(&(*log, seq));
         self.dormant_gone.insert((*log, seq));
+    }
+
+    fn proofs(&self) -> Vec<Equivocation> {
+        let prefix = [EQUIVOCATION_VIEW, self.coop.as_bytes().as_slice()].concat();
+        let mut out: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for pair in self.store.views(&prefix) {
+            if let Some((k, v)) = self.read(pair) {
+                out.insert(k, v);
+            }
+        }
+        for (k, v) in self.marks.range(prefix.clone()..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            match v {
+                Some(v) => out.insert(k.clone(), v.clone()),
+                None => out.remove(k),
+            };
+        }
+        // One that does not decode is damage: left out, as a lost proof.
+        out.values().filter_map(|v| decode_proof(v)).collect()
+    }
+
+    fn put_proof(&mut self, proof: &Equivocation) {
+        let h = &proof.first.header;
+        let key = position_key(EQUIVOCATION_VIEW, &self.coop, &h.log(), h.seq);
+        self.marks.insert(key, Some(encode_proof(proof)));
+    }
+
+    fn missing_payloads(&self) -> Vec<EntryHash> {
+        let prefix = [MISSING_VIEW, self.coop.as_bytes().as_slice()].concat();
+        let mut out: BTreeSet<EntryHash> = BTreeSet::new();
+        for pair in self.store.views(&prefix) {
+            if let Some(hash) = self
+                .read(pair)
+                .and_then(|(k, _)| <[u8; 32]>::try_from(k.get(prefix.len()..)?).ok())
+            {
+                out.insert(EntryHash(minga_protocol::Hash(hash)));
+            }
+        }
+        for (k, v) in self.marks.range(prefix.clone()..) {
+            let Some(hash) = k
+                .strip_prefix(prefix.as_slice())
+                .and_then(|h| <[u8; 32]>::try_from(h).ok())
+            else {
+                break;
+            };
+            let hash = EntryHash(minga_protocol::Hash(hash));
+            match v {
+                Some(_) => out.insert(hash),
+                None => out.remove(&hash),
+            };
+        }
+        out.into_iter().collect()
+    }
+
+    fn set_missing(&mut self, hash: EntryHash, missing: bool) {
+        let key = [
+            MISSING_VIEW,
+            self.coop.as_bytes().as_slice(),
+            hash.as_bytes(),
+        ]
+        .concat();
+        self.marks.insert(key, missing.then(Vec::new));
     }
 
     fn membership_record_ids(&self) -> Vec<RecordId> {
@@ -408,6 +493,8 @@ pub struct BatchReport {
     /// Entries not taken for a reason of this node's own (a revocation or an equivocating
     /// twin the sender may not have seen, a full buffer): nobody is blamed.
     pub ignored: Vec<(EntryHash, EntryError)>,
+    /// Equivocation proofs this batch made: new, kept, and worth telling peers about.
+    pub proofs: Vec<Equivocation>,
 }
 
 /// One co-op's ledger, persisted in the node's store.
@@ -415,8 +502,6 @@ pub struct CoopLedger {
     ledger: Ledger<StagedStore>,
     genesis: Signed<Genesis>,
     view_changes: Vec<ViewChange>,
-    /// Equivocations proven, by log position (at most [`MAX_EQUIVOCATIONS`]).
-    equivocations: BTreeMap<(LogId, u64), Equivocated>,
 }
 
 impl CoopLedger {
@@ -444,13 +529,6 @@ impl CoopLedger {
             .map(|(log, seq, hash)| (log, (seq, hash)))
             .collect();
         let membership = restore_membership(store.as_ref(), genesis.clone())?;
-        let mut equivocations = BTreeMap::new();
-        let prefix = [EQUIVOCATION_VIEW, coop.as_bytes().as_slice()].concat();
-        for pair in store.views(&prefix) {
-            let (_, v) = pair?;
-            let e = decode_proof(&v).ok_or(LedgerError::Damaged("equivocation proof"))?;
-            equivocations.insert((e.log, e.seq), e);
-        }
         let staged = StagedStore {
             coop,
             store,
@@ -464,13 +542,21 @@ impl CoopLedger {
             read_error: RefCell::new(None),
             dormant_put: BTreeMap::new(),
             dormant_gone: BTreeSet::new(),
+            marks: BTreeMap::new(),
         };
-        Ok(CoopLedger {
+        let mut ledger = CoopLedger {
             ledger: Ledger::with_store(membership, staged),
             genesis,
             view_changes: Vec::new(),
-            equivocations,
-        })
+        };
+        // Restoring proofs may drop dormant entries past a fork: the store follows.
+        let staged = ledger.ledger.store_mut();
+        let (batch, changes) = staged.take_batch();
+        if !batch.is_empty() {
+            staged.store.commit(&batch)?;
+            ledger.view_changes.extend(changes);
+        }
+        Ok(ledger)
     }
 
     /// Reopens every co-op ledger the store holds a genesis for.
@@ -511,36 +597,18 @@ impl CoopLedger {
     ) -> Result<BatchReport, LedgerError> {
         self.ledger.cap_pending(cap.0, cap.1);
         let mut report = BatchReport::default();
-        let mut proofs = Vec::new();
         for e in entries {
             let hash = e.hash();
+            let proofs = self.ledger.equivocations().len();
             match self.ledger.ingest(e) {
                 Ok(Ingested { accepted, waiting }) => {
                     report.accepted.extend(accepted);
                     report.waiting += usize::from(waiting);
                 }
                 Err(EntryError::Equivocation(proof)) => {
-                    let log = proof.first.header.log();
-                    let seq = proof.first.header.seq;
-                    if proof.is_proof()
-                        && self.equivocations.len() < MAX_EQUIVOCATIONS
-                        && !self.equivocations.contains_key(&(log, seq))
-                    {
-                        let e = Equivocated {
-                            log,
-                            seq,
-                            first: proof.first.hash(),
-                            second: proof.second.hash(),
-                        };
-                        tracing::warn!(
-                            coop = %self.coop().short(), author = %log.author.short(), seq,
-                            "a key signed two entries at one position: proof kept"
-                        );
-                        proofs.push((
-                            position_key(EQUIVOCATION_VIEW, &self.coop(), &log, seq),
-                            encode_proof(&proof),
-                        ));
-                        self.equivocations.insert((log, seq), e);
+                    if self.ledger.equivocations().len() > proofs {
+                        self.proven(&proof);
+                        report.proofs.push((*proof).clone());
                     }
                     report.ignored.push((hash, EntryError::Equivocation(proof)));
                 }
@@ -549,18 +617,43 @@ impl CoopLedger {
             }
         }
         self.commit()?;
-        if !proofs.is_empty() {
-            self.ledger.store().store.commit(&WriteBatch {
-                views: proofs,
-                ..WriteBatch::default()
-            })?;
-        }
         Ok(report)
     }
 
+    /// Takes an equivocation proof a peer sent (it need not hold either entry): kept and the
+    /// log stopped at the fork, durably, when it is new and checks out
+    /// ([`Ledger::add_proof`]). Returns whether it was.
+    pub fn add_proof(&mut self, proof: &Equivocation) -> Result<bool, LedgerError> {
+        let added = self.ledger.add_proof(proof);
+        if added {
+            self.proven(proof);
+        }
+        self.commit()?;
+        Ok(added)
+    }
+
+    fn proven(&self, proof: &Equivocation) {
+        let h = &proof.first.header;
+        tracing::warn!(
+            coop = %self.coop().short(), author = %h.author.short(), device = h.device.0,
+            seq = h.seq, "a key signed two entries at one position: proof kept, its log stops there"
+        );
+    }
+
     /// The equivocations this node holds proof of, in log order.
-    pub fn equivocations(&self) -> impl Iterator<Item = &Equivocated> {
-        self.equivocations.values()
+    pub fn equivocations(&self) -> impl Iterator<Item = Equivocated> + '_ {
+        self.ledger.equivocations().map(Equivocated::from)
+    }
+
+    /// The entries this node holds as headers whose payloads it still has to fetch, at most
+    /// `limit`, in hash order.
+    pub fn missing_payloads(&self, limit: usize) -> Vec<EntryHash> {
+        self.ledger
+            .missing_payloads()
+            .iter()
+            .take(limit)
+            .copied()
+            .collect()
     }
 
     /// Writes one record edit by a local member as a new entry, durably.
@@ -636,6 +729,7 @@ impl CoopLedger {
             RECORD_VIEW,
             EQUIVOCATION_VIEW,
             DORMANT_VIEW,
+            MISSING_VIEW,
         ]
         .map(|p| [p, coop.as_bytes().as_slice()].concat())
         .to_vec();

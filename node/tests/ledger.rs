@@ -148,7 +148,7 @@ fn a_batch_from_a_peer_commits_once_and_forgeries_never_reach_disk() {
 }
 
 #[test]
-fn an_equivocation_proof_is_kept_once_across_a_restart_and_goes_with_its_coop() {
+fn an_equivocation_proof_is_kept_once_stops_its_log_across_a_restart_and_goes_with_its_coop() {
     let w = world();
     let member = MemberSecret::from_seed(&[3; 32]);
     let mut peer = MemoryLedger::new(Membership::new(w.genesis.clone()));
@@ -193,9 +193,15 @@ fn an_equivocation_proof_is_kept_once_across_a_restart_and_goes_with_its_coop() 
             "a forwarder may not have seen the twin"
         );
         assert_eq!(report.ignored.len(), 2);
+        assert_eq!(report.proofs.len(), 1, "one new proof, to tell peers about");
     }
     let l = open(dir.path(), &w);
-    let kept: Vec<_> = l.equivocations().copied().collect();
+    // The log stops at the fork, after a restart too: neither twin counts.
+    let log = a.header.log();
+    assert_eq!(l.ledger().fork(&log), Some(1));
+    assert_eq!(l.ledger().version_vector().get(&log), 0);
+    assert!(l.ledger().record(&a.record_id()).is_none());
+    let kept: Vec<_> = l.equivocations().collect();
     assert_eq!(kept.len(), 1);
     assert_eq!(
         (kept[0].seq, kept[0].first, kept[0].second),

@@ -38,6 +38,11 @@ pub trait LedgerView {
     /// Whether a prune entry naming the record is held: an entry of a withdrawn record may
     /// come as a header alone.
     fn prune_held(&self, record: &RecordId) -> bool;
+    /// Where a log stops because its key signed two entries at one position (the lowest such
+    /// position this node holds proof of): nothing from there on joins it.
+    fn fork_at(&self, _log: &LogId) -> Option<u64> {
+        None
+    }
 }
 
 /// Why an entry is not accepted: one variant per violated rule.
@@ -81,6 +86,15 @@ pub enum EntryError {
     /// Rule 2: a different entry is already held at this position.
     #[error("equivocation: two different entries at {} in log {}", .0.second.header.seq, .0.second.header.log())]
     Equivocation(Box<Equivocation>),
+    /// Rule 2: the log stops at a position its key signed twice: nothing from there on joins
+    /// it, whichever branch arrived first, so every node that holds the proof keeps the same.
+    #[error("log {log} stops at {at}, where its key signed two entries (equivocation)")]
+    Forked {
+        /// The log.
+        log: Box<LogId>,
+        /// The first position signed twice.
+        at: u64,
+    },
     /// Rule 3: the author may not write (not a member, expired, revoked, role too low).
     #[error("author not allowed: {0}")]
     Membership(#[from] MembershipError),
@@ -193,6 +207,7 @@ impl EntryError {
             | EntryError::Gap { .. }
             | EntryError::BackLink { .. }
             | EntryError::Equivocation(_)
+            | EntryError::Forked { .. }
             | EntryError::PayloadMissing
             | EntryError::UnknownRecord(_)
             | EntryError::MissingDependencies(_)
@@ -282,6 +297,14 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
         });
     }
     // Rule 2.
+    if let Some(at) = view.fork_at(&log)
+        && h.seq >= at
+    {
+        return Err(EntryError::Forked {
+            log: Box::new(log),
+            at,
+        });
+    }
     let head = view.log_head(&log);
     let held = head.map_or(0, |(seq, _)| seq);
     let mut attach = false;

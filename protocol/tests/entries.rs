@@ -614,3 +614,180 @@ fn a_revocation_learnt_late_removes_what_it_cuts_off() {
     assert_eq!(x.records(), y.records());
     assert_eq!(x.version_vector(), y.version_vector());
 }
+
+/// A member's device log that forks at position 2: a common first entry (an offer), then
+/// branch A (an edit of the co-op's need, then a new offer) and branch B (another edit and
+/// another offer). Returns the co-op with the entries before the fork, and both branches.
+fn forked_world() -> (Coop, Vec<Entry>, Vec<Entry>, Vec<Entry>) {
+    let (mut c, m, need_id) = setup();
+    let dev = DeviceId(9);
+    let base = c.ledger.all_entries();
+    let branch = |title: &str| -> (Vec<Entry>, Vec<Entry>) {
+        let mut replica = c.empty_ledger();
+        for e in &base {
+            replica.ingest(e.clone()).unwrap();
+        }
+        let first = replica
+            .write(
+                &m,
+                dev,
+                None,
+                &Record::Offer(offer("Flour", "50 kg")),
+                day(3),
+            )
+            .unwrap();
+        let Some(Record::Need(mut n)) = replica.record(&need_id) else {
+            panic!("not a need")
+        };
+        n.title = title.into();
+        let edit = replica
+            .write(&m, dev, Some(need_id), &Record::Need(n), day(3))
+            .unwrap();
+        let new = replica
+            .write(&m, dev, None, &Record::Offer(offer(title, "5 kg")), day(3))
+            .unwrap();
+        (vec![first], vec![edit, new])
+    };
+    let (common, a) = branch("Rice (branch A)");
+    let (_, b) = branch("Rice (branch B)");
+    for e in &common {
+        c.ledger.ingest(e.clone()).unwrap();
+    }
+    let base = c.ledger.all_entries();
+    (c, base, a, b)
+}
+
+/// What a ledger ends with, to compare across arrival orders.
+fn outcome(l: &MemoryLedger) -> (VersionVector, std::collections::BTreeMap<RecordId, Record>) {
+    (l.version_vector(), l.records())
+}
+
+#[test]
+fn a_forked_log_stops_at_the_fork_and_a_proof_alone_stops_it() {
+    let (c, base, a, b) = forked_world();
+    let log = a[0].header.log();
+    let replay = |entries: &[Entry]| {
+        let mut l = c.empty_ledger();
+        for e in base.iter().chain(entries) {
+            let _ = l.ingest(e.clone());
+        }
+        l
+    };
+    // Branch A first, then B's entry at the same position: the log keeps only the common
+    // entry, and branch A's edit and offer are gone with it.
+    let mut ab = replay(&[a.clone(), b.clone()].concat());
+    assert_eq!(ab.fork(&log), Some(2));
+    assert_eq!(ab.version_vector().get(&log), 1);
+    assert_eq!(ab.equivocations().len(), 1);
+    assert_eq!(
+        outcome(&ab),
+        outcome(&replay(&[])),
+        "as if neither branch came"
+    );
+    // Entries past the fork are refused from now on, without blaming who forwards them.
+    let refused = err(ab.ingest(a[1].clone()));
+    assert!(
+        matches!(refused, EntryError::Forked { at: 2, .. }) && !refused.blames_sender(),
+        "{refused:?}"
+    );
+    // A ledger that holds branch A only learns of the fork from the proof alone.
+    let mut only_a = replay(&a);
+    assert_eq!(only_a.version_vector().get(&log), 3);
+    let proof = ab.equivocations().next().unwrap().clone();
+    assert!(only_a.add_proof(&proof));
+    assert!(!only_a.add_proof(&proof), "kept once");
+    assert_eq!(outcome(&only_a), outcome(&ab));
+    // Catch-up asks for nothing more of a stopped log.
+    assert_eq!(only_a.received_vector().get(&log), u64::MAX);
+}
+
+#[test]
+fn a_proof_must_be_one_about_a_key_of_this_coop() {
+    let (c, base, a, b) = forked_world();
+    let mut l = c.empty_ledger();
+    for e in &base {
+        l.ingest(e.clone()).unwrap();
+    }
+    // The same entry twice proves nothing.
+    let same = Equivocation {
+        first: a[0].clone(),
+        second: a[0].clone(),
+    };
+    assert!(!l.add_proof(&same));
+    // A forged second entry (its signature broken) proves nothing either.
+    let mut forged = b[0].clone();
+    forged.signature.0[5] ^= 1;
+    let bad = Equivocation {
+        first: a[0].clone(),
+        second: forged,
+    };
+    assert!(!l.add_proof(&bad));
+    // A stranger signing twice takes no room here.
+    let stranger = member(66);
+    let twin = |title: &str| {
+        let log = LogId {
+            author: stranger.public(),
+            device: DeviceId(1),
+        };
+        let payload =
+            author_change(None, &log, &Record::Offer(offer(title, "1 kg")), day(3)).unwrap();
+        Entry::sign(
+            &stranger,
+            c.id(),
+            DeviceId(1),
+            1,
+            EntryHash::default(),
+            RecordId::default(),
+            EntryKind::Change,
+            payload,
+            day(3),
+        )
+    };
+    let strangers = Equivocation {
+        first: twin("one"),
+        second: twin("two"),
+    };
+    assert!(strangers.is_proof());
+    assert!(!l.add_proof(&strangers));
+    assert_eq!(l.equivocations().len(), 0);
+    // Another co-op's proof is not this co-op's business.
+    let other = Coop::new(2, "Otra");
+    let mut theirs = other.empty_ledger();
+    assert!(!theirs.add_proof(&Equivocation {
+        first: a[1].clone(),
+        second: b[1].clone(),
+    }));
+    // The real one is kept.
+    assert!(l.add_proof(&Equivocation {
+        first: a[0].clone(),
+        second: b[0].clone(),
+    }));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Whatever order both branches arrive in, every ledger ends the same: the log stops at
+    /// the fork.
+    #[test]
+    fn a_fork_ends_the_same_in_any_arrival_order(
+        order in Just((0..4usize).collect::<Vec<_>>()).prop_shuffle()
+    ) {
+        let (c, base, a, b) = forked_world();
+        let branches = [a[0].clone(), a[1].clone(), b[0].clone(), b[1].clone()];
+        let mut l = c.empty_ledger();
+        for e in &base {
+            l.ingest(e.clone()).unwrap();
+        }
+        for i in order {
+            let _ = l.ingest(branches[i].clone());
+        }
+        let mut reference = c.empty_ledger();
+        for e in &base {
+            reference.ingest(e.clone()).unwrap();
+        }
+        prop_assert_eq!(l.fork(&a[0].header.log()), Some(2));
+        prop_assert_eq!(l.pending_len(), 0);
+        prop_assert_eq!(outcome(&l), outcome(&reference));
+    }
+}

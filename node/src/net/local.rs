@@ -33,7 +33,7 @@ impl EventLoop {
                             members: m.members_at(now).len(),
                             coop_key: m.current_coop_key(),
                             rotation_conflict: m.rotation_conflict(),
-                            equivocations: l.equivocations().copied().collect(),
+                            equivocations: l.equivocations().collect(),
                         }
                     })
                     .collect();

@@ -17,6 +17,8 @@ pub struct MemoryLedgerStore {
     by_record: BTreeMap<RecordId, Vec<(LogId, u64)>>,
     membership: BTreeSet<RecordId>,
     dormant: BTreeMap<(LogId, u64), Entry>,
+    proofs: Vec<crate::entry::Equivocation>,
+    missing: BTreeSet<EntryHash>,
 }
 
 impl LedgerStore for MemoryLedgerStore {
@@ -92,6 +94,22 @@ impl LedgerStore for MemoryLedgerStore {
     }
     fn remove_dormant(&mut self, log: &LogId, seq: u64) {
         self.dormant.remove(&(*log, seq));
+    }
+    fn proofs(&self) -> Vec<crate::entry::Equivocation> {
+        self.proofs.clone()
+    }
+    fn put_proof(&mut self, proof: &crate::entry::Equivocation) {
+        self.proofs.push(proof.clone());
+    }
+    fn missing_payloads(&self) -> Vec<EntryHash> {
+        self.missing.iter().copied().collect()
+    }
+    fn set_missing(&mut self, hash: EntryHash, missing: bool) {
+        if missing {
+            self.missing.insert(hash);
+        } else {
+            self.missing.remove(&hash);
+        }
     }
     fn version_vector(&self) -> VersionVector {
         VersionVector::from_heads(

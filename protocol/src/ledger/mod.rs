@@ -17,6 +17,7 @@ use crate::record::{Record, RecordKind};
 use crate::sync::VersionVector;
 use crate::time::{Clock, SystemClock, Timestamp};
 
+mod fork;
 mod memory;
 mod pending;
 mod rebuild;
@@ -70,6 +71,16 @@ pub trait LedgerStore {
     fn put_dormant(&mut self, entry: Entry);
     /// Forgets a kept entry (it applied again, or its log moved past it).
     fn remove_dormant(&mut self, log: &LogId, seq: u64);
+    /// The equivocation proofs kept (at most [`MAX_EQUIVOCATIONS`]), so that a log stopped
+    /// at a fork stays stopped after a restart.
+    fn proofs(&self) -> Vec<Equivocation>;
+    /// Keeps an equivocation proof.
+    fn put_proof(&mut self, proof: &Equivocation);
+    /// The entries held as headers whose payloads are still to fetch (a withdrawal that held
+    /// them was voided), so the node keeps asking for them after a restart.
+    fn missing_payloads(&self) -> Vec<EntryHash>;
+    /// Marks an entry's payload as missing, or no longer missing.
+    fn set_missing(&mut self, hash: EntryHash, missing: bool);
 }
 
 /// The most entries a [`Ledger`] keeps waiting for their predecessors.
@@ -84,6 +95,9 @@ pub const MAX_PENDING_PER_AUTHOR: usize = 512;
 pub const MAX_PENDING_UNKNOWN: usize = 256;
 /// The most equivocation proofs a [`Ledger`] keeps: one per log position.
 pub const MAX_EQUIVOCATIONS: usize = 1024;
+/// The most equivocation proofs kept of one author's logs, so that one key signing twice on
+/// many devices cannot take the room that proofs of other keys need.
+pub const MAX_EQUIVOCATIONS_PER_AUTHOR: usize = 16;
 /// The most entries a [`Ledger`] keeps after a revocation cut them off, in case the
 /// revocation itself is voided later (its issuer revoked before it): they then come back.
 pub const MAX_DORMANT: usize = 4096;
@@ -111,6 +125,10 @@ pub struct Ledger<S> {
     /// [`MAX_PENDING_BYTES`], or less where a node shares one budget among its ledgers.
     pending_cap: (usize, usize),
     equivocations: BTreeMap<(LogId, u64), Equivocation>,
+    /// Where each forked log stops: the lowest position its key signed twice (co-op keys'
+    /// logs excepted: their misuse is decided by the rotations).
+    forks: BTreeMap<LogId, u64>,
+    /// A copy of what the store keeps ([`LedgerStore::missing_payloads`]).
     missing_payloads: BTreeSet<EntryHash>,
     /// Entries once accepted, then cut off by a revocation: retried when membership changes.
     /// A copy of what the store keeps ([`LedgerStore::dormant_entries`]).
@@ -136,6 +154,9 @@ impl<S: LedgerStore> LedgerView for Ledger<S> {
     }
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+    fn fork_at(&self, log: &LogId) -> Option<u64> {
+        self.forks.get(log).copied()
     }
     /// A prune held, or one waiting for the entries before it in its log (often the very
     /// headers it withdrew) whose author may withdraw at its position: its signature was
@@ -178,7 +199,9 @@ impl<S: LedgerStore> Ledger<S> {
             .into_iter()
             .map(|e| ((e.header.log(), e.header.seq), e))
             .collect();
-        Ledger {
+        let missing_payloads = store.missing_payloads().into_iter().collect();
+        let proofs = store.proofs();
+        let mut ledger = Ledger {
             membership,
             store,
             pending: BTreeMap::new(),
@@ -186,10 +209,15 @@ impl<S: LedgerStore> Ledger<S> {
             pending_authors: HashMap::new(),
             pending_cap: (MAX_PENDING, MAX_PENDING_BYTES),
             equivocations: BTreeMap::new(),
-            missing_payloads: BTreeSet::new(),
+            forks: BTreeMap::new(),
+            missing_payloads,
             dormant,
             clock: Arc::new(SystemClock),
+        };
+        for proof in proofs {
+            ledger.restore_proof(proof);
         }
+        ledger
     }
 
     /// The same ledger reading the time from `clock` (tests set the time by hand).
@@ -249,12 +277,7 @@ impl<S: LedgerStore> Ledger<S> {
                 Ok(out)
             }
             Err(EntryError::Equivocation(proof)) => {
-                let h = &proof.first.header;
-                if self.equivocations.len() < MAX_EQUIVOCATIONS {
-                    self.equivocations
-                        .entry((h.log(), h.seq))
-                        .or_insert_with(|| (*proof).clone());
-                }
+                self.add_proof(&proof);
                 Err(EntryError::Equivocation(proof))
             }
             Err(e) => Err(e),
@@ -321,7 +344,7 @@ impl<S: LedgerStore> Ledger<S> {
                     Some(&value),
                 );
                 if attach {
-                    self.missing_payloads.remove(&hash);
+                    self.mark_missing(hash, false);
                     self.store.put_entry(entry);
                     return Some(hash);
                 }
@@ -347,7 +370,7 @@ impl<S: LedgerStore> Ledger<S> {
             }
             Outcome::Edit { record, attach } => {
                 if attach {
-                    self.missing_payloads.remove(&hash);
+                    self.mark_missing(hash, false);
                 }
                 self.store.put_entry(entry);
                 self.rebuild_record(record);
@@ -528,8 +551,14 @@ impl<S: LedgerStore> Ledger<S> {
     /// entries that wait, contiguously, in the pending buffer. Catch-up plans from this, so it
     /// never asks twice for entries it holds but cannot apply yet; a header waiting for its
     /// payload is not received, so catch-up asks for the whole entry again.
+    ///
+    /// A log stopped at a fork counts as received in full: nothing more of it is taken, so
+    /// nothing more is asked for.
     pub fn received_vector(&self) -> VersionVector {
         let mut vv = self.version_vector();
+        for log in self.forks.keys() {
+            vv.advance(*log, u64::MAX);
+        }
         for ((log, seq), e) in &self.pending {
             if e.payload.is_some() && vv.get(log) + 1 == *seq {
                 vv.advance(*log, *seq);

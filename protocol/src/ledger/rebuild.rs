@@ -60,7 +60,7 @@ impl<S: LedgerStore> Ledger<S> {
                 let from = hi;
                 for seq in from..=*head {
                     if let Some(e) = self.store.entry_at(log, seq) {
-                        self.missing_payloads.remove(&e.hash());
+                        self.mark_missing(e.hash(), false);
                         touched.insert(e.record_id());
                         if self.dormant.len() < MAX_DORMANT {
                             self.dormant.insert((*log, seq), e.clone());
@@ -127,7 +127,7 @@ impl<S: LedgerStore> Ledger<S> {
                 self.store.put_record(id, state, None);
             }
             for held in &entries {
-                self.missing_payloads.remove(&held.hash());
+                self.mark_missing(held.hash(), false);
                 if held.payload.is_some() {
                     self.store.put_entry(held.detached());
                 }
@@ -137,7 +137,7 @@ impl<S: LedgerStore> Ledger<S> {
         // Not (or no longer: its prune was cut off) withdrawn. Payloads a voided prune
         // dropped are missing until the same entries arrive whole again.
         for e in entries.iter().filter(|e| e.payload.is_none()) {
-            self.missing_payloads.insert(e.hash());
+            self.mark_missing(e.hash(), true);
         }
         let change_of = |e: &Entry| automerge::Change::from_bytes(e.payload.clone()?).ok();
         let mut doc = AutoCommit::new();
