@@ -495,6 +495,9 @@ pub struct BatchReport {
     pub ignored: Vec<(EntryHash, EntryError)>,
     /// Equivocation proofs this batch made: new, kept, and worth telling peers about.
     pub proofs: Vec<Equivocation>,
+    /// Positions worth asking the sender for, to find where a log forked
+    /// ([`EntryError::fork_probe`]).
+    pub probes: Vec<(LogId, u64)>,
 }
 
 /// One co-op's ledger, persisted in the node's store.
@@ -600,7 +603,11 @@ impl CoopLedger {
         for e in entries {
             let hash = e.hash();
             let proofs = self.ledger.equivocations().len();
-            match self.ledger.ingest(e) {
+            let result = self.ledger.ingest(e);
+            if let Some(p) = result.as_ref().err().and_then(EntryError::fork_probe) {
+                report.probes.push(p);
+            }
+            match result {
                 Ok(Ingested { accepted, waiting }) => {
                     report.accepted.extend(accepted);
                     report.waiting += usize::from(waiting);
@@ -643,17 +650,6 @@ impl CoopLedger {
     /// The equivocations this node holds proof of, in log order.
     pub fn equivocations(&self) -> impl Iterator<Item = Equivocated> + '_ {
         self.ledger.equivocations().map(Equivocated::from)
-    }
-
-    /// The entries this node holds as headers whose payloads it still has to fetch, at most
-    /// `limit`, in hash order.
-    pub fn missing_payloads(&self, limit: usize) -> Vec<EntryHash> {
-        self.ledger
-            .missing_payloads()
-            .iter()
-            .take(limit)
-            .copied()
-            .collect()
     }
 
     /// Writes one record edit by a local member as a new entry, durably.

@@ -70,11 +70,14 @@ pub use status::{
     pledge_totals,
 };
 pub use sync::{
-    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_LOGS, MAX_MESSAGE_BYTES, MAX_VECTORS_BYTES,
-    MAX_WANTS, SyncError, SyncMessage, VersionVector, Want, differing_vectors, plan_wants,
-    serve_wants,
+    MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_FORKS, MAX_LOGS, MAX_MESSAGE_BYTES,
+    MAX_PAYLOAD_WANTS, MAX_VECTORS_BYTES, MAX_WANTS, SyncError, SyncMessage, VersionVector, Want,
+    differing_vectors, plan_wants, serve_wants,
 };
-pub use sync_session::{REQUEST_TIMEOUT, RequestTag, SyncAction, SyncSession, SyncViolation};
+pub use sync_session::{
+    Known, MAX_PROBES, MAX_PROOF_WANTS, REQUEST_TIMEOUT, RequestTag, SyncAction, SyncSession,
+    SyncViolation,
+};
 pub use time::{Clock, MAX_CLOCK_SKEW_MS, ManualClock, SystemClock, Timestamp};
 pub use validate::{
     EntryError, LedgerView, Outcome, RecordState, author_change, check_edit, validate,

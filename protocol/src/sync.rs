@@ -13,6 +13,14 @@
 //!    plans each further want from everything it has received, counting entries that wait in
 //!    its pending buffer, so a batch it cannot apply yet is never asked for twice.
 //!
+//! 4. `WantProof`: a `Vectors` answer also lists the log positions the responder holds
+//!    equivocation proofs of; the initiator asks for each it lacks and gets the two entries
+//!    as `Entries` (none if the responder no longer holds it), so a forked log stops on every
+//!    node, not only where both branches happened to arrive;
+//! 5. `WantPayloads`: the initiator asks for entries by hash whose payloads it is missing (a
+//!    withdrawal that held them as headers was voided), whatever the vectors say, and gets
+//!    those the responder holds whole as `Entries`.
+//!
 //! Each side runs its own session to pull what it lacks, so one round trip finds the
 //! difference and the bytes that follow are close to the missing entries themselves. The
 //! initiator's side is the state machine [`SyncSession`](crate::SyncSession).
@@ -22,15 +30,20 @@
 //! | message | layout |
 //! |---|---|
 //! | Summary | `01`, u32 n, n × (co-op id 32, digest 32) |
-//! | Vectors | `02`, u8 more, u32 n, n × (co-op id 32, u32 m, m × (author 32, device 8, seq 8)) |
+//! | Vectors | `02`, u8 more, u32 n, n × (co-op id 32, u32 m, m × (author 32, device 8, seq 8)), u32 f, f × (co-op id 32, author 32, device 8, seq 8) |
 //! | Want | `03`, co-op id 32, u32 n, n × (author 32, device 8, from 8, to 8) |
 //! | Entries | `04`, co-op id 32, u8 more, u32 n, n × (u32 len, entry) |
+//! | WantProof | `05`, co-op id 32, author 32, device 8, seq 8 |
+//! | WantPayloads | `06`, co-op id 32, u32 n, n × entry hash 32 |
+//!
+//! The fork list of `Vectors` (`f` positions, at most [`MAX_FORKS`]) names only co-ops the
+//! answer gives vectors for.
 
 use std::collections::BTreeMap;
 
 use crate::entry::MAX_ENTRY_BYTES;
 use crate::hash::Hash;
-use crate::ids::{CoopId, DeviceId, LogId};
+use crate::ids::{CoopId, DeviceId, EntryHash, LogId};
 use crate::keys::PublicKey;
 use crate::wire::{Reader, WireError};
 
@@ -45,6 +58,10 @@ pub const MAX_WANTS: usize = 10_000;
 /// The most bytes of vectors one `Vectors` answer carries before it stops and says `more`
 /// (one vector of [`MAX_LOGS`] logs always fits).
 pub const MAX_VECTORS_BYTES: usize = 6 * 1024 * 1024;
+/// The most fork positions one `Vectors` answer lists.
+pub const MAX_FORKS: usize = 4096;
+/// The most entry hashes one `WantPayloads` asks for.
+pub const MAX_PAYLOAD_WANTS: usize = 256;
 /// The most entries in one batch.
 pub const MAX_BATCH_ENTRIES: usize = 1024;
 /// The most entry bytes in one batch (a batch may exceed it by one entry's worth, never more).
@@ -180,6 +197,8 @@ pub enum SyncMessage {
     Vectors {
         /// The vectors.
         vectors: Vec<(CoopId, VersionVector)>,
+        /// Log positions of those co-ops that the responder holds equivocation proofs of.
+        forks: Vec<(CoopId, LogId, u64)>,
         /// Whether the answer stopped early: co-ops after the last one listed may differ too.
         more: bool,
     },
@@ -198,6 +217,22 @@ pub enum SyncMessage {
         entries: Vec<Vec<u8>>,
         /// Whether the sender has more for the same wants.
         more: bool,
+    },
+    /// The two entries a key signed at one position of one co-op's log.
+    WantProof {
+        /// The co-op.
+        coop: CoopId,
+        /// The log.
+        log: LogId,
+        /// The position signed twice.
+        seq: u64,
+    },
+    /// Entries of one co-op by hash, whole.
+    WantPayloads {
+        /// The co-op.
+        coop: CoopId,
+        /// The entries' hashes.
+        hashes: Vec<EntryHash>,
     },
 }
 
@@ -278,6 +313,7 @@ impl SyncMessage {
             }
             SyncMessage::Vectors {
                 vectors: items,
+                forks,
                 more,
             } => {
                 out.push(2);
@@ -290,6 +326,26 @@ impl SyncMessage {
                         put_log(&mut out, log);
                         out.extend_from_slice(&seq.to_be_bytes());
                     }
+                }
+                out.extend_from_slice(&len32(forks.len()));
+                for (coop, log, seq) in forks {
+                    out.extend_from_slice(coop.as_bytes());
+                    put_log(&mut out, log);
+                    out.extend_from_slice(&seq.to_be_bytes());
+                }
+            }
+            SyncMessage::WantProof { coop, log, seq } => {
+                out.push(5);
+                out.extend_from_slice(coop.as_bytes());
+                put_log(&mut out, log);
+                out.extend_from_slice(&seq.to_be_bytes());
+            }
+            SyncMessage::WantPayloads { coop, hashes } => {
+                out.push(6);
+                out.extend_from_slice(coop.as_bytes());
+                out.extend_from_slice(&len32(hashes.len()));
+                for h in hashes {
+                    out.extend_from_slice(h.as_bytes());
                 }
             }
             SyncMessage::Want { coop, ranges } => {
@@ -358,8 +414,14 @@ impl SyncMessage {
                     }
                     items.push((c, VersionVector::from_heads(map)));
                 }
+                let f = count(&mut r, "forks", MAX_FORKS)?;
+                let mut forks = Vec::with_capacity(f.min(1024));
+                for _ in 0..f {
+                    forks.push((coop(&mut r)?, read_log(&mut r)?, r.u64("seq")?));
+                }
                 SyncMessage::Vectors {
                     vectors: items,
+                    forks,
                     more,
                 }
             }
@@ -392,6 +454,20 @@ impl SyncMessage {
                     more,
                 }
             }
+            5 => SyncMessage::WantProof {
+                coop: coop(&mut r)?,
+                log: read_log(&mut r)?,
+                seq: r.u64("seq")?,
+            },
+            6 => {
+                let c = coop(&mut r)?;
+                let n = count(&mut r, "hashes", MAX_PAYLOAD_WANTS)?;
+                let mut hashes = Vec::with_capacity(n);
+                for _ in 0..n {
+                    hashes.push(EntryHash(Hash(r.array("entry hash")?)));
+                }
+                SyncMessage::WantPayloads { coop: c, hashes }
+            }
             t => return Err(SyncError::Tag(t)),
         };
         r.finish()?;
@@ -402,10 +478,13 @@ impl SyncMessage {
 /// The responder's side of step 2: the answer to a summary. Vectors for the co-ops named in
 /// it whose digests differ, in co-op order, stopping before a vector that would take the
 /// answer past [`MAX_VECTORS_BYTES`] (at least one is always given): `more` then says that
-/// co-ops after the last one given may differ too.
+/// co-ops after the last one given may differ too. `forks(coop)` gives the log positions of
+/// a co-op that this node holds equivocation proofs of, listed for the co-ops answered (at
+/// most [`MAX_FORKS`]).
 pub fn differing_vectors<'a>(
     summary: &[(CoopId, Hash)],
     mine: impl IntoIterator<Item = (&'a CoopId, &'a VersionVector)>,
+    forks: impl Fn(&CoopId) -> Vec<(LogId, u64)>,
 ) -> SyncMessage {
     let theirs: BTreeMap<&CoopId, &Hash> = summary.iter().map(|(c, h)| (c, h)).collect();
     let mut mine: Vec<_> = mine
@@ -414,20 +493,26 @@ pub fn differing_vectors<'a>(
         .collect();
     mine.sort_by_key(|(c, _)| **c);
     let mut vectors = Vec::new();
+    let mut listed = Vec::new();
     let mut bytes = 0;
+    let mut more = false;
     for (c, vv) in mine {
         let size = 36 + vv.len() * 48;
         if !vectors.is_empty() && bytes + size > MAX_VECTORS_BYTES {
-            return SyncMessage::Vectors {
-                vectors,
-                more: true,
-            };
+            more = true;
+            break;
         }
         bytes += size;
         vectors.push((*c, vv.clone()));
+        for (log, seq) in forks(c) {
+            if listed.len() < MAX_FORKS {
+                listed.push((*c, log, seq));
+            }
+        }
     }
     SyncMessage::Vectors {
         vectors,
-        more: false,
+        forks: listed,
+        more,
     }
 }

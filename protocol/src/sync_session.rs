@@ -11,6 +11,8 @@
 //!   ends the session;
 //! - a co-op's pull ends as soon as a batch brings nothing new (the node reports what it
 //!   received after storing each batch), so a peer cannot keep a session going;
+//! - a proof asked for must be two entries that prove the fork named, and entries asked for
+//!   by hash must be those, whole;
 //! - every request has a deadline, returned as data ([`SyncSession::next_deadline`]);
 //! - one session per peer: the node starts none while one runs.
 //!
@@ -20,10 +22,28 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crate::entry::{DecodeError, Entry};
+use crate::entry::{DecodeError, Entry, Equivocation};
 use crate::hash::Hash;
-use crate::ids::CoopId;
-use crate::sync::{MAX_COOPS, MAX_WANTS, SyncMessage, VersionVector, Want, plan_wants};
+use crate::ids::{CoopId, EntryHash, LogId};
+use crate::sync::{
+    MAX_COOPS, MAX_PAYLOAD_WANTS, MAX_WANTS, SyncMessage, VersionVector, Want, plan_wants,
+};
+
+/// The most equivocation proofs one session asks a peer for.
+pub const MAX_PROOF_WANTS: usize = 64;
+/// The most single positions one session asks a peer for to find where a log forked
+/// ([`SyncSession::probe`]).
+pub const MAX_PROBES: usize = 256;
+
+/// What this node knows of one co-op beyond its digest, for a session to act on.
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    /// Where this node's forked logs stop ([`crate::Ledger::fork`]).
+    pub forks: BTreeMap<LogId, u64>,
+    /// Entries held as headers whose payloads are still to fetch (at most
+    /// [`MAX_PAYLOAD_WANTS`] are asked for).
+    pub missing: Vec<EntryHash>,
+}
 
 /// How long a peer has to answer one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,6 +68,22 @@ pub enum SyncAction {
         coop: CoopId,
         /// The entries, decoded, in the order the peer sent them.
         entries: Vec<Entry>,
+    },
+    /// Store these entries of one co-op, asked for by hash for their payloads or by position
+    /// to find a fork, then report the positions worth probing with [`SyncSession::probe`]
+    /// (none, often).
+    Attach {
+        /// The co-op.
+        coop: CoopId,
+        /// The entries, whole.
+        entries: Vec<Entry>,
+    },
+    /// Take this equivocation proof ([`crate::Ledger::add_proof`]); nothing to report back.
+    Proof {
+        /// The co-op.
+        coop: CoopId,
+        /// The proof, checked to be one ([`Equivocation::is_proof`]).
+        proof: Box<Equivocation>,
     },
     /// This node now holds what the peer has of one co-op, or the pull stopped bringing
     /// anything new.
@@ -101,6 +137,12 @@ pub enum SyncViolation {
         /// Its sequence number.
         seq: u64,
     },
+    /// An answer to a proof request that is not the proof asked for.
+    #[error("answered a proof request with entries that prove no fork at the position asked")]
+    BadProof,
+    /// An answer to a payload request with an entry not asked for, or without its payload.
+    #[error("answered a payload request with an entry not asked for, or without its payload")]
+    NotAsked,
 }
 
 /// What a request in flight asked.
@@ -110,6 +152,15 @@ enum Asked {
     Summary(Vec<CoopId>),
     /// Ranges of one co-op.
     Want { coop: CoopId, ranges: Vec<Want> },
+    /// The proof of a fork.
+    Proof { coop: CoopId, log: LogId, seq: u64 },
+    /// Single positions, to find where logs forked.
+    Probe { coop: CoopId, ranges: Vec<Want> },
+    /// Entries by hash.
+    Payloads {
+        coop: CoopId,
+        hashes: BTreeSet<EntryHash>,
+    },
 }
 
 #[derive(Debug)]
@@ -139,6 +190,12 @@ pub struct SyncSession {
     /// Co-ops not yet named in a summary.
     unsummarized: BTreeSet<CoopId>,
     pulls: BTreeMap<CoopId, Pull>,
+    /// What this node knows of each co-op beyond its digest.
+    known: BTreeMap<CoopId, Known>,
+    /// Forks asked about in this session.
+    proofs_asked: BTreeSet<(CoopId, LogId, u64)>,
+    /// Positions probed in this session.
+    probed: BTreeSet<(CoopId, LogId, u64)>,
     over: bool,
 }
 
@@ -146,6 +203,16 @@ impl SyncSession {
     /// Starts a session with one digest per co-op this node carries: the first summary to
     /// send (at most [`MAX_COOPS`] co-ops per summary; the rest follow).
     pub fn start(digests: Vec<(CoopId, Hash)>, now: Instant) -> (SyncSession, Vec<SyncAction>) {
+        SyncSession::start_with(digests, BTreeMap::new(), now)
+    }
+
+    /// [`SyncSession::start`], knowing more of some co-ops: their forks (proofs this node
+    /// holds need not be asked for) and the payloads it misses, asked for at once.
+    pub fn start_with(
+        digests: Vec<(CoopId, Hash)>,
+        known: BTreeMap<CoopId, Known>,
+        now: Instant,
+    ) -> (SyncSession, Vec<SyncAction>) {
         let digests: BTreeMap<CoopId, Hash> = digests.into_iter().collect();
         let mut s = SyncSession {
             next_tag: 0,
@@ -153,10 +220,32 @@ impl SyncSession {
             unsummarized: digests.keys().copied().collect(),
             digests,
             pulls: BTreeMap::new(),
+            known,
+            proofs_asked: BTreeSet::new(),
+            probed: BTreeSet::new(),
             over: false,
         };
         let mut out = Vec::new();
         s.summarize(now, &mut out);
+        let missing: Vec<(CoopId, Vec<EntryHash>)> = s
+            .known
+            .iter()
+            .filter(|(c, k)| !k.missing.is_empty() && s.digests.contains_key(c))
+            .map(|(c, k)| {
+                (
+                    *c,
+                    k.missing.iter().take(MAX_PAYLOAD_WANTS).copied().collect(),
+                )
+            })
+            .collect();
+        for (coop, hashes) in missing {
+            let message = SyncMessage::WantPayloads {
+                coop,
+                hashes: hashes.clone(),
+            };
+            let hashes = hashes.into_iter().collect();
+            s.send(Asked::Payloads { coop, hashes }, message, now, &mut out);
+        }
         s.end_if_idle(&mut out);
         (s, out)
     }
@@ -186,9 +275,38 @@ impl SyncSession {
             return out;
         };
         let result = match (request.asked, answer) {
-            (Asked::Summary(asked), SyncMessage::Vectors { vectors, more }) => {
-                self.on_vectors(&asked, vectors, more, now, &received, &mut out)
-            }
+            (
+                Asked::Summary(asked),
+                SyncMessage::Vectors {
+                    vectors,
+                    forks,
+                    more,
+                },
+            ) => self
+                .on_vectors(&asked, vectors, more, now, &received, &mut out)
+                .map(|()| self.on_forks(&asked, forks, now, &mut out)),
+            (
+                Asked::Proof { coop, log, seq },
+                SyncMessage::Entries {
+                    coop: c, entries, ..
+                },
+            ) => on_proof(coop, log, seq, c, entries, &mut out),
+            (
+                Asked::Probe { coop, ranges },
+                SyncMessage::Entries {
+                    coop: c, entries, ..
+                },
+            ) => checked_entries(coop, &ranges, c, entries).map(|entries| {
+                if !entries.is_empty() {
+                    out.push(SyncAction::Attach { coop, entries });
+                }
+            }),
+            (
+                Asked::Payloads { coop, hashes },
+                SyncMessage::Entries {
+                    coop: c, entries, ..
+                },
+            ) => on_payloads(coop, &hashes, c, entries, &mut out),
             (
                 Asked::Want { coop, ranges },
                 SyncMessage::Entries {
@@ -199,6 +317,9 @@ impl SyncSession {
                 asked: match asked {
                     Asked::Summary(_) => "summary",
                     Asked::Want { .. } => "want",
+                    Asked::Proof { .. } => "proof request",
+                    Asked::Probe { .. } => "probe",
+                    Asked::Payloads { .. } => "payload request",
                 },
                 found: kind(&found),
             }),
@@ -232,6 +353,43 @@ impl SyncSession {
             // Nothing new: the peer has nothing this node can take.
             (Some(_), _) => self.synced(coop, &mut out),
             (None, _) => {}
+        }
+        self.end_if_idle(&mut out);
+        out
+    }
+
+    /// Asks the peer for single positions of logs whose entries contradict what this node
+    /// holds (a back-link to another entry than the one held, or an equivocation whose two
+    /// entries link back differently): the peer's entry there, stored, proves the fork where
+    /// it is. At most [`MAX_PROBES`] positions per session, each once.
+    pub fn probe(
+        &mut self,
+        coop: CoopId,
+        positions: Vec<(LogId, u64)>,
+        now: Instant,
+    ) -> Vec<SyncAction> {
+        let mut out = Vec::new();
+        if self.over {
+            return out;
+        }
+        let mut ranges = Vec::new();
+        for (log, seq) in positions {
+            if seq == 0 || self.probed.len() >= MAX_PROBES || !self.probed.insert((coop, log, seq))
+            {
+                continue;
+            }
+            ranges.push(Want {
+                log,
+                from: seq,
+                to: seq,
+            });
+        }
+        if !ranges.is_empty() {
+            let message = SyncMessage::Want {
+                coop,
+                ranges: ranges.clone(),
+            };
+            self.send(Asked::Probe { coop, ranges }, message, now, &mut out);
         }
         self.end_if_idle(&mut out);
         out
@@ -311,6 +469,34 @@ impl SyncSession {
         Ok(())
     }
 
+    /// Asks for the proofs of the forks the peer holds that this node does not (a fork at an
+    /// earlier position of the same log already stops it), at most [`MAX_PROOF_WANTS`] per
+    /// session.
+    fn on_forks(
+        &mut self,
+        asked: &[CoopId],
+        forks: Vec<(CoopId, LogId, u64)>,
+        now: Instant,
+        out: &mut Vec<SyncAction>,
+    ) {
+        for (coop, log, seq) in forks {
+            let known = self
+                .known
+                .get(&coop)
+                .and_then(|k| k.forks.get(&log))
+                .is_some_and(|at| *at <= seq);
+            if known
+                || !asked.contains(&coop)
+                || self.proofs_asked.len() >= MAX_PROOF_WANTS
+                || !self.proofs_asked.insert((coop, log, seq))
+            {
+                continue;
+            }
+            let message = SyncMessage::WantProof { coop, log, seq };
+            self.send(Asked::Proof { coop, log, seq }, message, now, out);
+        }
+    }
+
     fn on_entries(
         &mut self,
         coop: CoopId,
@@ -319,31 +505,7 @@ impl SyncSession {
         entries: Vec<Vec<u8>>,
         out: &mut Vec<SyncAction>,
     ) -> Result<(), SyncViolation> {
-        if found != coop {
-            return Err(SyncViolation::WrongCoop {
-                expected: coop,
-                found,
-            });
-        }
-        let mut decoded = Vec::with_capacity(entries.len());
-        for bytes in entries {
-            let e = Entry::decode(&bytes).map_err(SyncViolation::Malformed)?;
-            let h = &e.header;
-            if h.coop != coop {
-                return Err(SyncViolation::WrongCoop {
-                    expected: coop,
-                    found: h.coop,
-                });
-            }
-            let log = h.log();
-            if !ranges
-                .iter()
-                .any(|w| w.log == log && (w.from..=w.to).contains(&h.seq))
-            {
-                return Err(SyncViolation::Unwanted { seq: h.seq });
-            }
-            decoded.push(e);
-        }
+        let decoded = checked_entries(coop, ranges, found, entries)?;
         if let Some(pull) = self.pulls.get_mut(&coop) {
             pull.received += decoded.len();
         }
@@ -424,7 +586,10 @@ impl SyncSession {
 
     /// Ends the session once nothing is in flight, pulled or still to summarize.
     fn end_if_idle(&mut self, out: &mut Vec<SyncAction>) {
-        let waiting_for_node = out.iter().any(|a| matches!(a, SyncAction::Ingest { .. }));
+        // The node reports back after storing (`ingested`, `probe`).
+        let waiting_for_node = out
+            .iter()
+            .any(|a| matches!(a, SyncAction::Ingest { .. } | SyncAction::Attach { .. }));
         if !self.over
             && self.requests.is_empty()
             && self.pulls.is_empty()
@@ -443,5 +608,110 @@ fn kind(m: &SyncMessage) -> &'static str {
         SyncMessage::Vectors { .. } => "vectors",
         SyncMessage::Want { .. } => "want",
         SyncMessage::Entries { .. } => "entries",
+        SyncMessage::WantProof { .. } => "proof request",
+        SyncMessage::WantPayloads { .. } => "payload request",
     }
+}
+
+/// Checks entries answering a want: of the co-op wanted, each decoding and within the ranges.
+fn checked_entries(
+    coop: CoopId,
+    ranges: &[Want],
+    found: CoopId,
+    entries: Vec<Vec<u8>>,
+) -> Result<Vec<Entry>, SyncViolation> {
+    if found != coop {
+        return Err(SyncViolation::WrongCoop {
+            expected: coop,
+            found,
+        });
+    }
+    let mut decoded = Vec::with_capacity(entries.len());
+    for bytes in entries {
+        let e = Entry::decode(&bytes).map_err(SyncViolation::Malformed)?;
+        let h = &e.header;
+        if h.coop != coop {
+            return Err(SyncViolation::WrongCoop {
+                expected: coop,
+                found: h.coop,
+            });
+        }
+        let log = h.log();
+        if !ranges
+            .iter()
+            .any(|w| w.log == log && (w.from..=w.to).contains(&h.seq))
+        {
+            return Err(SyncViolation::Unwanted { seq: h.seq });
+        }
+        decoded.push(e);
+    }
+    Ok(decoded)
+}
+
+/// Checks an answer to a proof request: nothing (the peer no longer holds it), or the two
+/// entries that prove the fork asked about.
+fn on_proof(
+    coop: CoopId,
+    log: LogId,
+    seq: u64,
+    found: CoopId,
+    entries: Vec<Vec<u8>>,
+    out: &mut Vec<SyncAction>,
+) -> Result<(), SyncViolation> {
+    if found != coop {
+        return Err(SyncViolation::WrongCoop {
+            expected: coop,
+            found,
+        });
+    }
+    let [first, second] = match <[Vec<u8>; 2]>::try_from(entries) {
+        Ok(pair) => pair,
+        Err(none) if none.is_empty() => return Ok(()),
+        Err(_) => return Err(SyncViolation::BadProof),
+    };
+    let proof = Equivocation {
+        first: Entry::decode(&first).map_err(SyncViolation::Malformed)?,
+        second: Entry::decode(&second).map_err(SyncViolation::Malformed)?,
+    };
+    let h = &proof.first.header;
+    if h.coop != coop || h.log() != log || h.seq != seq || !proof.is_proof() {
+        return Err(SyncViolation::BadProof);
+    }
+    out.push(SyncAction::Proof {
+        coop,
+        proof: Box::new(proof),
+    });
+    Ok(())
+}
+
+/// Checks an answer to a payload request: entries of the co-op asked for, each one asked
+/// for, each whole.
+fn on_payloads(
+    coop: CoopId,
+    hashes: &BTreeSet<EntryHash>,
+    found: CoopId,
+    entries: Vec<Vec<u8>>,
+    out: &mut Vec<SyncAction>,
+) -> Result<(), SyncViolation> {
+    if found != coop {
+        return Err(SyncViolation::WrongCoop {
+            expected: coop,
+            found,
+        });
+    }
+    let mut whole = Vec::with_capacity(entries.len());
+    for bytes in entries {
+        let e = Entry::decode(&bytes).map_err(SyncViolation::Malformed)?;
+        if e.header.coop != coop || e.payload.is_none() || !hashes.contains(&e.hash()) {
+            return Err(SyncViolation::NotAsked);
+        }
+        whole.push(e);
+    }
+    if !whole.is_empty() {
+        out.push(SyncAction::Attach {
+            coop,
+            entries: whole,
+        });
+    }
+    Ok(())
 }

@@ -181,6 +181,23 @@ impl EntryError {
         }
     }
 
+    /// The log position worth asking the sender for when this refusal shows that its copy of
+    /// a log forked from this node's: the position before an entry whose back-link is not the
+    /// entry held there, or before an equivocation whose two entries link back differently.
+    /// The sender's entry there, stored, proves the fork where it is
+    /// ([`crate::SyncSession::probe`]).
+    pub fn fork_probe(&self) -> Option<(LogId, u64)> {
+        match self {
+            EntryError::BackLink { log, seq } if *seq > 1 => Some((**log, seq - 1)),
+            EntryError::Equivocation(p)
+                if p.first.header.prev != p.second.header.prev && p.first.header.seq > 1 =>
+            {
+                Some((p.first.header.log(), p.first.header.seq - 1))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the entry breaks a rule whatever the receiving node holds, so the peer that
     /// sent it is at fault: gossip rejects it and lowers that peer's score. The other
     /// refusals depend on what this node holds (a revocation, an equivocating twin or an

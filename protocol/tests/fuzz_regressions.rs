@@ -59,7 +59,17 @@ fn write_seeds() {
         SyncMessage::Summary(vec![(c.id(), vv.digest())]),
         SyncMessage::Vectors {
             vectors: vec![(c.id(), vv.clone())],
+            forks: vec![(c.id(), log, 2)],
             more: true,
+        },
+        SyncMessage::WantProof {
+            coop: c.id(),
+            log,
+            seq: 2,
+        },
+        SyncMessage::WantPayloads {
+            coop: c.id(),
+            hashes: vec![need_entry.hash()],
         },
         SyncMessage::Want {
             coop: c.id(),

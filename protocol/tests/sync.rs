@@ -28,8 +28,9 @@ struct Run {
 fn session(local: &mut MemoryLedger, mut serve: impl FnMut(SyncMessage) -> SyncMessage) -> Run {
     let coop = local.membership().coop();
     let now = std::time::Instant::now();
+    let known = [(coop, local.known())].into();
     let (mut s, mut actions) =
-        SyncSession::start(vec![(coop, local.version_vector().digest())], now);
+        SyncSession::start_with(vec![(coop, local.version_vector().digest())], known, now);
     let mut run = Run::default();
     let mut queue = std::collections::VecDeque::from(std::mem::take(&mut actions));
     while let Some(action) = queue.pop_front() {
@@ -46,10 +47,16 @@ fn session(local: &mut MemoryLedger, mut serve: impl FnMut(SyncMessage) -> SyncM
             }
             SyncAction::Ingest { coop, entries } => {
                 assert!(entries.len() <= MAX_BATCH_ENTRIES);
-                for e in entries {
-                    let _ = local.ingest(e);
-                }
+                let probes = ingest_all(local, entries);
+                queue.extend(s.probe(coop, probes, now));
                 queue.extend(s.ingested(coop, Some(local.received_vector()), now));
+            }
+            SyncAction::Attach { coop, entries } => {
+                let probes = ingest_all(local, entries);
+                queue.extend(s.probe(coop, probes, now));
+            }
+            SyncAction::Proof { proof, .. } => {
+                local.add_proof(&proof);
             }
             SyncAction::Synced { coop, received } => run.synced.push((coop, received)),
             SyncAction::Violation(v) => {
@@ -63,11 +70,44 @@ fn session(local: &mut MemoryLedger, mut serve: impl FnMut(SyncMessage) -> SyncM
     run
 }
 
+/// Ingests entries as a node does; returns the positions worth probing for forks.
+fn ingest_all(local: &mut MemoryLedger, entries: Vec<Entry>) -> Vec<(LogId, u64)> {
+    entries
+        .into_iter()
+        .filter_map(|e| local.ingest(e).err()?.fork_probe())
+        .collect()
+}
+
 /// Answers a request as a node does, from what `remote` holds.
 fn honest(remote: &MemoryLedger) -> impl FnMut(SyncMessage) -> SyncMessage + '_ {
     let coop = remote.membership().coop();
     move |request| match request {
-        SyncMessage::Summary(s) => differing_vectors(&s, [(&coop, &remote.version_vector())]),
+        SyncMessage::Summary(s) => {
+            differing_vectors(&s, [(&coop, &remote.version_vector())], |_| {
+                remote
+                    .equivocations()
+                    .map(|p| (p.first.header.log(), p.first.header.seq))
+                    .collect()
+            })
+        }
+        SyncMessage::WantProof { coop, log, seq } => SyncMessage::Entries {
+            coop,
+            entries: remote
+                .proof_at(&log, seq)
+                .map(|p| vec![p.first.encode(), p.second.encode()])
+                .unwrap_or_default(),
+            more: false,
+        },
+        SyncMessage::WantPayloads { coop, hashes } => SyncMessage::Entries {
+            coop,
+            entries: remote
+                .all_entries()
+                .into_iter()
+                .filter(|e| e.payload.is_some() && hashes.contains(&e.hash()))
+                .map(|e| e.encode())
+                .collect(),
+            more: false,
+        },
         SyncMessage::Want { coop, ranges } => {
             let (entries, more) = serve_wants(&ranges, |log, seq| {
                 remote.entries(log, seq, seq).pop().map(|e| e.encode())
@@ -138,7 +178,7 @@ fn a_replica_missing_entries_catches_up_in_bounded_batches() {
         "{bytes} vs {missing_bytes}"
     );
     // In sync, a session is one trip with an empty answer, and says the co-op is in step.
-    assert_eq!(pull(&mut replica, &c.ledger), (1, 6));
+    assert_eq!(pull(&mut replica, &c.ledger), (1, 10));
     let run = session(&mut replica, honest(&c.ledger));
     assert_eq!(run.synced, vec![(c.id(), 0)]);
 }
@@ -240,6 +280,7 @@ fn answers_that_do_not_fit_their_request_end_the_session() {
             "vectors of a co-op not asked about",
             Box::new(|_| SyncMessage::Vectors {
                 vectors: vec![(stranger, c.ledger.version_vector())],
+                forks: Vec::new(),
                 more: false,
             }),
         ),
@@ -247,6 +288,7 @@ fn answers_that_do_not_fit_their_request_end_the_session() {
             "`more` with nothing",
             Box::new(|_| SyncMessage::Vectors {
                 vectors: Vec::new(),
+                forks: Vec::new(),
                 more: true,
             }),
         ),
@@ -331,9 +373,9 @@ fn a_large_vectors_answer_is_split_and_the_rest_asked_about_again() {
     };
     let theirs = [big(70_000), big(70_000), big(10)];
     let summary: Vec<(CoopId, Hash)> = coops.iter().map(|c| (*c, Hash([0; 32]))).collect();
-    let answer = differing_vectors(&summary, coops.iter().zip(theirs.iter()));
+    let answer = differing_vectors(&summary, coops.iter().zip(theirs.iter()), |_| Vec::new());
     assert!(answer.encode().len() <= MAX_MESSAGE_BYTES);
-    let SyncMessage::Vectors { vectors, more } = &answer else {
+    let SyncMessage::Vectors { vectors, more, .. } = &answer else {
         panic!("{answer:?}")
     };
     assert!(*more);
@@ -439,8 +481,19 @@ fn arb_message() -> impl Strategy<Value = SyncMessage> {
         )
         .prop_map(|vectors| SyncMessage::Vectors {
             vectors,
+            forks: Vec::new(),
             more: false
         }),
+        (coop.clone(), arb_log(), 1u64..100).prop_map(|(coop, log, seq)| SyncMessage::WantProof {
+            coop,
+            log,
+            seq
+        }),
+        (
+            coop.clone(),
+            proptest::collection::vec(any::<[u8; 32]>().prop_map(|h| EntryHash(Hash(h))), 0..8)
+        )
+            .prop_map(|(coop, hashes)| SyncMessage::WantPayloads { coop, hashes }),
         (
             coop.clone(),
             proptest::collection::vec((arb_log(), 1u64..100, 0u64..100), 0..8)
@@ -495,4 +548,188 @@ proptest! {
         let _ = SyncMessage::decode(&bytes);
         let _ = SyncMessage::decode(&[&[tag][..], &bytes].concat());
     }
+}
+
+/// A co-op with a need by the founder, and a member's device log forked at position 2:
+/// branch `a` (two entries) and branch `b` (one). Returns the co-op, the entries before the
+/// fork, and both branches.
+fn forked() -> (Coop, Vec<Entry>, Vec<Entry>, Vec<Entry>) {
+    let mut c = Coop::new(5, "Bifurcada");
+    let m = member(51);
+    c.admit(&m, Role::Member);
+    c.founder_writes(None, &Record::Need(need("Rice", "200 kg")));
+    let base = c.ledger.all_entries();
+    let dev = DeviceId(3);
+    let branch = |titles: &[&str]| {
+        let mut l = c.empty_ledger();
+        for e in &base {
+            l.ingest(e.clone()).unwrap();
+        }
+        let mut out = vec![
+            l.write(
+                &m,
+                dev,
+                None,
+                &Record::Offer(offer("Flour", "5 kg")),
+                day(2),
+            )
+            .unwrap(),
+        ];
+        for t in titles {
+            out.push(
+                l.write(&m, dev, None, &Record::Offer(offer(t, "1 kg")), day(2))
+                    .unwrap(),
+            );
+        }
+        out
+    };
+    let a = branch(&["Oil", "Salt"]);
+    let b = branch(&["Beans"]);
+    let mut base = base;
+    base.push(a[0].clone());
+    (c, base, a[1..].to_vec(), b[1..].to_vec())
+}
+
+fn ledger_with(c: &Coop, entries: &[Entry]) -> MemoryLedger {
+    let mut l = c.empty_ledger();
+    for e in entries {
+        let _ = l.ingest(e.clone());
+    }
+    l
+}
+
+#[test]
+fn a_fork_known_to_one_side_reaches_the_other_by_catch_up() {
+    let (c, base, a, b) = forked();
+    let log = a[0].header.log();
+    // The remote saw both branches: its log stops at the fork. The local node holds branch
+    // `a` only, so nothing in the vectors alone would tell it.
+    let remote = ledger_with(&c, &[base.clone(), a.clone(), b].concat());
+    assert_eq!(remote.fork(&log), Some(2));
+    let mut local = ledger_with(&c, &[base, a].concat());
+    assert_eq!(local.version_vector().get(&log), 3);
+    let run = session(&mut local, honest(&remote));
+    assert!(run.violation.is_none(), "{:?}", run.violation);
+    assert_eq!(local.fork(&log), Some(2));
+    assert_eq!(local.version_vector(), remote.version_vector());
+    assert_eq!(local.records(), remote.records());
+    // Once both know it, a session asks for no proof again.
+    let again = session(&mut local, honest(&remote));
+    assert_eq!(again.trips, 1, "a summary only");
+}
+
+#[test]
+fn payloads_a_voided_withdrawal_dropped_are_fetched_by_hash() {
+    let mut c = Coop::new(6, "Retiro");
+    let coord = member(61);
+    let dev = DeviceId(4);
+    c.admit(&coord, Role::Coordinator);
+    let o = c.founder_writes(None, &Record::Offer(offer("Tables", "4 kg")));
+    // A peer that holds the offer whole: the withdrawal never reached it.
+    let mut remote = ledger_with(&c, &c.ledger.all_entries());
+    c.ledger.prune(&coord, dev, o.record_id(), day(3)).unwrap();
+    // The local node withdrew the offer: its payload is gone, its header kept.
+    let mut local = ledger_with(&c, &c.ledger.all_entries());
+    assert!(local.is_pruned(&o.record_id()));
+    // The coordinator's key turns out stolen: the withdrawal is cut off, and the offer comes
+    // back on the local node, but only as a header.
+    let revocation = c.revoke(
+        &coord,
+        vec![Cutoff {
+            device: dev,
+            last_valid: 0,
+        }],
+    );
+    let rev = c.coop_writes(&Record::Revocation(revocation));
+    local.ingest(rev.clone()).unwrap();
+    remote.ingest(rev).unwrap();
+    assert_eq!(local.missing_payloads().len(), 1);
+    assert!(local.record(&o.record_id()).is_none());
+    assert_eq!(
+        local.version_vector(),
+        remote.version_vector(),
+        "the vectors alone see nothing to fetch"
+    );
+    let run = session(&mut local, honest(&remote));
+    assert!(run.violation.is_none(), "{:?}", run.violation);
+    assert!(local.missing_payloads().is_empty());
+    assert_eq!(local.records(), remote.records());
+    assert!(local.record(&o.record_id()).is_some());
+}
+
+#[test]
+fn bogus_proofs_and_unasked_payloads_end_the_session() {
+    let (c, base, a, b) = forked();
+    let remote = ledger_with(&c, &[base.clone(), a.clone(), b.clone()].concat());
+    let coop = c.id();
+    // A peer that lists a fork, then answers the proof request with two copies of one entry.
+    let mut local = ledger_with(&c, &[base.clone(), a.clone()].concat());
+    let mut h = honest(&remote);
+    let one = a[0].encode();
+    let run = session(&mut local, |req| match req {
+        SyncMessage::WantProof { .. } => SyncMessage::Entries {
+            coop,
+            entries: vec![one.clone(), one.clone()],
+            more: false,
+        },
+        other => h(other),
+    });
+    assert_eq!(run.violation, Some(SyncViolation::BadProof));
+    assert_eq!(local.fork(&a[0].header.log()), None, "nothing taken");
+    // A peer answering a payload request with an entry nobody asked for.
+    let mut c2 = Coop::new(6, "Retiro");
+    let coord = member(61);
+    c2.admit(&coord, Role::Coordinator);
+    let o = c2.founder_writes(None, &Record::Offer(offer("Tables", "4 kg")));
+    c2.ledger
+        .prune(&coord, DeviceId(4), o.record_id(), day(3))
+        .unwrap();
+    let mut local = ledger_with(&c2, &c2.ledger.all_entries());
+    let rev = c2.coop_writes(&Record::Revocation(c2.revoke(
+        &coord,
+        vec![Cutoff {
+            device: DeviceId(4),
+            last_valid: 0,
+        }],
+    )));
+    local.ingest(rev).unwrap();
+    assert_eq!(local.missing_payloads().len(), 1);
+    let unasked = c2.ledger.all_entries()[0].encode();
+    let coop2 = c2.id();
+    let run = session(&mut local, |req| match req {
+        SyncMessage::WantPayloads { .. } => SyncMessage::Entries {
+            coop: coop2,
+            entries: vec![unasked.clone()],
+            more: false,
+        },
+        SyncMessage::Summary(_) => SyncMessage::Vectors {
+            vectors: Vec::new(),
+            forks: Vec::new(),
+            more: false,
+        },
+        _ => SyncMessage::Summary(Vec::new()),
+    });
+    assert_eq!(run.violation, Some(SyncViolation::NotAsked));
+    assert_eq!(local.missing_payloads().len(), 1);
+}
+
+#[test]
+fn a_fork_no_node_has_seen_both_sides_of_is_found_by_probing_and_stops_both() {
+    let (c, base, a, b) = forked();
+    let log = a[0].header.log();
+    // Each node holds one branch only: the sequence numbers alone show no conflict.
+    let mut one = ledger_with(&c, &[base.clone(), a].concat());
+    let mut other = ledger_with(&c, &[base, b].concat());
+    assert_eq!(other.fork(&log), None);
+    // `other` pulls the entry after its head; its back-link names another entry than the
+    // one `other` holds, so it asks for that position and finds the fork.
+    let run = session(&mut other, honest(&one));
+    assert!(run.violation.is_none(), "{:?}", run.violation);
+    assert_eq!(other.fork(&log), Some(2));
+    // And `one` learns it from `other` in its next catch-up.
+    let run = session(&mut one, honest(&other));
+    assert!(run.violation.is_none(), "{:?}", run.violation);
+    assert_eq!(one.fork(&log), Some(2));
+    assert_eq!(one.version_vector(), other.version_vector());
+    assert_eq!(one.records(), other.records());
 }

@@ -11,7 +11,9 @@ use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{PeerId, Swarm, identify, mdns, ping};
-use minga_protocol::{CoopId, Entry, RequestTag, SyncAction, SyncSession, SyncViolation};
+use minga_protocol::{
+    CoopId, Entry, Equivocation, RequestTag, SyncAction, SyncSession, SyncViolation,
+};
 use tokio::sync::{broadcast, mpsc};
 
 use super::behaviour::{Behaviour, BehaviourEvent, topic};
@@ -193,15 +195,27 @@ impl EventLoop {
             from: None,
         });
         for entry in entries {
-            let bytes = entry.encode();
-            if self.outbox.len() < OUTBOX_LIMIT.0
-                && self.outbox_bytes + bytes.len() <= OUTBOX_LIMIT.1
-            {
-                self.outbox_bytes += bytes.len();
-                self.outbox.push_back(bytes);
-            } else {
-                tracing::warn!("gossip queue full; the entry will reach peers by catch-up");
-            }
+            self.queue_gossip(entry);
+        }
+    }
+
+    fn queue_gossip(&mut self, entry: &Entry) {
+        let bytes = entry.encode();
+        if self.outbox.len() < OUTBOX_LIMIT.0 && self.outbox_bytes + bytes.len() <= OUTBOX_LIMIT.1 {
+            self.outbox_bytes += bytes.len();
+            self.outbox.push_back(bytes);
+        } else {
+            tracing::warn!("gossip queue full; the entry will reach peers by catch-up");
+        }
+    }
+
+    /// Gossips both entries of each new equivocation proof: a node that holds neither, or
+    /// one of them, finds the fork itself and stops the log too. (Catch-up carries proofs to
+    /// the nodes gossip misses.)
+    pub(super) fn tell_proofs(&mut self, proofs: &[Equivocation]) {
+        for p in proofs {
+            self.queue_gossip(&p.first);
+            self.queue_gossip(&p.second);
         }
     }
 

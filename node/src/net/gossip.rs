@@ -83,6 +83,7 @@ impl EventLoop {
                     continue;
                 }
             };
+            self.tell_proofs(&report.proofs);
             let rejected: BTreeMap<_, _> = report.rejected.into_iter().collect();
             for (hash, reason) in &report.ignored {
                 tracing::debug!(entry = %hash.short(), %reason, "ignored a gossiped entry");

@@ -9,8 +9,8 @@ use std::time::Instant;
 use libp2p::PeerId;
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use minga_protocol::{
-    CoopId, Entry, SyncAction, SyncMessage, SyncSession, VersionVector, differing_vectors,
-    serve_wants,
+    CoopId, Entry, MAX_BATCH_BYTES, SyncAction, SyncMessage, SyncSession, VersionVector,
+    differing_vectors, serve_wants,
 };
 
 use super::event_loop::EventLoop;
@@ -43,7 +43,12 @@ impl EventLoop {
             .iter()
             .map(|(c, l)| (*c, l.ledger().version_vector().digest()))
             .collect();
-        let (session, actions) = SyncSession::start(digests, Instant::now());
+        let known = self
+            .ledgers
+            .iter()
+            .map(|(c, l)| (*c, l.ledger().known()))
+            .collect();
+        let (session, actions) = SyncSession::start_with(digests, known, Instant::now());
         self.sessions.insert(peer, session);
         self.drive(peer, actions);
     }
@@ -62,9 +67,29 @@ impl EventLoop {
                     self.requests.insert(id, (peer, tag));
                 }
                 SyncAction::Ingest { coop, entries } => {
-                    let received = self.ingest_synced(peer, coop, entries);
+                    let (received, probes) = self.ingest_synced(peer, coop, entries);
                     if let Some(session) = self.sessions.get_mut(&peer) {
+                        todo.extend(session.probe(coop, probes, Instant::now()));
                         todo.extend(session.ingested(coop, received, Instant::now()));
+                    }
+                }
+                SyncAction::Attach { coop, entries } => {
+                    let (_, probes) = self.ingest_synced(peer, coop, entries);
+                    if let Some(session) = self.sessions.get_mut(&peer) {
+                        todo.extend(session.probe(coop, probes, Instant::now()));
+                    }
+                }
+                SyncAction::Proof { coop, proof } => {
+                    let Some(ledger) = self.ledgers.get_mut(&coop) else {
+                        continue;
+                    };
+                    match ledger.add_proof(&proof) {
+                        Ok(true) => {
+                            self.absorb_views(&coop);
+                            self.tell_proofs(&[*proof]);
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(error = %e, "could not store a proof"),
                     }
                 }
                 SyncAction::Synced { coop, received } => self.synced(peer, coop, received),
@@ -108,20 +133,25 @@ impl EventLoop {
     }
 
     /// Stores a batch a session received; returns what the co-op's ledger has now received
-    /// (`None` if this node no longer carries it).
+    /// (`None` if this node no longer carries it), and the positions worth probing for forks.
     fn ingest_synced(
         &mut self,
         peer: PeerId,
         coop: CoopId,
         entries: Vec<Entry>,
-    ) -> Option<VersionVector> {
+    ) -> (Option<VersionVector>, Vec<(minga_protocol::LogId, u64)>) {
         let cap = self.pending_share(&coop);
-        let ledger = self.ledgers.get_mut(&coop)?;
+        let Some(ledger) = self.ledgers.get_mut(&coop) else {
+            return (None, Vec::new());
+        };
         let result = ledger.ingest_within(entries, cap);
         let received = ledger.ledger().received_vector();
         self.absorb_views(&coop);
+        let mut probes = Vec::new();
         match result {
             Ok(report) => {
+                self.tell_proofs(&report.proofs);
+                probes = report.probes;
                 for (_, reason) in report.rejected {
                     self.emit(NodeEvent::Rejected {
                         from: peer,
@@ -138,7 +168,7 @@ impl EventLoop {
             }
             Err(e) => tracing::error!(error = %e, "could not store synced entries"),
         }
-        Some(received)
+        (Some(received), probes)
     }
 
     pub(super) fn on_sync_request(
@@ -164,7 +194,39 @@ impl EventLoop {
                     .iter()
                     .map(|(c, l)| (*c, l.ledger().version_vector()))
                     .collect();
-                differing_vectors(&digests, mine.iter().map(|(c, v)| (c, v)))
+                let ledgers = &self.ledgers;
+                differing_vectors(&digests, mine.iter().map(|(c, v)| (c, v)), |c| {
+                    ledgers
+                        .get(c)
+                        .map(|l| {
+                            l.equivocations()
+                                .map(|e| (e.log, e.seq))
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
+                })
+            }
+            SyncMessage::WantProof { coop, log, seq } => SyncMessage::Entries {
+                coop,
+                entries: self
+                    .ledgers
+                    .get(&coop)
+                    .and_then(|l| l.ledger().proof_at(&log, seq))
+                    .map(|p| vec![p.first.encode(), p.second.encode()])
+                    .unwrap_or_default(),
+                more: false,
+            },
+            SyncMessage::WantPayloads { coop, hashes } => {
+                let entries = if self.ledgers.contains_key(&coop) {
+                    self.whole_entries(&coop, &hashes)
+                } else {
+                    Vec::new()
+                };
+                SyncMessage::Entries {
+                    coop,
+                    entries,
+                    more: false,
+                }
             }
             SyncMessage::Want { coop, ranges } => {
                 let (entries, more) = if self.ledgers.contains_key(&coop) {
@@ -196,6 +258,34 @@ impl EventLoop {
             .behaviour_mut()
             .sync
             .send_response(channel, response);
+    }
+
+    /// The entries of `coop` with these hashes that this node holds whole, encoded, within
+    /// one batch's bytes (what does not fit is asked for again in a later session).
+    fn whole_entries(&self, coop: &CoopId, hashes: &[minga_protocol::EntryHash]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for hash in hashes {
+            let Ok(Some(pos)) = self.store.entry_pos(hash) else {
+                continue;
+            };
+            if pos.coop != *coop {
+                continue;
+            }
+            let Ok(Some(e)) = self.store.entry(coop, &pos.log, pos.seq) else {
+                continue;
+            };
+            // Held as a header only: nothing to give.
+            if Entry::decode(&e).map_or(true, |e| e.payload.is_none()) {
+                continue;
+            }
+            if bytes + e.len() > MAX_BATCH_BYTES && !out.is_empty() {
+                break;
+            }
+            bytes += e.len();
+            out.push(e);
+        }
+        out
     }
 
     pub(super) fn on_sync_response(&mut self, id: OutboundRequestId, response: SyncMessage) {

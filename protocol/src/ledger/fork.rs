@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use super::{Ledger, LedgerStore, MAX_EQUIVOCATIONS, MAX_EQUIVOCATIONS_PER_AUTHOR};
 use crate::entry::Equivocation;
 use crate::ids::{EntryHash, LogId, RecordId};
+use crate::sync::MAX_PAYLOAD_WANTS;
+use crate::sync_session::Known;
 
 impl<S: LedgerStore> Ledger<S> {
     /// Takes proof that a key signed two entries at one position, from validation or from a
@@ -107,6 +109,20 @@ impl<S: LedgerStore> Ledger<S> {
         };
         if changed {
             self.store.set_missing(hash, missing);
+        }
+    }
+
+    /// What a catch-up session needs to know of this ledger beyond its digest: where its
+    /// forked logs stop, and the first [`MAX_PAYLOAD_WANTS`] payloads it misses.
+    pub fn known(&self) -> Known {
+        Known {
+            forks: self.forks.clone(),
+            missing: self
+                .missing_payloads
+                .iter()
+                .take(MAX_PAYLOAD_WANTS)
+                .copied()
+                .collect(),
         }
     }
 

@@ -35,7 +35,11 @@ fn serve(
 ) -> SyncScript {
     let coop = ledger.membership().coop();
     Arc::new(move |request| match request {
-        SyncMessage::Summary(s) => Some(differing_vectors(s, [(&coop, &ledger.version_vector())])),
+        SyncMessage::Summary(s) => Some(differing_vectors(
+            s,
+            [(&coop, &ledger.version_vector())],
+            |_| Vec::new(),
+        )),
         SyncMessage::Want { ranges, .. } => {
             wants.fetch_add(1, Ordering::SeqCst);
             let entries = ranges

@@ -44,9 +44,11 @@ async fn three_hundred_coops_of_fifty_logs_each_sync_between_two_nodes() {
     source
         .handle
         .script_sync(Arc::new(move |request| match request {
-            SyncMessage::Summary(s) => {
-                Some(differing_vectors(s, vectors.iter().map(|(c, v)| (c, v))))
-            }
+            SyncMessage::Summary(s) => Some(differing_vectors(
+                s,
+                vectors.iter().map(|(c, v)| (c, v)),
+                |_| Vec::new(),
+            )),
             SyncMessage::Want { coop, ranges } => {
                 let l = ledgers.get(coop)?;
                 let (entries, more) = serve_wants(ranges, |log, seq| {
