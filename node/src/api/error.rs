@@ -72,6 +72,13 @@ impl From<NodeError> for ApiError {
                 ApiError::not_found(message, "trust its genesis with `minga coop trust FILE`")
             }
             NodeError::TooManyEdits(_) => ApiError::bad(message, "split the batch"),
+            NodeError::Ledger(crate::LedgerError::Entry(minga_protocol::EntryError::Forked {
+                ..
+            })) => ApiError::refused(
+                format!("the ledger refused the write: {message}"),
+                "this member key was used on another machine with this device id: treat the key as \
+                 copied, have an admin revoke it, and write from a new key",
+            ),
             NodeError::Ledger(crate::LedgerError::Entry(_)) => ApiError::refused(
                 format!("the ledger refused the write: {message}"),
                 "check this member's certificate with `minga member list`",

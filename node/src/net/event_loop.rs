@@ -60,7 +60,7 @@ pub(super) struct EventLoop {
     /// What this node may dial; `dial` commands add to it.
     policy: DialPolicy,
     /// Peers dialled again when the link drops, remembered in the store.
-    known: KnownPeers,
+    pub(super) known: KnownPeers,
     /// Answers that replace the honest ones (a test playing a hostile peer).
     #[cfg(feature = "test-utils")]
     pub(super) script: Option<super::SyncScript>,
@@ -551,7 +551,7 @@ impl EventLoop {
     }
 
     /// Writes what changed among the remembered peers to the store.
-    fn remember(&self, changed: Remembered) {
+    pub(super) fn remember(&self, changed: Remembered) {
         if changed == Remembered::default() {
             return;
         }

@@ -101,6 +101,10 @@ impl EventLoop {
                     });
                     self.end_session(peer);
                     let _ = self.swarm.disconnect_peer_id(peer);
+                    // Not dialled again on this node's own initiative: it may still dial
+                    // in, or be dialled on purpose.
+                    let forgotten = self.known.forget(&peer);
+                    self.remember(forgotten);
                 }
                 SyncAction::Done => self.end_session(peer),
             }

@@ -253,3 +253,61 @@ async fn an_oversized_answer_is_refused_as_it_is_read() {
             .contains_key(&mine.record_id())
     );
 }
+
+/// How many equivocation proofs `node` holds of the co-op.
+async fn proofs(node: &NodeHandle, w: &World) -> usize {
+    node.coops()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.genesis.coop_id() == w.coop())
+        .map_or(0, |c| c.equivocations.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_signs_two_histories_has_its_log_stopped_on_every_node() {
+    init_tracing();
+    let w = World::new(26);
+    // Someone with a copy of the founder's key writes another history on the same device:
+    // position 1 of that log is signed twice. One peer serves each history to one node.
+    let a = history(&w, 3);
+    let mut b = MemoryLedger::new(Membership::new(w.genesis.clone()));
+    b.write(
+        &w.founder,
+        DeviceId(7),
+        None,
+        &offer("the other history"),
+        T0,
+    )
+    .unwrap();
+    let (one, other) = (spawn(&w, 161).await, spawn(&w, 163).await);
+    for (victim, seed, ledger, n) in [(&one, 162, a, 3), (&other, 164, b, 1)] {
+        let hostile = spawn(&w, seed).await;
+        hostile
+            .handle
+            .script_sync(serve(ledger, Arc::default(), whole))
+            .await
+            .unwrap();
+        connect(&victim.handle, &hostile.handle).await;
+        eventually(&victim.handle, || async {
+            stored(&victim.handle, &w).await == n
+        })
+        .await;
+        hostile.handle.shutdown().await.unwrap();
+    }
+    assert_eq!(proofs(&one.handle, &w).await, 0, "neither has seen both");
+    // The two honest nodes meet: catch-up finds the fork (no node holds both histories),
+    // and both stop the log where it forked, so neither history counts anywhere.
+    connect(&one.handle, &other.handle).await;
+    for node in [&one.handle, &other.handle] {
+        eventually(node, || async {
+            proofs(node, &w).await == 1 && stored(node, &w).await == 0
+        })
+        .await;
+    }
+    assert!(one.handle.records(w.coop()).await.unwrap().is_empty());
+    assert_eq!(
+        one.handle.version_vector(w.coop()).await.unwrap(),
+        other.handle.version_vector(w.coop()).await.unwrap()
+    );
+}
