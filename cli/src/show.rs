@@ -331,17 +331,28 @@ pub fn status(v: &Value, out: Output) {
         Some(lag) => outln!("last sync   {lag} s ago"),
         None => outln!("last sync   never"),
     }
-    let equivocations: u64 = v
-        .get("coops")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("equivocations").and_then(Value::as_u64))
-        .sum();
+    // A number summed over the co-ops.
+    let total = |field: &str| -> u64 {
+        v.get("coops")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get(field).and_then(Value::as_u64))
+            .sum()
+    };
+    let equivocations = total("equivocations");
     if equivocations > 0 {
         outln!(
-            "equivocations {equivocations}: keys that signed two entries at one position (GET /v1/equivocations)"
+            "equivocations {equivocations}: keys that signed two entries at one position; their logs stop there (GET /v1/equivocations)"
         );
+    }
+    let waiting = total("waiting_entries");
+    if waiting > 0 {
+        outln!("waiting     {waiting} entries wait for what they depend on");
+    }
+    let missing = total("missing_payloads");
+    if missing > 0 {
+        outln!("missing     {missing} payloads still to fetch from peers");
     }
     outln!();
     coops(

@@ -129,6 +129,8 @@ pub fn coop(c: &CoopSummary, home: bool) -> Value {
         "coop_key": c.coop_key.to_string(),
         "coop_key_frozen_at_rotation": c.rotation_conflict,
         "equivocations": c.equivocations.len(),
+        "waiting_entries": c.waiting.0,
+        "missing_payloads": c.missing_payloads,
         "home": home,
     })
 }

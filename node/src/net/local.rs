@@ -34,6 +34,8 @@ impl EventLoop {
                             coop_key: m.current_coop_key(),
                             rotation_conflict: m.rotation_conflict(),
                             equivocations: l.equivocations().collect(),
+                            waiting: l.ledger().pending_usage(),
+                            missing_payloads: l.ledger().missing_payloads().len(),
                         }
                     })
                     .collect();

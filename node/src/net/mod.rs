@@ -85,6 +85,11 @@ pub struct CoopSummary {
     pub rotation_conflict: Option<u32>,
     /// Equivocations this node holds proof of: keys that signed two entries at one position.
     pub equivocations: Vec<crate::ledger::Equivocated>,
+    /// Entries waiting for what they depend on (an earlier entry, a certificate), and the
+    /// payload bytes they hold: bounded by quotas, so a flood shows here and stops there.
+    pub waiting: (usize, usize),
+    /// Entries held as headers whose payloads are still to fetch.
+    pub missing_payloads: usize,
 }
 
 /// One record in a listing.

@@ -254,14 +254,19 @@ async fn an_oversized_answer_is_refused_as_it_is_read() {
     );
 }
 
-/// How many equivocation proofs `node` holds of the co-op.
-async fn proofs(node: &NodeHandle, w: &World) -> usize {
+/// What `node` says of the co-op.
+async fn summary(node: &NodeHandle, w: &World) -> minga_node::CoopSummary {
     node.coops()
         .await
         .unwrap()
         .into_iter()
         .find(|c| c.genesis.coop_id() == w.coop())
-        .map_or(0, |c| c.equivocations.len())
+        .unwrap()
+}
+
+/// How many equivocation proofs `node` holds of the co-op.
+async fn proofs(node: &NodeHandle, w: &World) -> usize {
+    summary(node, w).await.equivocations.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,4 +315,90 @@ async fn a_key_that_signs_two_histories_has_its_log_stopped_on_every_node() {
         one.handle.version_vector(w.coop()).await.unwrap(),
         other.handle.version_vector(w.coop()).await.unwrap()
     );
+}
+
+/// `n` entries by `key` on device `device` of the co-op, in order, held outside any node.
+fn log_of(w: &World, key: &MemberSecret, device: u64, n: usize) -> Vec<Entry> {
+    let mut l = MemoryLedger::new(Membership::new(w.genesis.clone()));
+    for i in 0..n {
+        l.write(
+            key,
+            DeviceId(device),
+            None,
+            &offer(&format!("{device}/{i}")),
+            T0,
+        )
+        .unwrap();
+    }
+    l.all_entries()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_entries_that_wait_cannot_crowd_out_members_or_blame_forwarders() {
+    init_tracing();
+    let w = World::new(27);
+    let (victim, hostile, honest) = (
+        spawn(&w, 171).await,
+        spawn(&w, 172).await,
+        spawn(&w, 173).await,
+    );
+    connect(&victim.handle, &hostile.handle).await;
+    connect(&victim.handle, &honest.handle).await;
+    // A key no statement names signs entries that can never apply (each log starts at 2),
+    // more than strangers may keep waiting.
+    let stranger = MemberSecret::from_seed(&[0xee; 32]);
+    let flood = 2 * MAX_PENDING_UNKNOWN;
+    for device in 0..flood as u64 {
+        let log = LogId {
+            author: stranger.public(),
+            device: DeviceId(device),
+        };
+        let payload = author_change(None, &log, &offer("spam"), T0).unwrap();
+        let e = Entry::sign(
+            &stranger,
+            w.coop(),
+            DeviceId(device),
+            2,
+            EntryHash(Hash::of(b"nothing")),
+            RecordId::default(),
+            EntryKind::Change,
+            payload,
+            T0,
+        );
+        hostile.handle.gossip_unchecked(e.encode()).await.unwrap();
+    }
+    // Then a valid entry on the same link: once it is stored, the flood before it was read.
+    let marker = log_of(&w, &w.founder, 11, 1);
+    hostile
+        .handle
+        .gossip_unchecked(marker[0].encode())
+        .await
+        .unwrap();
+    let marker_log = marker[0].header.log();
+    let v = &victim.handle;
+    eventually(v, || async {
+        v.version_vector(w.coop()).await.unwrap().get(&marker_log) == 1
+    })
+    .await;
+    assert_eq!(
+        summary(v, &w).await.waiting.0,
+        MAX_PENDING_UNKNOWN,
+        "strangers keep their quota and no more"
+    );
+    // An honest peer forwards a member's entries out of order: they wait, in room of their
+    // own, and apply once the first arrives; the forwarder is not blamed.
+    let members = log_of(&w, &w.founder, 9, 5);
+    for e in members.iter().rev() {
+        honest.handle.gossip_unchecked(e.encode()).await.unwrap();
+    }
+    let log = members[0].header.log();
+    eventually(v, || async {
+        v.version_vector(w.coop()).await.unwrap().get(&log) == 5
+    })
+    .await;
+    let score = v.peer_score(honest.handle.peer_id()).await.unwrap();
+    assert!(score.is_some_and(|s| s >= 0.0), "{score:?}");
+    let held = v.version_vector(w.coop()).await.unwrap();
+    assert!(held.iter().all(|(l, _)| l.author != stranger.public()));
+    assert!(summary(v, &w).await.waiting.0 <= MAX_PENDING_UNKNOWN);
 }
