@@ -627,6 +627,14 @@ impl CoopLedger {
         Ok(report)
     }
 
+    /// Retries the entries that wait, after letting go of those that waited too long
+    /// ([`Ledger::retry`]), durably. Returns the entries that applied.
+    pub fn retry(&mut self) -> Result<Vec<EntryHash>, LedgerError> {
+        let accepted = self.ledger.retry();
+        self.commit()?;
+        Ok(accepted)
+    }
+
     /// Takes an equivocation proof a peer sent (it need not hold either entry): kept and the
     /// log stopped at the fork, durably, when it is new and checks out
     /// ([`Ledger::add_proof`]). Returns whether it was.

@@ -50,7 +50,8 @@ pub use keys::{
 };
 pub use ledger::{
     Ingested, Ledger, LedgerStore, MAX_DORMANT, MAX_EQUIVOCATIONS, MAX_PENDING, MAX_PENDING_BYTES,
-    MAX_PENDING_PER_AUTHOR, MAX_PENDING_UNKNOWN, MemoryLedger, MemoryLedgerStore, membership_from,
+    MAX_PENDING_PER_AUTHOR, MAX_PENDING_UNKNOWN, MemoryLedger, MemoryLedgerStore, PENDING_TTL_MS,
+    membership_from,
 };
 pub use membership::{
     Carrier, Certificate, Cutoff, Device, Membership, MembershipError, Revocation, Role,

@@ -612,7 +612,9 @@ fn an_entry_stamped_ahead_of_the_clock_waits_until_the_clock_reaches_it() {
     let m = member(112);
     c.admit(&m, Role::Member);
     clock.set(day(40));
-    let far: Timestamp = "2199-01-01T00:00:00Z".parse().unwrap();
+    // Half an hour ahead: past the ten minutes of skew allowed, within the hour an entry
+    // may wait.
+    let far = Timestamp(day(40).0 + 30 * 60 * 1000);
     let e = crafted_offer(&c, &m, dev(1), None, far);
     let got = c.ledger.ingest(e.clone()).unwrap();
     assert!(got.waiting && got.accepted.is_empty());
@@ -624,6 +626,38 @@ fn an_entry_stamped_ahead_of_the_clock_waits_until_the_clock_reaches_it() {
     clock.set(far);
     assert_eq!(c.ledger.retry(), vec![e.hash()]);
     assert!(c.ledger.record(&e.record_id()).is_some());
+}
+
+#[test]
+fn an_entry_that_waits_past_its_hour_is_let_go_and_fetched_again() {
+    let (mut c, clock) = world(113);
+    let m = member(114);
+    c.admit(&m, Role::Member);
+    clock.set(day(40));
+    let first = crafted_offer(&c, &m, dev(1), None, day(40));
+    let second = crafted_offer(&c, &m, dev(1), Some(&first), day(40));
+    let mut l = replica(&c, &clock);
+    for e in c.ledger.all_entries() {
+        l.ingest(e).unwrap();
+    }
+    // The second entry arrives without the first: it waits.
+    assert!(l.ingest(second.clone()).unwrap().waiting);
+    clock.set(Timestamp(day(40).0 + PENDING_TTL_MS / 2));
+    assert!(l.retry().is_empty());
+    assert_eq!(l.pending_len(), 1, "half its hour: it still waits");
+    clock.set(Timestamp(day(40).0 + PENDING_TTL_MS + 1));
+    assert!(l.retry().is_empty());
+    assert_eq!(l.pending_len(), 0, "past its hour: let go");
+    let log = second.header.log();
+    assert_eq!(
+        l.received_vector().get(&log),
+        0,
+        "no longer counted as received: catch-up asks for it again"
+    );
+    for e in [first, second] {
+        l.ingest(e).unwrap();
+    }
+    assert_eq!(l.version_vector().get(&log), 2);
 }
 
 #[test]

@@ -142,7 +142,10 @@ impl EventLoop {
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = pace.tick(), if !self.outbox.is_empty() => self.publish_some(),
-                _ = sync_tick.tick() => self.sync_all(),
+                _ = sync_tick.tick() => {
+                    self.retry_waiting();
+                    self.sync_all();
+                }
                 _ = housekeeping.tick() => self.housekeeping(),
                 // Last: gossip that arrived together is stored in one commit once no more is
                 // waiting, so a burst costs one flush, and a lone message waits for nothing.
@@ -520,6 +523,33 @@ impl EventLoop {
                 self.emit(NodeEvent::Disconnected(peer_id));
             }
             _ => {}
+        }
+    }
+
+    /// Entries stamped ahead of this node's clock apply once it reaches them, and entries
+    /// that waited past their hour go (catch-up fetches them again if they can ever apply).
+    fn retry_waiting(&mut self) {
+        let coops: Vec<CoopId> = self
+            .ledgers
+            .iter()
+            .filter(|(_, l)| l.ledger().pending_len() > 0)
+            .map(|(c, _)| *c)
+            .collect();
+        for coop in coops {
+            let Some(ledger) = self.ledgers.get_mut(&coop) else {
+                continue;
+            };
+            let result = ledger.retry();
+            self.absorb_views(&coop);
+            match result {
+                Ok(entries) if !entries.is_empty() => self.emit(NodeEvent::Applied {
+                    coop,
+                    entries,
+                    from: None,
+                }),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not store entries that waited"),
+            }
         }
     }
 

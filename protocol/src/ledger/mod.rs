@@ -87,6 +87,10 @@ pub trait LedgerStore {
 pub const MAX_PENDING: usize = 4096;
 /// The most payload bytes those waiting entries may hold together.
 pub const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
+/// How long an entry may wait for what it depends on: one hour. Past it, [`Ledger::retry`]
+/// lets it go; it is not counted as received any more, so catch-up fetches it again if it
+/// can ever apply.
+pub const PENDING_TTL_MS: i64 = 60 * 60 * 1000;
 /// The most entries one author may keep waiting.
 pub const MAX_PENDING_PER_AUTHOR: usize = 512;
 /// The most entries that keys no statement names may keep waiting, together. A certificate
@@ -118,6 +122,8 @@ pub struct Ledger<S> {
     membership: Membership,
     store: S,
     pending: BTreeMap<(LogId, u64), Entry>,
+    /// When each waiting entry began to wait.
+    pending_since: BTreeMap<(LogId, u64), Timestamp>,
     pending_bytes: usize,
     /// How many waiting entries each author has.
     pending_authors: HashMap<PublicKey, usize>,
@@ -205,6 +211,7 @@ impl<S: LedgerStore> Ledger<S> {
             membership,
             store,
             pending: BTreeMap::new(),
+            pending_since: BTreeMap::new(),
             pending_bytes: 0,
             pending_authors: HashMap::new(),
             pending_cap: (MAX_PENDING, MAX_PENDING_BYTES),
@@ -284,9 +291,20 @@ impl<S: LedgerStore> Ledger<S> {
         }
     }
 
-    /// Retries what waits (entries stamped ahead of the clock, say): a node calls it from
-    /// time to time. Returns the entries that applied.
+    /// Retries what waits (entries stamped ahead of the clock, say), after letting go of
+    /// what waited longer than [`PENDING_TTL_MS`]: a node calls it from time to time.
+    /// Returns the entries that applied.
     pub fn retry(&mut self) -> Vec<EntryHash> {
+        let now = self.clock.now();
+        let expired: Vec<(LogId, u64)> = self
+            .pending_since
+            .iter()
+            .filter(|(_, since)| now.0.saturating_sub(since.0) > PENDING_TTL_MS)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            self.take_pending(&k);
+        }
         let mut accepted = Vec::new();
         self.retry_pending(&mut accepted, None);
         accepted

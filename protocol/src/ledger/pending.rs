@@ -45,12 +45,15 @@ impl<S: LedgerStore> Ledger<S> {
     pub(super) fn put_pending(&mut self, entry: Entry) {
         self.pending_bytes += entry.payload.as_ref().map_or(0, Vec::len);
         *self.pending_authors.entry(entry.header.author).or_default() += 1;
-        self.pending
-            .insert((entry.header.log(), entry.header.seq), entry);
+        let key = (entry.header.log(), entry.header.seq);
+        let now = self.clock.now();
+        self.pending_since.entry(key).or_insert(now);
+        self.pending.insert(key, entry);
     }
 
     pub(super) fn take_pending(&mut self, key: &(LogId, u64)) -> Option<Entry> {
         let e = self.pending.remove(key)?;
+        self.pending_since.remove(key);
         self.pending_bytes -= e.payload.as_ref().map_or(0, Vec::len);
         if let Some(n) = self.pending_authors.get_mut(&e.header.author) {
             *n -= 1;
@@ -107,6 +110,7 @@ impl<S: LedgerStore> Ledger<S> {
             for seq in passed {
                 self.drop_dormant(&log, seq);
             }
+            let since = self.pending_since.get(&(log, next)).copied();
             let (entry, was_dormant) = match self.take_pending(&(log, next)) {
                 Some(e) => (e, false),
                 None => match self.dormant.get(&(log, next)) {
@@ -129,7 +133,13 @@ impl<S: LedgerStore> Ledger<S> {
                 }
                 // Still cut off: it stays kept.
                 Err(_) if was_dormant => {}
-                Err(e) if e.may_resolve_later() => self.put_pending(entry),
+                // It waits on, since it first began to wait.
+                Err(e) if e.may_resolve_later() => {
+                    self.put_pending(entry);
+                    if let Some(since) = since {
+                        self.pending_since.insert((log, next), since);
+                    }
+                }
                 // Invalid for good (a revocation arrived, say): dropped. The log stays
                 // blocked at this point, which is what the cut-off means.
                 Err(_) => {}
