@@ -76,8 +76,8 @@ pub use sync::{
     differing_vectors, plan_wants, serve_wants,
 };
 pub use sync_session::{
-    Known, MAX_PROBES, MAX_PROOF_WANTS, REQUEST_TIMEOUT, RequestTag, SyncAction, SyncSession,
-    SyncViolation,
+    Known, MAX_IN_FLIGHT, MAX_PROBES, MAX_PROOF_WANTS, REQUEST_TIMEOUT, RequestTag, SyncAction,
+    SyncSession, SyncViolation,
 };
 pub use time::{Clock, MAX_CLOCK_SKEW_MS, ManualClock, SystemClock, Timestamp};
 pub use validate::{

@@ -19,7 +19,7 @@
 //! The responder's side needs no state: [`differing_vectors`](crate::differing_vectors) and
 //! [`serve_wants`](crate::serve_wants) answer each request from what the node holds.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::entry::{DecodeError, Entry, Equivocation};
@@ -44,6 +44,10 @@ pub struct Known {
     /// [`MAX_PAYLOAD_WANTS`] are asked for).
     pub missing: Vec<EntryHash>,
 }
+
+/// The most requests a session keeps in flight; the rest wait their turn, so a node that
+/// carries hundreds of co-ops does not open hundreds of streams to one peer at once.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 /// How long a peer has to answer one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -196,6 +200,8 @@ pub struct SyncSession {
     proofs_asked: BTreeSet<(CoopId, LogId, u64)>,
     /// Positions probed in this session.
     probed: BTreeSet<(CoopId, LogId, u64)>,
+    /// Requests waiting for one in flight to end ([`MAX_IN_FLIGHT`]).
+    queued: VecDeque<(Asked, SyncMessage)>,
     over: bool,
 }
 
@@ -223,6 +229,7 @@ impl SyncSession {
             known,
             proofs_asked: BTreeSet::new(),
             probed: BTreeSet::new(),
+            queued: VecDeque::new(),
             over: false,
         };
         let mut out = Vec::new();
@@ -246,7 +253,7 @@ impl SyncSession {
             let hashes = hashes.into_iter().collect();
             s.send(Asked::Payloads { coop, hashes }, message, now, &mut out);
         }
-        s.end_if_idle(&mut out);
+        s.settle(now, &mut out);
         (s, out)
     }
 
@@ -328,7 +335,7 @@ impl SyncSession {
             self.over = true;
             return vec![SyncAction::Violation(v)];
         }
-        self.end_if_idle(&mut out);
+        self.settle(now, &mut out);
         out
     }
 
@@ -354,7 +361,7 @@ impl SyncSession {
             (Some(_), _) => self.synced(coop, &mut out),
             (None, _) => {}
         }
-        self.end_if_idle(&mut out);
+        self.settle(now, &mut out);
         out
     }
 
@@ -391,7 +398,7 @@ impl SyncSession {
             };
             self.send(Asked::Probe { coop, ranges }, message, now, &mut out);
         }
-        self.end_if_idle(&mut out);
+        self.settle(now, &mut out);
         out
     }
 
@@ -479,6 +486,7 @@ impl SyncSession {
         now: Instant,
         out: &mut Vec<SyncAction>,
     ) {
+        let asked: BTreeSet<&CoopId> = asked.iter().collect();
         for (coop, log, seq) in forks {
             let known = self
                 .known
@@ -556,6 +564,7 @@ impl SyncSession {
         self.send(Asked::Summary(coops), message, now, out);
     }
 
+    /// Sends a request, or queues it while [`MAX_IN_FLIGHT`] are out.
     fn send(
         &mut self,
         asked: Asked,
@@ -563,6 +572,10 @@ impl SyncSession {
         now: Instant,
         out: &mut Vec<SyncAction>,
     ) {
+        if self.requests.len() >= MAX_IN_FLIGHT {
+            self.queued.push_back((asked, message));
+            return;
+        }
         let tag = self.next_tag;
         self.next_tag += 1;
         self.requests.insert(
@@ -584,14 +597,22 @@ impl SyncSession {
         }
     }
 
-    /// Ends the session once nothing is in flight, pulled or still to summarize.
-    fn end_if_idle(&mut self, out: &mut Vec<SyncAction>) {
+    /// Sends what waits its turn, then ends the session once nothing is in flight, queued,
+    /// pulled or still to summarize.
+    fn settle(&mut self, now: Instant, out: &mut Vec<SyncAction>) {
+        while self.requests.len() < MAX_IN_FLIGHT
+            && !self.over
+            && let Some((asked, message)) = self.queued.pop_front()
+        {
+            self.send(asked, message, now, out);
+        }
         // The node reports back after storing (`ingested`, `probe`).
         let waiting_for_node = out
             .iter()
             .any(|a| matches!(a, SyncAction::Ingest { .. } | SyncAction::Attach { .. }));
         if !self.over
             && self.requests.is_empty()
+            && self.queued.is_empty()
             && self.pulls.is_empty()
             && self.unsummarized.is_empty()
             && !waiting_for_node

@@ -733,3 +733,61 @@ fn a_fork_no_node_has_seen_both_sides_of_is_found_by_probing_and_stops_both() {
     assert_eq!(one.version_vector(), other.version_vector());
     assert_eq!(one.records(), other.records());
 }
+
+#[test]
+fn a_session_keeps_a_bounded_number_of_requests_in_flight() {
+    let now = std::time::Instant::now();
+    let coops: Vec<CoopId> = (0..100u8).map(|i| CoopId(Hash([i; 32]))).collect();
+    let log = LogId {
+        author: member(1).public(),
+        device: DeviceId(1),
+    };
+    let remote = VersionVector::from_heads([(log, 5)]);
+    let summary: Vec<(CoopId, Hash)> = coops.iter().map(|c| (*c, Hash([0; 32]))).collect();
+    let (mut s, actions) = SyncSession::start(summary.clone(), now);
+    let [SyncAction::Send { tag, .. }] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    let answer = differing_vectors(&summary, coops.iter().map(|c| (c, &remote)), |_| Vec::new());
+    let nothing = |_: &CoopId| Some(VersionVector::default());
+    let mut in_flight: Vec<(RequestTag, CoopId)> = Vec::new();
+    let mut wanted = std::collections::BTreeSet::new();
+    let mut todo = s.on_answer(*tag, answer, now, nothing);
+    loop {
+        for a in std::mem::take(&mut todo) {
+            match a {
+                SyncAction::Send {
+                    tag,
+                    message: SyncMessage::Want { coop, .. },
+                } => {
+                    wanted.insert(coop);
+                    in_flight.push((tag, coop));
+                }
+                SyncAction::Ingest { coop, .. } => {
+                    // A batch that brings nothing: that co-op's pull ends.
+                    todo.extend(s.ingested(coop, Some(VersionVector::default()), now));
+                }
+                _ => {}
+            }
+        }
+        assert!(in_flight.len() <= MAX_IN_FLIGHT, "{}", in_flight.len());
+        if !todo.is_empty() {
+            continue;
+        }
+        let Some((tag, coop)) = in_flight.pop() else {
+            break;
+        };
+        let empty = SyncMessage::Entries {
+            coop,
+            entries: Vec::new(),
+            more: false,
+        };
+        todo = s.on_answer(tag, empty, now, nothing);
+    }
+    assert_eq!(
+        wanted.len(),
+        coops.len(),
+        "every co-op was asked for in turn"
+    );
+    assert!(s.is_over());
+}

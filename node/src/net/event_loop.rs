@@ -421,11 +421,14 @@ impl EventLoop {
             )) => {
                 tracing::debug!(%peer, %error, "sync request failed");
                 if let Some((peer, tag)) = self.requests.remove(&request_id) {
-                    // An answer that cannot be read (over its limit, not a sync message) is
-                    // the peer's doing, like any other broken answer; a timeout or a closed
-                    // link only ends the session.
+                    // An answer that cannot be read (over its limit, not a sync message: the
+                    // codec says `InvalidData`) is the peer's doing, like any other broken
+                    // answer; a timeout, a closed link or a stream refused only ends the
+                    // session.
                     let actions = match error {
-                        request_response::OutboundFailure::Io(e) => {
+                        request_response::OutboundFailure::Io(e)
+                            if e.kind() == std::io::ErrorKind::InvalidData =>
+                        {
                             vec![SyncAction::Violation(SyncViolation::Unreadable(
                                 e.to_string(),
                             ))]
