@@ -43,6 +43,7 @@ impl Client {
 
     fn unreachable(&self, e: &reqwest::Error) -> Failure {
         Failure {
+            api_code: None,
             message: format!("the node's API at {} is not reachable: {}", self.base, root(e)),
             hint: Some(
                 "start the node with `minga up` (same --data-dir), or point at it with --api HOST:PORT"
@@ -98,6 +99,7 @@ impl Client {
     ) -> Result<Value, Failure> {
         let resp = self.send(method, path, body, timeout).await?;
         resp.json().await.map_err(|e| Failure {
+            api_code: None,
             message: format!("the node answered something that is not JSON: {}", root(&e)),
             hint: Some("is --api pointing at a minga node?".into()),
             code: exit::UNREACHABLE,
@@ -112,6 +114,49 @@ impl Client {
     /// POST JSON.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, Failure> {
         self.json(Method::POST, path, Some(body)).await
+    }
+
+    /// POSTs a command that may need the co-op key. If the node answers that it does not hold
+    /// it and this data directory keeps it encrypted, the key is brought in for this one
+    /// command: its passphrase asked, the key handed to the node, the command sent again, and
+    /// the node told to forget the key, whatever the command's outcome.
+    pub async fn post_as_coop(
+        &self,
+        home: &Home,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, Failure> {
+        match self.post(path, body).await {
+            Err(f)
+                if f.api_code.as_deref() == Some("coop_key_needed")
+                    && home.coop_key_protected()? =>
+            {
+                let Some(key) = home.coop_key()? else {
+                    return Err(f);
+                };
+                self.with_coop_key(&key, || self.post(path, body)).await
+            }
+            other => other,
+        }
+    }
+
+    /// Runs `f` while the node holds `key` (the co-op key), then has it forget the key.
+    pub async fn with_coop_key<F, Fut>(
+        &self,
+        key: &minga_protocol::CoopSecret,
+        f: F,
+    ) -> Result<Value, Failure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Value, Failure>>,
+    {
+        let pem = serde_json::json!({ "key": key.0.to_pkcs8_pem() });
+        self.json(Method::PUT, "/v1/coop/key", Some(&pem)).await?;
+        let result = f().await;
+        let forgot = self.json(Method::DELETE, "/v1/coop/key", None).await;
+        let v = result?;
+        forgot?;
+        Ok(v)
     }
 
     /// GET raw bytes.
@@ -164,6 +209,7 @@ fn api_failure(status: StatusCode, text: &str) -> Failure {
         _ => exit::USER_ERROR,
     };
     Failure {
+        api_code: field("code"),
         message,
         hint: field("hint"),
         code,

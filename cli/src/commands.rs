@@ -427,7 +427,7 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
             show::plan(&v, out);
             Ok(())
         }
-        Command::Member(m) => member(api, m).await,
+        Command::Member(m) => member(api, home, m).await,
         Command::Device(d) => {
             let (path, key, out, done) = match d {
                 Device::Add { key, out } => ("/v1/devices", key, out, "device linked; link"),
@@ -452,7 +452,7 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
         Command::Verify(a) => verify::online(api, &a).await,
         Command::Export(e) => transfer::export(api, e).await,
         Command::Import(a) => transfer::import(api, a).await,
-        Command::Init { .. } | Command::Up(_) => Ok(()),
+        Command::Init { .. } | Command::Up(_) | Command::Key(_) => Ok(()),
     }
 }
 
@@ -525,7 +525,7 @@ async fn answer(api: &Client, a: AnswerArgs, decision: &str) -> Result<(), Failu
     Ok(())
 }
 
-async fn member(api: &Client, m: Member) -> Result<(), Failure> {
+async fn member(api: &Client, home: &crate::home::Home, m: Member) -> Result<(), Failure> {
     match m {
         Member::Add {
             key,
@@ -534,7 +534,8 @@ async fn member(api: &Client, m: Member) -> Result<(), Failure> {
             out,
         } => {
             let v = api
-                .post(
+                .post_as_coop(
+                    home,
                     "/v1/members",
                     &json!({ "key": key, "role": role, "expires": expires }),
                 )
@@ -547,7 +548,8 @@ async fn member(api: &Client, m: Member) -> Result<(), Failure> {
         }
         Member::Revoke { key, reason, out } => {
             let v = api
-                .post(
+                .post_as_coop(
+                    home,
                     "/v1/members/revoke",
                     &json!({ "key": key, "reason": reason }),
                 )
@@ -629,20 +631,39 @@ async fn coop(api: &Client, home: &crate::home::Home, c: Coop) -> Result<(), Fai
 /// signed the rotation with the old key, then it replaces it. The old key is deleted: after a
 /// rotation it can only do harm.
 async fn rotate(api: &Client, home: &crate::home::Home) -> Result<(), Failure> {
-    if home.coop_key()?.is_none() {
+    let current = home.path("coop.key");
+    if !current.exists() {
         return Err(Failure::user(
             "this data directory keeps no coop.key",
             "run it with --data-dir of the node that keeps the co-op key",
         ));
     }
+    // A protected key is brought in for the rotation, and the new one is kept under the same
+    // passphrase.
+    let unlocked = if home.coop_key_protected()? {
+        let phrase = crate::passphrase::ask("passphrase for coop.key", false)?;
+        let old = minga_protocol::SecretKey::load_with(&current, Some(phrase.as_bytes()))
+            .map_err(|e| Failure::user(e.to_string(), "try again"))?;
+        Some((minga_protocol::CoopSecret(old), phrase))
+    } else {
+        None
+    };
     let next = home.path("coop.key.next");
     let _ = std::fs::remove_file(&next);
     let key = minga_protocol::SecretKey::generate()
         .map_err(|e| Failure::user(e.to_string(), "check the system's randomness"))?;
-    key.save(&next)
+    let phrase = unlocked.as_ref().map(|(_, p)| p.as_bytes());
+    key.save_with(&next, phrase)
         .map_err(|e| Failure::user(e.to_string(), "check the data directory's permissions"))?;
     let body = json!({ "new_key": key.to_pkcs8_pem() });
-    let v = match api.post("/v1/coop/rotate", &body).await {
+    let rotated = match &unlocked {
+        Some((old, _)) => {
+            api.with_coop_key(old, || api.post("/v1/coop/rotate", &body))
+                .await
+        }
+        None => api.post("/v1/coop/rotate", &body).await,
+    };
+    let v = match rotated {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_file(&next);

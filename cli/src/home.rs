@@ -184,7 +184,7 @@ impl Home {
     fn load_or_create(&self, name: &str) -> Result<SecretKey, Failure> {
         let path = self.path(name);
         if path.exists() {
-            return SecretKey::load(&path).map_err(key_failure(&path));
+            return crate::passphrase::load_key(&path, name);
         }
         let key = SecretKey::generate().map_err(key_failure(&path))?;
         key.save(&path).map_err(key_failure(&path))?;
@@ -263,20 +263,33 @@ impl Home {
         }
     }
 
-    /// The co-op key, if it is kept here (the founding node, or one it was brought to).
+    /// The co-op key, if it is kept here (the founding node, or one it was brought to),
+    /// asking for its passphrase if it is encrypted.
     pub fn coop_key(&self) -> Result<Option<CoopSecret>, Failure> {
         let path = self.path("coop.key");
         if !path.exists() {
             return Ok(None);
         }
-        SecretKey::load(&path)
-            .map(|k| Some(CoopSecret(k)))
-            .map_err(|e| {
-                Failure::user(
-                    format!("cannot read the co-op key {}: {e}", path.display()),
-                    "check the file's permissions, or restore it from your offline copy",
-                )
-            })
+        crate::passphrase::load_key(&path, "coop.key").map(|k| Some(CoopSecret(k)))
+    }
+
+    /// The co-op key for a node to hold while it runs: only one kept in clear. An encrypted
+    /// one stays on disk; the commands that need it bring it in for a moment
+    /// (`Client::with_coop_key`).
+    pub fn coop_key_for_node(&self) -> Result<Option<CoopSecret>, Failure> {
+        if self.coop_key_protected()? {
+            return Ok(None);
+        }
+        self.coop_key()
+    }
+
+    /// Whether `coop.key` is here and encrypted with a passphrase.
+    pub fn coop_key_protected(&self) -> Result<bool, Failure> {
+        let path = self.path("coop.key");
+        if !path.exists() {
+            return Ok(false);
+        }
+        SecretKey::file_is_encrypted(&path).map_err(key_failure(&path))
     }
 
     /// The co-op founded here, if any.

@@ -14,6 +14,8 @@ macro_rules! outln {
 mod client;
 mod commands;
 mod home;
+mod keys;
+mod passphrase;
 mod show;
 mod transfer;
 mod up;
@@ -129,6 +131,9 @@ enum Command {
     Status(Output),
     /// Print records as they appear or change, and the matches new ones create, until Ctrl-C.
     Watch(Output),
+    /// Encrypt a key file with a passphrase, or take it off.
+    #[command(subcommand)]
+    Key(keys::KeyCmd),
     /// Verify a pledge, acceptance or delivery: a bundle FILE offline, or a record ID via the node.
     Verify(verify::VerifyArgs),
     /// Export a commitment's bundle, a record's automerge document, or offers and needs as CSV.
@@ -151,11 +156,14 @@ pub(crate) struct Failure {
     pub message: String,
     pub hint: Option<String>,
     pub code: u8,
+    /// The API's error code, when the node refused (`refused`, `coop_key_needed`, …).
+    pub api_code: Option<String>,
 }
 
 impl Failure {
     pub(crate) fn user(message: impl Into<String>, hint: impl Into<String>) -> Failure {
         Failure {
+            api_code: None,
             message: message.into(),
             hint: Some(hint.into()),
             code: exit::USER_ERROR,
@@ -183,6 +191,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Init { coop } => init(&home, coop.as_deref()),
         Command::Up(args) => up::run(&home, args),
+        Command::Key(cmd) => keys::run(&home, cmd),
         Command::Verify(args) if args.is_offline() => verify::offline(&args),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -208,8 +217,11 @@ fn init(home: &home::Home, coop: Option<&str>) -> Result<(), Failure> {
             outln!("co-op       {} {}", g.coop_id(), g.value().name);
             outln!();
             outln!(
-                "The co-op key is in {}: keep a copy offline.",
+                "The co-op key is in {}: whoever holds it controls the co-op.",
                 home.path("coop.key").display()
+            );
+            outln!(
+                "Protect it with a passphrase (`minga key protect coop`) and keep a copy offline."
             );
             outln!(
                 "Other co-ops trust yours with the file {} (`minga coop trust coop.json`).",

@@ -379,6 +379,7 @@ pub async fn watch(api: &Client, out: Output) -> Result<(), Failure> {
     let mut event = String::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Failure {
+            api_code: None,
             message: format!("the event stream broke: {e}"),
             hint: Some("is the node still running?".into()),
             code: crate::exit::UNREACHABLE,

@@ -138,7 +138,7 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
                 token,
                 member: Some(member.clone()),
                 coop,
-                coop_key: home.coop_key()?,
+                coop_key: home.coop_key_for_node()?,
             },
             async move {
                 let _ = api_stopping.await;

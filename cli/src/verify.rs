@@ -92,6 +92,7 @@ fn check(bytes: &[u8], shown: &str, args: &VerifyArgs) -> Result<(), Failure> {
         );
     }
     Err(Failure {
+        api_code: None,
         message: format!("INVALID: {shown}: {outcome}"),
         hint: Some("do not rely on this commitment; ask its signer for a fresh export".into()),
         code: exit::INVALID,

@@ -10,7 +10,7 @@ use minga_protocol::{
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::input::{DeviceInput, MemberInput, RevokeInput, RotateInput, req, time};
+use super::input::{CoopKeyInput, DeviceInput, MemberInput, RevokeInput, RotateInput, req, time};
 use super::{Body, Shared, output};
 
 pub(super) async fn status(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
@@ -202,9 +202,10 @@ impl Issuer {
 /// The co-op key this node holds, if it is the one in force.
 fn coop_key(s: &Shared, m: &Membership) -> Result<CoopSecret, ApiError> {
     let key = s.coop_key().ok_or_else(|| {
-        ApiError::refused(
+        ApiError::coop_key_needed(
             "only the co-op key may do this, and this node does not hold it",
-            "run it on the node that keeps coop.key (the founding node), or bring the key there",
+            "run it with --data-dir of the node that keeps coop.key (it asks for the passphrase \
+             of a protected one), or bring the key there",
         )
     })?;
     if let Some(n) = m.rotation_conflict() {
@@ -451,11 +452,38 @@ pub(super) async fn rotate(
     let signed = issuer.sign(&s, rotation)?;
     let number = signed.value().number;
     let entry = issuer.write(&s, coop, Record::Rotation(signed)).await?;
-    s.set_coop_key(new.clone());
+    s.set_coop_key(Some(new.clone()));
     let (status, Json(mut out)) = created(&entry, coop);
     out["number"] = json!(number);
     out["coop_key"] = json!(new.public().to_string());
     Ok((status, Json(out)))
+}
+
+/// The co-op key, brought in by a client for the commands that follow (an encrypted
+/// `coop.key` is never held by a running node otherwise); it must be the key in force.
+pub(super) async fn bring_coop_key(
+    State(s): State<Shared>,
+    Body(input): Body<CoopKeyInput>,
+) -> Result<Json<Value>, ApiError> {
+    let (coop, _) = s.home().await?;
+    let m = s.node.membership(coop).await?;
+    let key = minga_protocol::SecretKey::from_pkcs8_pem(&input.key, "key")
+        .map(CoopSecret)
+        .map_err(|e| ApiError::bad(e.to_string(), "send the key as PKCS#8 PEM"))?;
+    if key.public() != m.current_coop_key() {
+        return Err(ApiError::bad(
+            "that is not the co-op key in force",
+            "bring the current coop.key",
+        ));
+    }
+    s.set_coop_key(Some(key));
+    Ok(Json(json!({ "held": true })))
+}
+
+/// Forgets the co-op key (brought in, or loaded at start).
+pub(super) async fn drop_coop_key(State(s): State<Shared>) -> Json<Value> {
+    s.set_coop_key(None);
+    Json(json!({ "held": false }))
 }
 
 /// Links another device of this node's member: the device's own key (from its `minga init`)

@@ -50,6 +50,17 @@ impl ApiError {
         }
     }
 
+    /// The command needs the co-op key, which this node does not hold (it is kept encrypted,
+    /// or elsewhere): a client that keeps it may bring it in (`PUT /v1/coop/key`) and retry.
+    pub fn coop_key_needed(message: impl Into<String>, hint: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code: "coop_key_needed",
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
     /// A field that did not parse.
     pub fn field(name: &str, e: impl std::fmt::Display) -> ApiError {
         ApiError::bad(

@@ -277,6 +277,14 @@ pub struct RotateInput {
     pub new_key: String,
 }
 
+/// `PUT /v1/coop/key`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoopKeyInput {
+    /// The co-op key in force, PKCS#8 PEM (in clear: the client decrypted it).
+    pub key: String,
+}
+
 /// `POST /v1/import`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

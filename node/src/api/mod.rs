@@ -22,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, St
 use axum::http::{HeaderMap, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use minga_protocol::{CoopId, DeviceId, MemberSecret, MembershipError, Role, Timestamp};
 use tokio::sync::watch;
 
@@ -126,6 +126,10 @@ fn router(state: Shared) -> Router {
         .route("/v1/members", get(admin::members).post(admin::add_member))
         .route("/v1/members/revoke", post(admin::revoke))
         .route("/v1/coop/rotate", post(admin::rotate))
+        .route(
+            "/v1/coop/key",
+            put(admin::bring_coop_key).delete(admin::drop_coop_key),
+        )
         .route("/v1/devices", post(admin::add_device))
         .route("/v1/devices/revoke", post(admin::revoke_device))
         .route("/v1/events", get(events::events))
@@ -240,9 +244,9 @@ impl ApiState {
         self.coop_key.lock().ok()?.clone()
     }
 
-    fn set_coop_key(&self, key: minga_protocol::CoopSecret) {
+    fn set_coop_key(&self, key: Option<minga_protocol::CoopSecret>) {
         if let Ok(mut k) = self.coop_key.lock() {
-            *k = Some(key);
+            *k = key;
         }
     }
 

@@ -1,0 +1,134 @@
+//! Key files protected by a passphrase, as a co-op would use them: `minga key protect`, a node
+//! that starts with an encrypted member key, and a co-op key brought in only for the command
+//! that needs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// `minga` with this data directory and passphrase file.
+fn minga(dir: &Path, phrase_file: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_minga"));
+    c.arg("--data-dir")
+        .arg(dir)
+        .env("MINGA_PASSPHRASE_FILE", phrase_file)
+        .env_remove("MINGA_API")
+        .env_remove("MINGA_DATA_DIR");
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Starts `minga up` on loopback and waits until it is ready.
+fn up(dir: &Path, phrase_file: &Path) -> Child {
+    let mut child = minga(dir, phrase_file)
+        .args([
+            "up",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::sync_channel(64);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.starts_with("press Ctrl-C") => return child,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("minga up did not become ready: {e}");
+            }
+        }
+    }
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[test]
+fn protected_keys_run_a_node_and_the_coop_key_comes_in_only_when_needed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let phrase = tmp.path().join("phrase");
+    std::fs::write(&phrase, "ni un paso atras, compañeras\n").unwrap();
+    let out = run(minga(&dir, &phrase).args(["init", "--coop", "Protegida"]));
+    assert!(out.status.success(), "{}", text(&out));
+    for which in ["member", "coop"] {
+        let out = run(minga(&dir, &phrase).args(["key", "protect", which]));
+        assert!(out.status.success(), "{}", text(&out));
+        let file = std::fs::read_to_string(dir.join(format!("{which}.key"))).unwrap();
+        assert!(file.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    }
+    let again = run(minga(&dir, &phrase).args(["key", "protect", "coop"]));
+    assert!(!again.status.success(), "already protected");
+
+    // The node starts: the member key opens with the passphrase from the file.
+    let node = up(&dir, &phrase);
+    // Certifying an admin needs the co-op key, which the running node does not hold: the
+    // CLI brings it in for that one command.
+    let other = tmp.path().join("other");
+    let out = run(minga(&other, &phrase).arg("init"));
+    assert!(out.status.success(), "{}", text(&out));
+    let member = text(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("member key  ").map(str::to_string))
+        .expect("init names the member key");
+    let wrong = tmp.path().join("wrong");
+    std::fs::write(&wrong, "not the passphrase\n").unwrap();
+    let refused = run(minga(&dir, &wrong).args(["member", "add", &member, "--role", "admin"]));
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("passphrase does not open"),
+        "{}",
+        text(&refused)
+    );
+    let added = run(minga(&dir, &phrase).args(["member", "add", &member, "--role", "admin"]));
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(text(&added).contains("co-op key"), "{}", text(&added));
+    // And the node let go of it: the next such command asks for the passphrase again (and
+    // with a wrong one, fails).
+    let third = run(minga(tmp.path().join("third").as_path(), &phrase).arg("init"));
+    let third_key = text(&third)
+        .lines()
+        .find_map(|l| l.strip_prefix("member key  ").map(str::to_string))
+        .unwrap();
+    let again = run(minga(&dir, &wrong).args(["member", "add", &third_key, "--role", "admin"]));
+    assert!(
+        text(&again).contains("passphrase does not open"),
+        "{}",
+        text(&again)
+    );
+    stop(node);
+}
