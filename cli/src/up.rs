@@ -124,10 +124,13 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
         })?;
         let bound = listener.local_addr().map_err(|e| Failure::user(e.to_string(), "try again"))?;
         let node = Node::start(config, &key).await.map_err(|e| {
-            Failure::user(
-                e.to_string(),
-                "is another minga running on this data directory or port? try --listen /ip4/127.0.0.1/tcp/0",
-            )
+            let hint = match e {
+                minga_node::NodeError::Store(minga_node::store::StoreError::NewerFormat { .. }) => {
+                    "install the newer minga again (its data is untouched), or start from a backup this version made"
+                }
+                _ => "is another minga running on this data directory or port? try --listen /ip4/127.0.0.1/tcp/0",
+            };
+            Failure::user(e.to_string(), hint)
         })?;
         home.write_api_addr(bound)?;
         let (stop_api, api_stopping) = tokio::sync::oneshot::channel::<()>();

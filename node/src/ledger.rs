@@ -99,6 +99,10 @@ impl From<&Equivocation> for Equivocated {
 /// (the key ends with the entry's hash; the value is empty).
 const MISSING_VIEW: &[u8] = b"missing/";
 
+fn missing_key(coop: &CoopId, hash: &EntryHash) -> Vec<u8> {
+    [MISSING_VIEW, coop.as_bytes().as_slice(), hash.as_bytes()].concat()
+}
+
 /// View-key prefix of the compact record views a node loads at start.
 pub const RECORD_VIEW: &[u8] = b"view/";
 
@@ -370,12 +374,7 @@ impl LedgerStore for StagedStore {
     }
 
     fn set_missing(&mut self, hash: EntryHash, missing: bool) {
-        let key = [
-            MISSING_VIEW,
-            self.coop.as_bytes().as_slice(),
-            hash.as_bytes(),
-        ]
-        .concat();
+        let key = missing_key(&self.coop, &hash);
         self.marks.insert(key, missing.then(Vec::new));
     }
 
@@ -762,6 +761,38 @@ impl CoopLedger {
         self.view_changes.extend(changes);
         Ok(())
     }
+}
+
+/// The `missing/` marks of every entry a store holds as a header whose record is not
+/// withdrawn: what a store written before those marks existed (format 0) needs listed, so
+/// their payloads are fetched (see `upgrade`). Reads every entry once.
+pub(crate) fn missing_payload_marks(
+    store: &dyn Store,
+) -> Result<Vec<crate::store::Pair>, StoreError> {
+    let mut marks = Vec::new();
+    for g in store.geneses()? {
+        for (log, head, _) in store.log_heads(&g.coop)? {
+            for seq in 1..=head {
+                let Some(bytes) = store.entry(&g.coop, &log, seq)? else {
+                    continue;
+                };
+                // One that does not decode is left for validation to report, as before.
+                let Ok(e) = Entry::decode(&bytes) else {
+                    continue;
+                };
+                if e.payload.is_some() || e.header.payload_len == 0 {
+                    continue;
+                }
+                let withdrawn = store
+                    .record(&g.coop, &e.record_id())?
+                    .is_none_or(|s| s.pruned);
+                if !withdrawn {
+                    marks.push((missing_key(&g.coop, &e.hash()), Vec::new()));
+                }
+            }
+        }
+    }
+    Ok(marks)
 }
 
 /// Rebuilds the membership state from the statements kept under [`MEMBERSHIP_VIEW`].

@@ -14,6 +14,7 @@ mod ledger;
 pub mod matching;
 mod net;
 pub mod store;
+pub mod upgrade;
 mod view_codec;
 mod views;
 

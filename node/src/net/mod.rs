@@ -306,6 +306,8 @@ impl Node {
         let t0 = std::time::Instant::now();
         let sled = Arc::new(SledStore::open(&config.data_dir.join("store"))?);
         let store: Arc<dyn Store> = sled.clone();
+        // Before anything reads it: a newer format is refused, an older one brought up to date.
+        crate::upgrade::upgrade(store.as_ref())?;
         let opened = t0.elapsed();
         let mut ledgers = BTreeMap::new();
         for l in CoopLedger::open_all(store.clone())? {

@@ -23,6 +23,16 @@ pub enum StoreError {
     /// The backend failed (disk full, permissions, corruption it detected).
     #[error("storage: {0}")]
     Backend(String),
+    /// The data directory was written by a newer minga, in a format this one does not read.
+    #[error(
+        "the data directory is in store format {found}, written by a newer minga; this one reads up to format {understood}"
+    )]
+    NewerFormat {
+        /// The directory's format.
+        found: u32,
+        /// The newest format this version reads.
+        understood: u32,
+    },
     /// A stored value does not decode: the data directory is damaged or from a newer version.
     #[error("stored value under {key} is damaged: {reason}")]
     Corrupt {

@@ -1,0 +1,97 @@
+//! The data directory's format version, and the steps that bring an older one up to date.
+//!
+//! The store keeps the format it was last written in under the view key `meta/format` (a u32,
+//! big-endian). A node opening a store:
+//!
+//! - that is empty, stamps it with [`FORMAT`];
+//! - that is newer than [`FORMAT`], refuses it ([`StoreError::NewerFormat`]) and touches
+//!   nothing: an older minga must not half-understand a newer directory;
+//! - that is older, runs each step from its version to [`FORMAT`] in order. A step writes what
+//!   it changes and the new version number in one atomic commit, so a crash leaves the store
+//!   either before the step or after it, never between: the next start runs it again, or
+//!   goes on from the next.
+//!
+//! A store without the key was written before versions existed (main until December 2026):
+//! format 0. `node/tests/fixtures/format0` is one, and `node/tests/upgrade.rs` opens it.
+//!
+//! | format | what changed |
+//! |---|---|
+//! | 0 | (unversioned) |
+//! | 1 | the entries held as headers whose payloads are still to fetch are listed under `missing/`, so they are asked for after a restart; the step lists those a format-0 store holds |
+
+use crate::store::{Store, StoreError, WriteBatch};
+
+/// The format this version writes.
+pub const FORMAT: u32 = 1;
+
+/// Where the format version is kept.
+const FORMAT_VIEW: &[u8] = b"meta/format";
+
+/// What opening did to the format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upgraded {
+    /// A new, empty store: stamped with [`FORMAT`].
+    Created,
+    /// Already at [`FORMAT`].
+    Current,
+    /// Brought from this format up to [`FORMAT`].
+    From(u32),
+}
+
+/// The format a store is in: `None` for an empty store, 0 for one written before versions.
+pub fn format_of(store: &dyn Store) -> Result<Option<u32>, StoreError> {
+    if let Some(v) = store.view(FORMAT_VIEW)? {
+        let bytes: [u8; 4] = v.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+            key: "meta/format".into(),
+            reason: "the format version is not 4 bytes",
+        })?;
+        return Ok(Some(u32::from_be_bytes(bytes)));
+    }
+    let empty = store.geneses()?.is_empty()
+        && store.peers()?.is_empty()
+        && store.views(b"").next().is_none();
+    Ok((!empty).then_some(0))
+}
+
+/// Checks the store's format and brings an older one up to [`FORMAT`] (see the module docs).
+pub fn upgrade(store: &dyn Store) -> Result<Upgraded, StoreError> {
+    let Some(found) = format_of(store)? else {
+        store.commit(&stamp(FORMAT))?;
+        return Ok(Upgraded::Created);
+    };
+    if found > FORMAT {
+        return Err(StoreError::NewerFormat {
+            found,
+            understood: FORMAT,
+        });
+    }
+    if found == FORMAT {
+        return Ok(Upgraded::Current);
+    }
+    for from in found..FORMAT {
+        let mut batch = step(store, from)?;
+        let mut bump = stamp(from + 1);
+        batch.views.append(&mut bump.views);
+        store.commit(&batch)?;
+        tracing::info!(from, to = from + 1, "data directory upgraded");
+    }
+    Ok(Upgraded::From(found))
+}
+
+fn stamp(format: u32) -> WriteBatch {
+    WriteBatch {
+        views: vec![(FORMAT_VIEW.to_vec(), format.to_be_bytes().to_vec())],
+        ..WriteBatch::default()
+    }
+}
+
+/// What the step from format `from` to `from + 1` writes.
+fn step(store: &dyn Store, from: u32) -> Result<WriteBatch, StoreError> {
+    match from {
+        0 => Ok(WriteBatch {
+            views: crate::ledger::missing_payload_marks(store)?,
+            ..WriteBatch::default()
+        }),
+        _ => Ok(WriteBatch::default()),
+    }
+}

@@ -1,0 +1,150 @@
+//! The data directory's format: a new store is stamped, a newer one refused untouched, an
+//! older one brought up to date (and the committed format-0 directory, written by main before
+//! versions existed, opens with everything in it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use minga_node::store::{MemoryStore, StoreError, WriteBatch};
+use minga_node::upgrade::{FORMAT, Upgraded, format_of, upgrade};
+use minga_node::{CoopLedger, Store};
+use minga_protocol::*;
+
+const T0: Timestamp = Timestamp(1_793_491_200_000);
+
+#[test]
+fn a_new_store_is_stamped_and_a_newer_one_refused_untouched() {
+    let store = MemoryStore::default();
+    assert_eq!(format_of(&store).unwrap(), None);
+    assert_eq!(upgrade(&store).unwrap(), Upgraded::Created);
+    assert_eq!(format_of(&store).unwrap(), Some(FORMAT));
+    assert_eq!(upgrade(&store).unwrap(), Upgraded::Current);
+    let newer = FORMAT + 1;
+    store
+        .commit(&WriteBatch {
+            views: vec![(b"meta/format".to_vec(), newer.to_be_bytes().to_vec())],
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    let err = upgrade(&store).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerFormat { found, understood } if found == newer && understood == FORMAT),
+        "{err}"
+    );
+    assert_eq!(format_of(&store).unwrap(), Some(newer), "left as it was");
+}
+
+/// A co-op where a coordinator withdrew the founder's offer and was then revoked from before
+/// the withdrawal: the offer is back, held as a header whose payload is missing.
+fn voided_withdrawal(store: Arc<dyn Store>) -> (CoopLedger, RecordId) {
+    let coop_key = CoopSecret::from_seed(&[1; 32]);
+    let founder = MemberSecret::from_seed(&[2; 32]);
+    let coord = MemberSecret::from_seed(&[3; 32]);
+    let genesis = found_coop(&coop_key, "Actualizada", &founder, T0).unwrap();
+    let mut source = MemoryLedger::new(Membership::new(genesis.clone()));
+    let cert = Signed::sign(
+        Certificate {
+            signer: coop_key.public(),
+            coop: genesis.coop_id(),
+            subject: coord.public(),
+            role: Role::Coordinator,
+            issued: T0,
+            expires: None,
+            parent: None,
+        },
+        &coop_key.0,
+    )
+    .unwrap();
+    source
+        .write(&coop_key, DeviceId(1), None, &Record::Certificate(cert), T0)
+        .unwrap();
+    let offer = Record::Offer(Offer::new(
+        "Chairs",
+        "food/grain/rice".parse().unwrap(),
+        "4 kg".parse().unwrap(),
+    ));
+    let o = source
+        .write(&founder, DeviceId(2), None, &offer, T0)
+        .unwrap();
+    let prune = source
+        .prune(&coord, DeviceId(3), o.record_id(), T0)
+        .unwrap();
+    let revocation = Signed::sign(
+        Revocation {
+            signer: coop_key.public(),
+            coop: genesis.coop_id(),
+            subject: coord.public(),
+            cutoffs: vec![Cutoff {
+                device: DeviceId(3),
+                last_valid: 0,
+            }],
+            issued: T0,
+            reason: None,
+        },
+        &coop_key.0,
+    )
+    .unwrap();
+    let revoked = source
+        .write(
+            &coop_key,
+            DeviceId(1),
+            None,
+            &Record::Revocation(revocation),
+            T0,
+        )
+        .unwrap();
+    // The node holds the withdrawal before the revocation, as gossip may bring them.
+    let mut l = CoopLedger::open(store, genesis).unwrap();
+    // (The source's own log no longer holds the withdrawal: the revocation cut it.)
+    let others: Vec<Entry> = source
+        .all_entries()
+        .into_iter()
+        .filter(|e| e.hash() != revoked.hash())
+        .collect();
+    for batch in [others, vec![prune], vec![revoked]] {
+        let report = l.ingest(batch).unwrap();
+        assert!(
+            report.rejected.is_empty() && report.ignored.is_empty(),
+            "{report:?}"
+        );
+    }
+    (l, o.record_id())
+}
+
+#[test]
+fn the_step_from_format_0_lists_the_payloads_a_store_is_missing() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    upgrade(store.as_ref()).unwrap();
+    let (l, offer) = voided_withdrawal(store.clone());
+    assert_eq!(l.ledger().missing_payloads().len(), 1);
+    assert!(l.ledger().record(&offer).is_none(), "a header only");
+    let genesis = l.genesis().clone();
+    drop(l);
+    // As format 0 left it: no marks, no version.
+    let gone: Vec<Vec<u8>> = store
+        .views(b"")
+        .map(|p| p.unwrap().0)
+        .filter(|k| k.starts_with(b"missing/") || k.starts_with(b"meta/"))
+        .collect();
+    assert_eq!(gone.len(), 2);
+    store
+        .commit(&WriteBatch {
+            removed_views: gone,
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    assert_eq!(format_of(store.as_ref()).unwrap(), Some(0));
+    assert!(
+        CoopLedger::open(store.clone(), genesis.clone())
+            .unwrap()
+            .ledger()
+            .missing_payloads()
+            .is_empty(),
+        "format 0 forgot what it misses"
+    );
+    assert_eq!(upgrade(store.as_ref()).unwrap(), Upgraded::From(0));
+    assert_eq!(format_of(store.as_ref()).unwrap(), Some(FORMAT));
+    let l = CoopLedger::open(store, genesis).unwrap();
+    assert_eq!(l.ledger().missing_payloads().len(), 1);
+}
