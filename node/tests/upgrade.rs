@@ -4,11 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::path::Path;
 use std::sync::Arc;
 
 use minga_node::store::{MemoryStore, StoreError, WriteBatch};
 use minga_node::upgrade::{FORMAT, Upgraded, format_of, upgrade};
-use minga_node::{CoopLedger, Store};
+use minga_node::{CoopLedger, SledStore, Store};
 use minga_protocol::*;
 
 const T0: Timestamp = Timestamp(1_793_491_200_000);
@@ -147,4 +148,60 @@ fn the_step_from_format_0_lists_the_payloads_a_store_is_missing() {
     assert_eq!(format_of(store.as_ref()).unwrap(), Some(FORMAT));
     let l = CoopLedger::open(store, genesis).unwrap();
     assert_eq!(l.ledger().missing_payloads().len(), 1);
+}
+
+/// Copies a directory tree.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_committed_format_0_directory_opens_with_everything_in_it() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format0");
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture, dir.path());
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
+    assert_eq!(format_of(store.as_ref()).unwrap(), Some(0));
+    assert_eq!(upgrade(store.as_ref()).unwrap(), Upgraded::From(0));
+    let ledgers = CoopLedger::open_all(store.clone()).unwrap();
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture.parent().unwrap().join("format0.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ledgers.len(), 1);
+    let l = &ledgers[0];
+    assert_eq!(l.coop().to_string(), expected["coop"].as_str().unwrap());
+    let titles: std::collections::BTreeSet<String> = l
+        .ledger()
+        .records()
+        .values()
+        .filter_map(|r| match r {
+            Record::Offer(o) => Some(o.title.clone()),
+            Record::Need(n) => Some(n.title.clone()),
+            _ => None,
+        })
+        .collect();
+    let want: std::collections::BTreeSet<String> = expected["titles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(titles, want);
+    assert_eq!(
+        l.ledger().version_vector().total(),
+        expected["entries"].as_u64().unwrap()
+    );
+    let (views, damaged) = minga_node::load_views(store.as_ref()).unwrap();
+    assert_eq!(damaged, 0);
+    assert!(views.len() >= want.len());
 }
