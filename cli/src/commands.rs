@@ -452,7 +452,8 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
         Command::Verify(a) => verify::online(api, &a).await,
         Command::Export(e) => transfer::export(api, e).await,
         Command::Import(a) => transfer::import(api, a).await,
-        Command::Init { .. } | Command::Up(_) | Command::Key(_) => Ok(()),
+        Command::Backup { file } => crate::backup::backup(api, home, &file).await,
+        Command::Init { .. } | Command::Up(_) | Command::Key(_) | Command::Restore { .. } => Ok(()),
     }
 }
 

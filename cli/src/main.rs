@@ -11,6 +11,7 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::out::line(format_args!($($arg)*)) };
 }
 
+mod backup;
 mod client;
 mod commands;
 mod home;
@@ -131,6 +132,16 @@ enum Command {
     Status(Output),
     /// Print records as they appear or change, and the matches new ones create, until Ctrl-C.
     Watch(Output),
+    /// Write a backup of the running node (store and keys), encrypted with a passphrase.
+    Backup {
+        /// The backup file to create (an age file).
+        file: PathBuf,
+    },
+    /// Bring a node back from a backup into a new data directory, with a new device id.
+    Restore {
+        /// The backup file `minga backup` wrote.
+        file: PathBuf,
+    },
     /// Encrypt a key file with a passphrase, or take it off.
     #[command(subcommand)]
     Key(keys::KeyCmd),
@@ -192,6 +203,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Init { coop } => init(&home, coop.as_deref()),
         Command::Up(args) => up::run(&home, args),
         Command::Key(cmd) => keys::run(&home, cmd),
+        Command::Restore { file } => backup::restore(&home, &file),
         Command::Verify(args) if args.is_offline() => verify::offline(&args),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -142,6 +142,7 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
                 member: Some(member.clone()),
                 coop,
                 coop_key: home.coop_key_for_node()?,
+                snapshots: Some(home.dir.clone()),
             },
             async move {
                 let _ = api_stopping.await;

@@ -7,6 +7,7 @@
 //! [`minga_protocol::validate`], so every node accepts the same entries.
 
 pub mod api;
+pub mod backup;
 mod config;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

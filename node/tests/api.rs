@@ -79,6 +79,7 @@ async fn served_with(member: Option<LocalMember>, token: &str) -> Served {
         member,
         coop: None,
         coop_key: None,
+        snapshots: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, node.clone(), api, async move {

@@ -459,6 +459,26 @@ pub(super) async fn rotate(
     Ok((status, Json(out)))
 }
 
+/// Writes a snapshot of the store into the data directory, for `minga backup` on the same
+/// machine to encrypt with the keys and then delete: every write acknowledged before this
+/// request is in it.
+pub(super) async fn backup(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let Some(dir) = s.config.snapshots.clone() else {
+        return Err(ApiError::refused(
+            "this node's API takes no backups",
+            "run `minga backup` with --data-dir of the node",
+        ));
+    };
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let path = dir.join(format!("snapshot-{stamp}.part"));
+    let pairs = s.node.backup(path.clone()).await?;
+    Ok(Json(
+        json!({ "snapshot": path.display().to_string(), "pairs": pairs }),
+    ))
+}
+
 /// The co-op key, brought in by a client for the commands that follow (an encrypted
 /// `coop.key` is never held by a running node otherwise); it must be the key in force.
 pub(super) async fn bring_coop_key(

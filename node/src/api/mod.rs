@@ -61,6 +61,9 @@ pub struct ApiConfig {
     /// The co-op key, on the node that holds it: it signs what only the co-op key may
     /// (certifying and revoking admins, rotating itself).
     pub coop_key: Option<minga_protocol::CoopSecret>,
+    /// Where `POST /v1/backup` writes the store's snapshot (the data directory); `None`: no
+    /// backups through this API.
+    pub snapshots: Option<std::path::PathBuf>,
 }
 
 struct ApiState {
@@ -126,6 +129,7 @@ fn router(state: Shared) -> Router {
         .route("/v1/members", get(admin::members).post(admin::add_member))
         .route("/v1/members/revoke", post(admin::revoke))
         .route("/v1/coop/rotate", post(admin::rotate))
+        .route("/v1/backup", post(admin::backup))
         .route(
             "/v1/coop/key",
             put(admin::bring_coop_key).delete(admin::drop_coop_key),

@@ -344,6 +344,9 @@ impl EventLoop {
                 let _ = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes);
                 let _ = reply.send(());
             }
+            Command::Backup { path, reply } => {
+                let _ = reply.send(self.snapshot(&path));
+            }
             Command::SyncNow { reply } => {
                 self.sync_all();
                 let _ = reply.send(());
@@ -554,6 +557,35 @@ impl EventLoop {
                 Err(e) => tracing::error!(error = %e, "could not store entries that waited"),
             }
         }
+    }
+
+    /// Writes the store to a new owner-only file: see [`super::NodeHandle::backup`].
+    fn snapshot(&self, path: &std::path::Path) -> Result<u64, NodeError> {
+        use std::io::Write;
+        let fail = |e: crate::backup::BackupError| {
+            NodeError::Store(crate::store::StoreError::Backend(e.to_string()))
+        };
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(path).map_err(|e| {
+            NodeError::Store(crate::store::StoreError::Backend(format!(
+                "{}: {e}",
+                path.display()
+            )))
+        })?;
+        let mut w = crate::backup::Writer::new(std::io::BufWriter::new(file)).map_err(fail)?;
+        let pairs = w.store(self.store.as_ref()).map_err(fail)?;
+        let mut out = w.finish().map_err(fail)?;
+        out.flush()
+            .and_then(|()| out.get_ref().sync_all())
+            .map_err(|e| NodeError::Store(crate::store::StoreError::Backend(e.to_string())))?;
+        tracing::info!(pairs, path = %path.display(), "store snapshot written");
+        Ok(pairs)
     }
 
     /// Timers: connections silent for [`SILENCE`] are closed (the link is dead, and `peers`

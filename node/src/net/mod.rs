@@ -276,6 +276,10 @@ enum Command {
         bytes: Vec<u8>,
         reply: oneshot::Sender<()>,
     },
+    Backup {
+        path: std::path::PathBuf,
+        reply: oneshot::Sender<Result<u64, NodeError>>,
+    },
     SyncNow {
         reply: oneshot::Sender<()>,
     },
@@ -632,6 +636,14 @@ impl NodeHandle {
     pub async fn script_sync(&self, script: SyncScript) -> Result<(), NodeError> {
         self.ask(|reply| Command::ScriptSync { script, reply })
             .await
+    }
+
+    /// Writes a snapshot of the store to a new file at `path` (a [`crate::backup`] stream of
+    /// store pairs) and returns how many pairs it holds. Every write acknowledged before this
+    /// call is in it: the event loop, which makes every write, takes the snapshot between two
+    /// of them. It blocks the node while it copies (about as long as reading the store once).
+    pub async fn backup(&self, path: std::path::PathBuf) -> Result<u64, NodeError> {
+        self.ask(|reply| Command::Backup { path, reply }).await?
     }
 
     /// Stops the node: closes connections and flushes the store.

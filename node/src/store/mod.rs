@@ -173,6 +173,10 @@ pub trait Store: Send + Sync + 'static {
     fn views(&self, prefix: &[u8]) -> Pairs<'_>;
     /// Remembered peer addresses.
     fn peers(&self) -> Result<Vec<String>, StoreError>;
+    /// Every key and value held, in key order: what a backup copies.
+    fn dump(&self) -> Pairs<'_>;
+    /// Writes pairs a backup copied, atomically and durably (restoring into an empty store).
+    fn restore(&self, pairs: Vec<Pair>) -> Result<(), StoreError>;
     /// Deletes everything held of a co-op, atomically: its genesis, entries, heads, records,
     /// and the views under each of `view_prefixes`.
     fn forget_coop(&self, coop: &CoopId, view_prefixes: &[Vec<u8>]) -> Result<(), StoreError>;
@@ -390,6 +394,14 @@ fn decode_record_id(k: &[u8]) -> Result<RecordId, StoreError> {
 }
 
 impl<K: KeyValue> Store for K {
+    fn dump(&self) -> Pairs<'_> {
+        self.scan(b"")
+    }
+
+    fn restore(&self, pairs: Vec<Pair>) -> Result<(), StoreError> {
+        self.apply(pairs, Vec::new())
+    }
+
     fn commit(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());

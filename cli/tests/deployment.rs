@@ -1,6 +1,6 @@
-//! Key files protected by a passphrase, as a co-op would use them: `minga key protect`, a node
-//! that starts with an encrypted member key, and a co-op key brought in only for the command
-//! that needs it.
+//! Running a node for real, as a co-op would: key files protected by a passphrase (`minga key
+//! protect`, a node that starts with an encrypted member key, a co-op key brought in only for
+//! the command that needs it), and a backup of a running node restored on another machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -131,4 +131,95 @@ fn protected_keys_run_a_node_and_the_coop_key_comes_in_only_when_needed() {
         text(&again)
     );
     stop(node);
+}
+
+#[test]
+fn a_backup_of_a_running_node_restores_elsewhere_with_a_new_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let phrase = tmp.path().join("phrase");
+    std::fs::write(&phrase, "la tierra para quien la trabaja\n").unwrap();
+    let out = run(minga(&dir, &phrase).args(["init", "--coop", "Respaldada"]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        run(minga(&dir, &phrase).args(["key", "protect", "coop"]))
+            .status
+            .success()
+    );
+    let node = up(&dir, &phrase);
+    let titles = ["Tables", "Chairs", "Sacks of rice"];
+    for t in titles {
+        let out = run(minga(&dir, &phrase).args([
+            "offer",
+            "add",
+            "--title",
+            t,
+            "--category",
+            "food/grain/rice",
+            "--quantity",
+            "3 kg",
+            "-q",
+        ]));
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let file = tmp.path().join("respaldo.age");
+    let out = run(minga(&dir, &phrase).arg("backup").arg(&file));
+    assert!(out.status.success(), "{}", text(&out));
+    stop(node);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"));
+    assert!(
+        !bytes.windows(6).any(|w| w == b"Chairs"),
+        "nothing readable without the passphrase"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("snapshot-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the snapshot is deleted");
+
+    // Another machine: a wrong passphrase restores nothing.
+    let wrong = tmp.path().join("wrong");
+    std::fs::write(&wrong, "otra cosa\n").unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    let refused = run(minga(&elsewhere, &wrong).arg("restore").arg(&file));
+    assert!(!refused.status.success());
+    assert!(!elsewhere.join("store").exists());
+    let restored = run(minga(&elsewhere, &phrase).arg("restore").arg(&file));
+    assert!(restored.status.success(), "{}", text(&restored));
+    let old_device = std::fs::read_to_string(dir.join("device")).unwrap();
+    let new_device = std::fs::read_to_string(elsewhere.join("device")).unwrap();
+    assert_ne!(
+        old_device, new_device,
+        "a new device id: never the old logs"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("coop.key")).unwrap(),
+        std::fs::read(elsewhere.join("coop.key")).unwrap(),
+        "the co-op key comes back as it was, still encrypted"
+    );
+    let node = up(&elsewhere, &phrase);
+    let listed = run(minga(&elsewhere, &phrase).args(["list", "--json"]));
+    let listed = text(&listed);
+    for t in titles {
+        assert!(listed.contains(t), "{t} missing: {listed}");
+    }
+    // The restored node writes, as its new device.
+    let out = run(minga(&elsewhere, &phrase).args([
+        "offer",
+        "add",
+        "--title",
+        "After the move",
+        "--category",
+        "food/grain/rice",
+        "--quantity",
+        "1 kg",
+        "-q",
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    stop(node);
+    // A restore never overwrites a node.
+    let again = run(minga(&elsewhere, &phrase).arg("restore").arg(&file));
+    assert!(!again.status.success());
 }
