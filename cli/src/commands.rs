@@ -453,7 +453,11 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
         Command::Export(e) => transfer::export(api, e).await,
         Command::Import(a) => transfer::import(api, a).await,
         Command::Backup { file } => crate::backup::backup(api, home, &file).await,
-        Command::Init { .. } | Command::Up(_) | Command::Key(_) | Command::Restore { .. } => Ok(()),
+        Command::Init { .. }
+        | Command::Up(_)
+        | Command::Key(_)
+        | Command::Restore { .. }
+        | Command::Service(_) => Ok(()),
     }
 }
 

@@ -17,6 +17,7 @@ mod commands;
 mod home;
 mod keys;
 mod passphrase;
+mod service;
 mod show;
 mod transfer;
 mod up;
@@ -142,6 +143,9 @@ enum Command {
         /// The backup file `minga backup` wrote.
         file: PathBuf,
     },
+    /// Run the node as a systemd service: print its unit, or install it.
+    #[command(subcommand)]
+    Service(service::ServiceCmd),
     /// Encrypt a key file with a passphrase, or take it off.
     #[command(subcommand)]
     Key(keys::KeyCmd),
@@ -203,6 +207,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Init { coop } => init(&home, coop.as_deref()),
         Command::Up(args) => up::run(&home, args),
         Command::Key(cmd) => keys::run(&home, cmd),
+        Command::Service(cmd) => service::service(cmd),
         Command::Restore { file } => backup::restore(&home, &file),
         Command::Verify(args) if args.is_offline() => verify::offline(&args),
         command => {

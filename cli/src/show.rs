@@ -310,6 +310,9 @@ pub fn status(v: &Value, out: Output) {
         return json_out(v);
     }
     outln!("node        {}", s(v, "node"));
+    if let Some(state) = crate::service::state() {
+        outln!("service     {state} ({})", crate::service::UNIT);
+    }
     outln!("member      {}", s(v, "member"));
     match v.get("coop").and_then(Value::as_str) {
         Some(c) => outln!("co-op       {c} ({})", s(v, "role")),

@@ -223,3 +223,70 @@ fn a_backup_of_a_running_node_restores_elsewhere_with_a_new_device() {
     let again = run(minga(&elsewhere, &phrase).arg("restore").arg(&file));
     assert!(!again.status.success());
 }
+
+/// The unit `minga service unit` prints for this machine's user and a state directory.
+fn unit_for(state: &Path) -> String {
+    let user = Command::new("id").arg("-un").output().unwrap();
+    let user = String::from_utf8(user.stdout).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_minga"))
+        .args(["service", "unit", "--user", user.trim(), "--state"])
+        .arg(state)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_service_unit_verifies_and_its_command_line_runs_the_node_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let unit = unit_for(&state);
+    let path = tmp.path().join("minga.service");
+    std::fs::write(&path, &unit).unwrap();
+    // These machines do not run systemd as init; its analyzer still checks the unit.
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze is needed for this test (apt install systemd)");
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert!(unit.contains("Restart=on-failure"));
+    // The unit's own command line, run the way systemd would (twice: a restart keeps the
+    // node's identity and data).
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let argv: Vec<&str> = exec.split_whitespace().collect();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
+            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0"])
+            .env_remove("MINGA_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut id = None;
+        for line in lines {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("minga node ") {
+                id = Some(rest.to_string());
+            }
+            if line.starts_with("press Ctrl-C") {
+                break;
+            }
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        assert!(child.wait().unwrap().success(), "stops cleanly on SIGTERM");
+        ids.push(id.expect("the node printed its id"));
+    }
+    assert_eq!(ids[0], ids[1]);
+    assert!(state.join("store").exists());
+}
