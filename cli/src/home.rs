@@ -47,6 +47,8 @@ pub fn default_data_dir() -> Result<PathBuf, Failure> {
 pub struct Config {
     /// The co-op this node writes for, when its member belongs to several.
     pub coop: Option<String>,
+    /// What the node logs, as a `RUST_LOG` filter (`RUST_LOG` itself wins).
+    pub log: Option<String>,
     /// Networking.
     #[serde(default)]
     pub network: NetworkConfig,
@@ -91,6 +93,10 @@ const CONFIG_TEMPLATE: &str = r#"# minga node configuration. Every setting is sh
 # The co-op this node writes for. Only needed when this node's member belongs to several
 # co-ops; otherwise it is the co-op founded here, or the one that certified the member.
 # coop = "<co-op id>"
+
+# What the node logs to standard error (the journal, as a service): error, warn, info, debug,
+# or a filter per module as RUST_LOG takes it. The RUST_LOG variable wins over this.
+# log = "warn,libp2p_kad=error"
 
 [network]
 # Addresses to listen on (TCP and QUIC).

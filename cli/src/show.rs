@@ -330,6 +330,21 @@ pub fn status(v: &Value, out: Output) {
         "peers       {}",
         v.get("peers").and_then(Value::as_u64).unwrap_or(0)
     );
+    if let Some(bytes) = v.get("store_bytes").and_then(Value::as_u64) {
+        let free = v.get("disk_free_bytes").and_then(Value::as_u64);
+        let low = v.get("disk_low").and_then(Value::as_bool) == Some(true);
+        outln!(
+            "store       {} MiB{}{}",
+            bytes >> 20,
+            free.map(|f| format!(", {} MiB free on its disk", f >> 20))
+                .unwrap_or_default(),
+            if low {
+                " — nearly full: make space"
+            } else {
+                ""
+            }
+        );
+    }
     match v.get("sync_lag_seconds").and_then(Value::as_u64) {
         Some(lag) => outln!("last sync   {lag} s ago"),
         None => outln!("last sync   never"),

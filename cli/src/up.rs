@@ -104,8 +104,11 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
 
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libp2p_kad=error")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    file.log.as_deref().unwrap_or("warn,libp2p_kad=error"),
+                )
+            }),
         )
         .with_writer(std::io::stderr)
         .try_init();

@@ -162,6 +162,11 @@ fn a_backup_of_a_running_node_restores_elsewhere_with_a_new_device() {
         ]));
         assert!(out.status.success(), "{}", text(&out));
     }
+    // The node reports what its store takes and what its disk has left.
+    let status = run(minga(&dir, &phrase).args(["status", "--json"]));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(status["store_bytes"].as_u64().unwrap() > 0, "{status}");
+    assert!(status["disk_free_bytes"].as_u64().is_some(), "{status}");
     let file = tmp.path().join("respaldo.age");
     let out = run(minga(&dir, &phrase).arg("backup").arg(&file));
     assert!(out.status.success(), "{}", text(&out));
@@ -289,4 +294,59 @@ fn the_service_unit_verifies_and_its_command_line_runs_the_node_twice() {
     }
     assert_eq!(ids[0], ids[1]);
     assert!(state.join("store").exists());
+}
+
+#[test]
+fn the_packaged_unit_is_the_one_minga_prints() {
+    let out = Command::new(env!("CARGO_BIN_EXE_minga"))
+        .args(["service", "unit", "--binary", "/usr/bin/minga"])
+        .output()
+        .unwrap();
+    let packaged =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/minga.service"))
+            .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        packaged,
+        "regenerate cli/debian/minga.service with `minga service unit --binary /usr/bin/minga`"
+    );
+}
+
+#[test]
+fn log_verbosity_comes_from_the_config_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let phrase = tmp.path().join("phrase");
+    std::fs::write(&phrase, "unused\n").unwrap();
+    assert!(run(minga(&dir, &phrase).arg("init")).status.success());
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::write(dir.join("config.toml"), format!("log = \"info\"\n{config}")).unwrap();
+    let mut child = minga(&dir, &phrase)
+        .args([
+            "up",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+        ])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let logged = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        logged.contains("INFO") && logged.contains("node started"),
+        "{logged}"
+    );
 }

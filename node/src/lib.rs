@@ -9,6 +9,7 @@
 pub mod api;
 pub mod backup;
 mod config;
+pub mod disk;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod ledger;

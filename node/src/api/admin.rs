@@ -19,7 +19,12 @@ pub(super) async fn status(State(s): State<Shared>) -> Result<Json<Value>, ApiEr
     let stats = s.node.sync_stats().await?;
     let home = s.home().await.ok();
     let last_synced = stats.values().filter_map(|st| st.last_synced).max();
+    let dir = s.config.snapshots.as_deref();
+    let space = dir.and_then(crate::disk::space);
     Ok(Json(json!({
+        "store_bytes": dir.map(|d| crate::disk::size_of(&d.join("store"))),
+        "disk_free_bytes": space.map(|s| s.free),
+        "disk_low": space.map(|s| s.is_low()),
         "node": s.node.peer_id().to_string(),
         "listen": s.node.listen_addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "member": s.config.member.as_ref().map(|m| m.key.public().to_string()),

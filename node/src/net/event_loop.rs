@@ -37,6 +37,8 @@ const NODE_MAX_PENDING: (usize, usize) = (16_384, 64 * 1024 * 1024);
 /// closed as dead. Not libp2p's failure count: after a failure, ping negotiates a new stream,
 /// which on a dead link fails only after a 10 s timeout, and its first failure is silent.
 const SILENCE: Duration = Duration::from_secs(5);
+/// How often free disk space is checked (a warning is logged each time it is low).
+const DISK_CHECK: Duration = Duration::from_secs(600);
 
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
@@ -66,6 +68,10 @@ pub(super) struct EventLoop {
     pub(super) script: Option<super::SyncScript>,
     /// When each connection last answered a ping (or opened), with its peer.
     last_pong: HashMap<ConnectionId, (PeerId, Instant)>,
+    /// The data directory, whose file system is watched for space.
+    data_dir: std::path::PathBuf,
+    /// When free disk space was last checked.
+    disk_checked: Option<Instant>,
 }
 
 impl EventLoop {
@@ -109,6 +115,8 @@ impl EventLoop {
             policy,
             known: KnownPeers::from_stored(&stored, Instant::now()),
             last_pong: HashMap::new(),
+            data_dir: config.data_dir.clone(),
+            disk_checked: None,
             #[cfg(feature = "test-utils")]
             script: None,
         }
@@ -592,6 +600,20 @@ impl EventLoop {
     /// should say so), requests past their deadline end, lost peers are dialled again.
     fn housekeeping(&mut self) {
         let now = Instant::now();
+        if self
+            .disk_checked
+            .is_none_or(|t| now.duration_since(t) >= DISK_CHECK)
+        {
+            self.disk_checked = Some(now);
+            if let Some(space) = crate::disk::space(&self.data_dir).filter(|s| s.is_low()) {
+                tracing::warn!(
+                    free_mib = space.free >> 20,
+                    total_mib = space.total >> 20,
+                    dir = %self.data_dir.display(),
+                    "the disk is nearly full: the node stops taking writes when it is; make space"
+                );
+            }
+        }
         let silent: Vec<(ConnectionId, PeerId)> = self
             .last_pong
             .iter()
