@@ -453,6 +453,8 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
         Command::Export(e) => transfer::export(api, e).await,
         Command::Import(a) => transfer::import(api, a).await,
         Command::Backup { file } => crate::backup::backup(api, home, &file).await,
+        // Run before a client is set up (main.rs).
+        Command::Doctor => Ok(()),
         Command::Init { .. }
         | Command::Up(_)
         | Command::Key(_)

@@ -14,6 +14,7 @@ macro_rules! outln {
 mod backup;
 mod client;
 mod commands;
+mod doctor;
 mod home;
 mod keys;
 mod passphrase;
@@ -143,6 +144,8 @@ enum Command {
         /// The backup file `minga backup` wrote.
         file: PathBuf,
     },
+    /// Check what newcomers get wrong (permissions, keys, ports, peers, disk, clock) and say what to do.
+    Doctor,
     /// Run the node as a systemd service: print its unit, or install it.
     #[command(subcommand)]
     Service(service::ServiceCmd),
@@ -218,6 +221,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     Failure::user(format!("cannot start: {e}"), "check the system's limits")
                 })?;
             runtime.block_on(async {
+                if matches!(command, Command::Doctor) {
+                    // Even where no client can be set up: that is one of its findings.
+                    return doctor::doctor(&home, cli.api.as_deref()).await;
+                }
                 let api = client::Client::new(&home, cli.api.as_deref())?;
                 commands::run(&api, &home, command).await
             })

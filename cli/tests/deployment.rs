@@ -350,3 +350,40 @@ fn log_verbosity_comes_from_the_config_file() {
         "{logged}"
     );
 }
+
+#[test]
+fn doctor_names_what_is_wrong_and_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let phrase = tmp.path().join("phrase");
+    std::fs::write(&phrase, "la asamblea decide\n").unwrap();
+    // Nothing here yet.
+    let empty = run(minga(&dir, &phrase).arg("doctor"));
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(text(&empty).contains("holds no node"), "{}", text(&empty));
+    assert!(
+        run(minga(&dir, &phrase).args(["init", "--coop", "Revisada"]))
+            .status
+            .success()
+    );
+    // A founded co-op, its key in clear, the node stopped.
+    let stopped = run(minga(&dir, &phrase).arg("doctor"));
+    let said = text(&stopped);
+    assert_eq!(stopped.status.code(), Some(1), "{said}");
+    assert!(said.contains("coop.key is kept in clear"), "{said}");
+    assert!(said.contains("minga key protect coop"), "{said}");
+    assert!(said.contains("the node is not running"), "{said}");
+    // Fixed: the key protected, the node up. A co-op with no peer is still worth saying.
+    assert!(
+        run(minga(&dir, &phrase).args(["key", "protect", "coop"]))
+            .status
+            .success()
+    );
+    let node = up(&dir, &phrase);
+    let running = run(minga(&dir, &phrase).arg("doctor"));
+    let said = text(&running);
+    assert!(said.contains("ok    coop.key is protected"), "{said}");
+    assert!(said.contains("ok    the node is running"), "{said}");
+    assert!(said.contains("no peer is connected"), "{said}");
+    stop(node);
+}
