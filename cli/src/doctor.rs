@@ -122,21 +122,33 @@ async fn node(api: Option<&Client>, home: &Home) -> Vec<Check> {
             "make space: the node refuses writes once it is full".into(),
         ));
     }
-    // Entries stamped ahead of this machine's clock wait until it reaches them.
-    let waiting: u64 = v
-        .get("coops")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("waiting_entries").and_then(Value::as_u64))
-        .sum();
-    if waiting > 0 {
+    let total = |field: &str| -> u64 {
+        v.get("coops")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get(field).and_then(Value::as_u64))
+            .sum()
+    };
+    // Entries stamped more than ten minutes ahead of this machine's clock wait until it
+    // reaches them: when peers' entries do, this clock is behind.
+    let ahead = total("waiting_ahead_of_clock");
+    if ahead > 0 {
         out.push(Check::Warn(
-            format!("{waiting} entries wait for what they depend on"),
-            "usually they fill in by catch-up; if they stay, check this machine's clock \
-             (timedatectl, or install an NTP client): entries from more than ten minutes \
-             ahead of it wait"
+            format!("{ahead} entries from peers are stamped more than ten minutes ahead of this machine's clock"),
+            "this clock is probably behind: check it (timedatectl) and keep it set (an NTP client)"
                 .into(),
+        ));
+    } else {
+        out.push(Check::Ok(
+            "no entry is waiting on this machine's clock".into(),
+        ));
+    }
+    let waiting = total("waiting_entries");
+    if waiting > ahead {
+        out.push(Check::Warn(
+            format!("{} entries wait for what they depend on", waiting - ahead),
+            "usually catch-up fills them in; if they stay, give the node more peers".into(),
         ));
     }
     out

@@ -131,6 +131,7 @@ pub fn coop(c: &CoopSummary, home: bool) -> Value {
         "equivocations": c.equivocations.len(),
         "waiting_entries": c.waiting.0,
         "missing_payloads": c.missing_payloads,
+        "waiting_ahead_of_clock": c.waiting_ahead,
         "home": home,
     })
 }

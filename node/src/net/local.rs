@@ -36,6 +36,7 @@ impl EventLoop {
                             equivocations: l.equivocations().collect(),
                             waiting: l.ledger().pending_usage(),
                             missing_payloads: l.ledger().missing_payloads().len(),
+                            waiting_ahead: l.ledger().waiting_ahead(),
                         }
                     })
                     .collect();

@@ -90,6 +90,8 @@ pub struct CoopSummary {
     pub waiting: (usize, usize),
     /// Entries held as headers whose payloads are still to fetch.
     pub missing_payloads: usize,
+    /// Entries waiting because they are stamped ahead of this machine's clock.
+    pub waiting_ahead: usize,
 }
 
 /// One record in a listing.

@@ -590,6 +590,17 @@ impl<S: LedgerStore> Ledger<S> {
         self.pending.len()
     }
 
+    /// Entries waiting because they are stamped more than [`crate::MAX_CLOCK_SKEW_MS`] ahead
+    /// of this ledger's clock. Many of them, from several authors, mean this machine's clock
+    /// is behind.
+    pub fn waiting_ahead(&self) -> usize {
+        let limit = self.clock.now().0.saturating_add(crate::MAX_CLOCK_SKEW_MS);
+        self.pending
+            .values()
+            .filter(|e| e.header.timestamp.0 > limit)
+            .count()
+    }
+
     /// Entries waiting, and the payload bytes they hold.
     pub fn pending_usage(&self) -> (usize, usize) {
         (self.pending.len(), self.pending_bytes)
