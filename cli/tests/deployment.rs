@@ -384,7 +384,10 @@ fn doctor_names_what_is_wrong_and_what_to_do() {
     let said = text(&running);
     assert!(said.contains("ok    coop.key is protected"), "{said}");
     assert!(said.contains("ok    the node is running"), "{said}");
-    assert!(said.contains("ok    no entry is waiting on this machine's clock"), "{said}");
+    assert!(
+        said.contains("ok    no entry is waiting on this machine's clock"),
+        "{said}"
+    );
     assert!(said.contains("no peer is connected"), "{said}");
     stop(node);
 }

@@ -623,7 +623,11 @@ fn an_entry_stamped_ahead_of_the_clock_waits_until_the_clock_reaches_it() {
         "never accepted early"
     );
     assert!(c.ledger.retry().is_empty());
-    assert_eq!(c.ledger.waiting_ahead(), 1, "reported as waiting on the clock");
+    assert_eq!(
+        c.ledger.waiting_ahead(),
+        1,
+        "reported as waiting on the clock"
+    );
     clock.set(far);
     assert_eq!(c.ledger.waiting_ahead(), 0);
     assert_eq!(c.ledger.retry(), vec![e.hash()]);
