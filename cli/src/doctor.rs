@@ -122,14 +122,7 @@ async fn node(api: Option<&Client>, home: &Home) -> Vec<Check> {
             "make space: the node refuses writes once it is full".into(),
         ));
     }
-    let total = |field: &str| -> u64 {
-        v.get("coops")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c.get(field).and_then(Value::as_u64))
-            .sum()
-    };
+    let total = |field: &str| crate::show::coops_total(&v, field);
     // Entries stamped more than ten minutes ahead of this machine's clock wait until it
     // reaches them: when peers' entries do, this clock is behind.
     let ahead = total("waiting_ahead_of_clock");

@@ -304,6 +304,17 @@ pub fn members(v: &Value, out: Output) {
     });
 }
 
+/// A number of a status answer's co-ops, summed over them.
+pub fn coops_total(status: &Value, field: &str) -> u64 {
+    status
+        .get("coops")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get(field).and_then(Value::as_u64))
+        .sum()
+}
+
 /// The node's status.
 pub fn status(v: &Value, out: Output) {
     if out.json {
@@ -349,15 +360,7 @@ pub fn status(v: &Value, out: Output) {
         Some(lag) => outln!("last sync   {lag} s ago"),
         None => outln!("last sync   never"),
     }
-    // A number summed over the co-ops.
-    let total = |field: &str| -> u64 {
-        v.get("coops")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c.get(field).and_then(Value::as_u64))
-            .sum()
-    };
+    let total = |field: &str| coops_total(v, field);
     let equivocations = total("equivocations");
     if equivocations > 0 {
         outln!(

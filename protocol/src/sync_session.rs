@@ -634,6 +634,15 @@ fn kind(m: &SyncMessage) -> &'static str {
     }
 }
 
+/// An answer about the co-op asked about, or a violation.
+fn same_coop(expected: CoopId, found: CoopId) -> Result<(), SyncViolation> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(SyncViolation::WrongCoop { expected, found })
+    }
+}
+
 /// Checks entries answering a want: of the co-op wanted, each decoding and within the ranges.
 fn checked_entries(
     coop: CoopId,
@@ -641,12 +650,7 @@ fn checked_entries(
     found: CoopId,
     entries: Vec<Vec<u8>>,
 ) -> Result<Vec<Entry>, SyncViolation> {
-    if found != coop {
-        return Err(SyncViolation::WrongCoop {
-            expected: coop,
-            found,
-        });
-    }
+    same_coop(coop, found)?;
     let mut decoded = Vec::with_capacity(entries.len());
     for bytes in entries {
         let e = Entry::decode(&bytes).map_err(SyncViolation::Malformed)?;
@@ -679,12 +683,7 @@ fn on_proof(
     entries: Vec<Vec<u8>>,
     out: &mut Vec<SyncAction>,
 ) -> Result<(), SyncViolation> {
-    if found != coop {
-        return Err(SyncViolation::WrongCoop {
-            expected: coop,
-            found,
-        });
-    }
+    same_coop(coop, found)?;
     let [first, second] = match <[Vec<u8>; 2]>::try_from(entries) {
         Ok(pair) => pair,
         Err(none) if none.is_empty() => return Ok(()),
@@ -714,12 +713,7 @@ fn on_payloads(
     entries: Vec<Vec<u8>>,
     out: &mut Vec<SyncAction>,
 ) -> Result<(), SyncViolation> {
-    if found != coop {
-        return Err(SyncViolation::WrongCoop {
-            expected: coop,
-            found,
-        });
-    }
+    same_coop(coop, found)?;
     let mut whole = Vec::with_capacity(entries.len());
     for bytes in entries {
         let e = Entry::decode(&bytes).map_err(SyncViolation::Malformed)?;
