@@ -32,19 +32,15 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// Starts `minga up` on loopback and waits until it is ready.
-fn up(dir: &Path, phrase_file: &Path) -> Child {
-    let mut child = minga(dir, phrase_file)
-        .args([
-            "up",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--api",
-            "127.0.0.1:0",
-        ])
+/// Where a node listens in these tests: loopback, ports the system picks.
+const LOOPBACK: [&str; 4] = ["--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0"];
+
+/// Spawns a `minga up` command line and waits until it says it is ready; returns the node and
+/// the lines it printed until then. Stderr is left as the caller set it.
+fn ready(cmd: &mut Command) -> (Child, Vec<String>) {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -57,23 +53,36 @@ fn up(dir: &Path, phrase_file: &Path) -> Child {
             }
         }
     });
+    let mut said = Vec::new();
     loop {
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.starts_with("press Ctrl-C") => return child,
-            Ok(_) => {}
+            Ok(line) if line.starts_with("press Ctrl-C") => return (child, said),
+            Ok(line) => said.push(line),
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("minga up did not become ready: {e}");
+                panic!("minga up did not become ready: {e}; it said {said:?}");
             }
         }
     }
 }
 
-fn stop(mut child: Child) {
+/// Starts `minga up` on loopback and waits until it is ready.
+fn up(dir: &Path, phrase_file: &Path) -> Child {
+    let mut cmd = minga(dir, phrase_file);
+    cmd.arg("up").args(LOOPBACK).stderr(Stdio::null());
+    ready(&mut cmd).0
+}
+
+/// Stops a node the way systemd does, with SIGTERM.
+fn terminate(child: &Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
+}
+
+fn stop(mut child: Child) {
+    terminate(&child);
     let _ = child.wait();
 }
 
@@ -242,58 +251,117 @@ fn unit_for(state: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[test]
-fn the_service_unit_verifies_and_its_command_line_runs_the_node_twice() {
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let unit = unit_for(&state);
-    let path = tmp.path().join("minga.service");
-    std::fs::write(&path, &unit).unwrap();
+/// Checks a unit file with systemd's analyzer, then runs its `ExecStart=` command line the way
+/// systemd would, as its `User=` when `as_user` (root only), and stops it with SIGTERM: twice,
+/// since a restart must keep the node's identity and data. Returns the unit's text.
+fn verify_and_run_twice(unit_file: &Path, as_user: bool) -> String {
+    let unit = std::fs::read_to_string(unit_file).unwrap();
     // These machines do not run systemd as init; its analyzer still checks the unit.
     let verify = Command::new("systemd-analyze")
         .arg("verify")
-        .arg(&path)
+        .arg(unit_file)
         .output()
         .expect("systemd-analyze is needed for this test (apt install systemd)");
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(unit.contains("Restart=on-failure"));
-    // The unit's own command line, run the way systemd would (twice: a restart keeps the
-    // node's identity and data).
-    let exec = unit
-        .lines()
-        .find_map(|l| l.strip_prefix("ExecStart="))
-        .expect("an ExecStart line");
+    let setting = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("the unit sets {key}"))
+            .to_string()
+    };
+    let exec = setting("ExecStart");
     let argv: Vec<&str> = exec.split_whitespace().collect();
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let mut child = Command::new(argv[0])
-            .args(&argv[1..])
-            .args(["--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0"])
+        let mut cmd = if as_user {
+            // setpriv execs the binary itself (runuser would stay as its parent), so the signal
+            // reaches the node as systemd's would.
+            let user = setting("User");
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={user}"))
+                .arg(format!("--regid={}", setting("Group")))
+                .arg("--init-groups")
+                .args(&argv);
+            c
+        } else {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        cmd.args(LOOPBACK)
             .env_remove("MINGA_DATA_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut id = None;
-        for line in lines {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("minga node ") {
-                id = Some(rest.to_string());
-            }
-            if line.starts_with("press Ctrl-C") {
-                break;
-            }
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
+            .env_remove("MINGA_API")
+            .stderr(Stdio::null());
+        let (mut child, said) = ready(&mut cmd);
+        terminate(&child);
         assert!(child.wait().unwrap().success(), "stops cleanly on SIGTERM");
-        ids.push(id.expect("the node printed its id"));
+        let id = said.iter().find_map(|l| l.strip_prefix("minga node "));
+        ids.push(id.expect("the node printed its id").to_string());
     }
-    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0], ids[1], "a restart keeps the node's identity");
+    unit
+}
+
+#[test]
+fn the_service_unit_verifies_and_its_command_line_runs_the_node_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let path = tmp.path().join("minga.service");
+    std::fs::write(&path, unit_for(&state)).unwrap();
+    verify_and_run_twice(&path, false);
     assert!(state.join("store").exists());
+}
+
+/// The Debian package as installed on this machine (`.ci/package` builds and installs it):
+/// its user exists, its unit verifies, and the unit's command line runs `/usr/bin/minga` as that
+/// user on the state directory systemd would make, twice.
+#[test]
+#[ignore = "needs root and the minga package installed; .ci/package runs it"]
+fn the_installed_package_runs_its_unit_as_its_own_user() {
+    let unit_file = Path::new("/usr/lib/systemd/system/minga.service");
+    assert!(
+        unit_file.exists(),
+        "install the package first: .ci/package builds and installs it"
+    );
+    let user = run(Command::new("getent").args(["passwd", "minga"]));
+    assert!(user.status.success(), "the package made no minga user");
+    assert!(
+        text(&user).contains("nologin"),
+        "the minga user cannot log in: {}",
+        text(&user)
+    );
+    // What systemd's StateDirectory= does before the first start.
+    let state = Path::new("/var/lib/minga");
+    let made = run(Command::new("install")
+        .args(["-d", "-o", "minga", "-g", "minga", "-m", "700"])
+        .arg(state));
+    assert!(made.status.success(), "{}", text(&made));
+    let unit = verify_and_run_twice(unit_file, true);
+    assert!(unit.contains("ExecStart=/usr/bin/minga --data-dir /var/lib/minga up"));
+    // Everything the node wrote belongs to its user, the directory and the keys to it alone.
+    let foreign = run(Command::new("find")
+        .arg(state)
+        .args(["-not", "-user", "minga"]));
+    assert!(foreign.status.success());
+    assert_eq!(
+        text(&foreign),
+        "",
+        "files the node wrote that minga does not own"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for private in [
+        state.to_path_buf(),
+        state.join("member.key"),
+        state.join("coop.key"),
+    ] {
+        let Ok(meta) = std::fs::metadata(&private) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is open to others", private.display());
+    }
+    assert!(state.join("store").exists() && state.join("member.key").exists());
 }
 
 #[test]
@@ -321,28 +389,13 @@ fn log_verbosity_comes_from_the_config_file() {
     assert!(run(minga(&dir, &phrase).arg("init")).status.success());
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     std::fs::write(dir.join("config.toml"), format!("log = \"info\"\n{config}")).unwrap();
-    let mut child = minga(&dir, &phrase)
-        .args([
-            "up",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--api",
-            "127.0.0.1:0",
-        ])
+    let mut cmd = minga(&dir, &phrase);
+    cmd.arg("up")
+        .args(LOOPBACK)
         .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        if line.unwrap().starts_with("press Ctrl-C") {
-            break;
-        }
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+        .stderr(Stdio::piped());
+    let (child, _) = ready(&mut cmd);
+    terminate(&child);
     let out = child.wait_with_output().unwrap();
     let logged = String::from_utf8_lossy(&out.stderr);
     assert!(
