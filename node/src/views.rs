@@ -174,6 +174,39 @@ impl RecordView {
                 v.refers_to = Some(Box::new(c.pledge));
                 v.issued = Some(c.issued);
             }
+            // A fund's statements: each refers to what it is about, so a fund's books are
+            // gathered by following references from the fund down.
+            Record::Fund(f) => {
+                let f = f.value();
+                v.title = Some(f.name.clone());
+                v.issued = Some(f.issued);
+            }
+            Record::Loan(l) => {
+                let l = l.value();
+                v.title = Some(l.project.clone());
+                v.refers_to = Some(Box::new(l.fund));
+                v.quantity = Some(l.amount);
+                v.issued = Some(l.issued);
+            }
+            Record::Approval(a) => {
+                v.refers_to = Some(Box::new(a.value().loan));
+                v.issued = Some(a.value().issued);
+            }
+            Record::Transfer(t) => {
+                let t = t.value();
+                v.refers_to = Some(Box::new(t.loan.unwrap_or(t.fund)));
+                v.quantity = Some(t.amount);
+                v.issued = Some(t.issued);
+            }
+            Record::Report(r) => {
+                v.refers_to = Some(Box::new(r.value().loan));
+                v.quantity = Some(r.value().surplus);
+                v.issued = Some(r.value().issued);
+            }
+            Record::Confirmation(c) => {
+                v.refers_to = Some(Box::new(c.value().transfer));
+                v.issued = Some(c.value().issued);
+            }
             Record::Certificate(_)
             | Record::Revocation(_)
             | Record::Rotation(_)
@@ -219,7 +252,8 @@ pub struct Query {
     pub urgency: Option<Urgency>,
     /// Only records with one of these statuses (any, when empty).
     pub statuses: Vec<Status>,
-    /// Leave out membership statements (certificates, revocations, rotations).
+    /// Leave out membership statements (certificates, revocations, rotations) and funds'
+    /// statements, which have listings of their own.
     pub no_membership: bool,
     /// Include withdrawn and expired records (left out by default).
     pub all: bool,
@@ -567,7 +601,7 @@ impl Views {
         let mut out: Vec<(&RecordView, Option<Status>)> = candidates
             .filter_map(|k| self.at(k))
             .filter(|v| q.kind.is_none_or(|k| v.kind == k))
-            .filter(|v| !(q.no_membership && v.kind.is_membership()))
+            .filter(|v| !(q.no_membership && (v.kind.is_membership() || v.kind.is_fund())))
             .filter(|v| q.coop.is_none_or(|c| v.coop == c))
             .filter(|v| {
                 q.category.as_ref().is_none_or(|c| {

@@ -15,6 +15,7 @@
 mod canonical;
 mod coop;
 mod entry;
+pub mod fund;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod hash;

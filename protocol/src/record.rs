@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 
 use crate::canonical::{CanonError, Signed};
 use crate::coop::Rotation;
+use crate::fund::{Approval, Confirmation, Fund, Loan, Report, Transfer};
 use crate::ids::CoopId;
 use crate::keys::PublicKey;
 use crate::membership::{Certificate, Device, Revocation, Role};
@@ -59,13 +60,25 @@ pub enum RecordKind {
     Cancellation,
     /// A member's other device.
     Device,
+    /// A revolving fund.
+    Fund,
+    /// A loan proposed to a fund.
+    Loan,
+    /// A steward's decision on a loan.
+    Approval,
+    /// Money into or out of a fund.
+    Transfer,
+    /// A borrower's period report.
+    Report,
+    /// The receiving side's confirmation of a transfer.
+    Confirmation,
 }
 
 impl RecordKind {
     /// Every kind.
     ///
     /// Stored views name a kind by its index here: new kinds go at the end.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 17] = [
         RecordKind::Offer,
         RecordKind::Need,
         RecordKind::Pledge,
@@ -77,6 +90,12 @@ impl RecordKind {
         RecordKind::Rotation,
         RecordKind::Cancellation,
         RecordKind::Device,
+        RecordKind::Fund,
+        RecordKind::Loan,
+        RecordKind::Approval,
+        RecordKind::Transfer,
+        RecordKind::Report,
+        RecordKind::Confirmation,
     ];
 
     /// The name stored in documents.
@@ -93,6 +112,12 @@ impl RecordKind {
             RecordKind::Rotation => "rotation",
             RecordKind::Cancellation => "cancellation",
             RecordKind::Device => "device",
+            RecordKind::Fund => "fund",
+            RecordKind::Loan => "loan",
+            RecordKind::Approval => "approval",
+            RecordKind::Transfer => "transfer",
+            RecordKind::Report => "report",
+            RecordKind::Confirmation => "confirmation",
         }
     }
 
@@ -110,7 +135,27 @@ impl RecordKind {
             // from where it was written (see `Membership`), so the entry needs no more.
             RecordKind::Revocation => Role::Member,
             RecordKind::Profile | RecordKind::Certificate | RecordKind::Rotation => Role::Admin,
+            // Founding a fund and deciding on its loans are for a co-op's admins; the
+            // bookkeeping (proposals, transfers, reports, confirmations) for its coordinators.
+            RecordKind::Fund | RecordKind::Approval => Role::Admin,
+            RecordKind::Loan
+            | RecordKind::Transfer
+            | RecordKind::Report
+            | RecordKind::Confirmation => Role::Coordinator,
         }
+    }
+
+    /// Whether records of this kind are a fund's statements.
+    pub fn is_fund(self) -> bool {
+        matches!(
+            self,
+            RecordKind::Fund
+                | RecordKind::Loan
+                | RecordKind::Approval
+                | RecordKind::Transfer
+                | RecordKind::Report
+                | RecordKind::Confirmation
+        )
     }
 
     /// Whether records of this kind are membership statements, which decide who may write.
@@ -250,6 +295,18 @@ pub enum Record {
     Cancellation(Signed<Cancellation>),
     /// A member's other device.
     Device(Signed<Device>),
+    /// A revolving fund.
+    Fund(Signed<Fund>),
+    /// A loan proposal.
+    Loan(Signed<Loan>),
+    /// A steward's decision.
+    Approval(Signed<Approval>),
+    /// A transfer of money.
+    Transfer(Signed<Transfer>),
+    /// A period report.
+    Report(Signed<Report>),
+    /// A transfer's confirmation.
+    Confirmation(Signed<Confirmation>),
 }
 
 /// Why a document is not a valid record.
@@ -309,6 +366,12 @@ impl Record {
             Record::Rotation(_) => RecordKind::Rotation,
             Record::Cancellation(_) => RecordKind::Cancellation,
             Record::Device(_) => RecordKind::Device,
+            Record::Fund(_) => RecordKind::Fund,
+            Record::Loan(_) => RecordKind::Loan,
+            Record::Approval(_) => RecordKind::Approval,
+            Record::Transfer(_) => RecordKind::Transfer,
+            Record::Report(_) => RecordKind::Report,
+            Record::Confirmation(_) => RecordKind::Confirmation,
         }
     }
 
@@ -323,6 +386,12 @@ impl Record {
             Record::Rotation(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Cancellation(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Device(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Fund(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Loan(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Approval(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Transfer(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Report(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Confirmation(s) => Some((s.value().signer, Some(s.value().coop))),
             _ => None,
         }
     }
@@ -368,6 +437,12 @@ impl Record {
             Record::Rotation(st) => f = statement_fields(self.kind(), st),
             Record::Cancellation(st) => f = statement_fields(self.kind(), st),
             Record::Device(st) => f = statement_fields(self.kind(), st),
+            Record::Fund(st) => f = statement_fields(self.kind(), st),
+            Record::Loan(st) => f = statement_fields(self.kind(), st),
+            Record::Approval(st) => f = statement_fields(self.kind(), st),
+            Record::Transfer(st) => f = statement_fields(self.kind(), st),
+            Record::Report(st) => f = statement_fields(self.kind(), st),
+            Record::Confirmation(st) => f = statement_fields(self.kind(), st),
         }
         f
     }
@@ -419,6 +494,8 @@ impl Record {
                     reason: "a co-op cancels only its own pledges".into(),
                 })
             }
+            r if r.kind().is_fund() => crate::fund::check(r)
+                .map_err(|(field, reason)| RecordError::BadValue { field, reason }),
             _ => Ok(()),
         }
     }
@@ -481,6 +558,12 @@ impl Record {
             RecordKind::Rotation => Record::Rotation(r.signed()?),
             RecordKind::Cancellation => Record::Cancellation(r.signed()?),
             RecordKind::Device => Record::Device(r.signed()?),
+            RecordKind::Fund => Record::Fund(r.signed()?),
+            RecordKind::Loan => Record::Loan(r.signed()?),
+            RecordKind::Approval => Record::Approval(r.signed()?),
+            RecordKind::Transfer => Record::Transfer(r.signed()?),
+            RecordKind::Report => Record::Report(r.signed()?),
+            RecordKind::Confirmation => Record::Confirmation(r.signed()?),
         };
         r.finish()?;
         record.check()?;

@@ -12,10 +12,12 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::canonical::{Canon, CanonError, Fields, Signed, Statement};
 use crate::coop::{Genesis, Rotation};
+use crate::fund::{Approval, Confirmation, Fund, Loan, Report, Transfer};
 use crate::ids::{CoopId, RecordRef};
 use crate::keys::{PublicKey, Signature};
 use crate::membership::{Certificate, Device, Membership, MembershipError, Role};
 use crate::quantity::Quantity;
+use crate::record::Record;
 use crate::time::Timestamp;
 
 /// A co-op's signed promise to meet (part of) another co-op's need.
@@ -266,7 +268,8 @@ impl SignedPart {
 pub struct Bundle {
     /// Always `minga-bundle/1`.
     pub format: String,
-    /// `pledge`, `acceptance`, `delivery` or `cancellation`.
+    /// The statement's kind: `pledge`, `acceptance`, `delivery`, `cancellation`, or a fund's
+    /// `fund`, `loan`, `approval`, `transfer`, `report` or `confirmation`.
     pub kind: String,
     /// The commitment.
     pub commitment: SignedPart,
@@ -333,78 +336,99 @@ pub enum BundleError {
     Membership(#[from] MembershipError),
 }
 
-/// A commitment of any kind.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Commitment {
-    /// A pledge.
-    Pledge(Signed<Pledge>),
-    /// An acceptance or decline.
-    Acceptance(Signed<Acceptance>),
-    /// A delivery confirmation.
-    Delivery(Signed<Delivery>),
-    /// A pledge taken back by its own co-op.
-    Cancellation(Signed<Cancellation>),
+/// Defines [`Commitment`], one variant per kind of statement a bundle carries, and the
+/// accessors every kind shares, from one list.
+macro_rules! commitments {
+    ($($(#[$doc:meta])* $variant:ident),* $(,)?) => {
+        /// A signed statement of any kind a bundle carries: commitments between co-ops, and
+        /// a revolving fund's statements.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum Commitment {
+            $($(#[$doc])* $variant(Signed<$variant>),)*
+        }
+
+        impl Commitment {
+            /// The kind's name.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Commitment::$variant(_) => $variant::KIND,)*
+                }
+            }
+
+            /// Who signed it.
+            pub fn signer(&self) -> PublicKey {
+                match self {
+                    $(Commitment::$variant(s) => s.value().signer,)*
+                }
+            }
+
+            /// For which co-op.
+            pub fn coop(&self) -> CoopId {
+                match self {
+                    $(Commitment::$variant(s) => s.value().coop,)*
+                }
+            }
+
+            /// When it was signed.
+            pub fn issued(&self) -> Timestamp {
+                match self {
+                    $(Commitment::$variant(s) => s.value().issued,)*
+                }
+            }
+
+            /// The signed bytes and signature.
+            pub fn signed_bytes(&self) -> (&[u8], &Signature) {
+                match self {
+                    $(Commitment::$variant(s) => (s.bytes(), s.signature()),)*
+                }
+            }
+
+            fn part(&self) -> SignedPart {
+                match self {
+                    $(Commitment::$variant(s) => SignedPart::of(s),)*
+                }
+            }
+
+            /// Opens a bundle's statement of the kind it names.
+            fn open(kind: &str, part: &SignedPart) -> Result<Commitment, BundleError> {
+                match kind {
+                    $($variant::KIND => Ok(Commitment::$variant(part.open("commitment")?)),)*
+                    other => Err(BundleError::Format(other.chars().take(40).collect())),
+                }
+            }
+
+            /// The commitment a record carries, if it is of a kind that has bundles.
+            pub fn of_record(record: Record) -> Option<Commitment> {
+                match record {
+                    $(Record::$variant(s) => Some(Commitment::$variant(s)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-impl Commitment {
-    /// The kind's name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Commitment::Pledge(_) => Pledge::KIND,
-            Commitment::Acceptance(_) => Acceptance::KIND,
-            Commitment::Delivery(_) => Delivery::KIND,
-            Commitment::Cancellation(_) => Cancellation::KIND,
-        }
-    }
-
-    /// Who signed it.
-    pub fn signer(&self) -> PublicKey {
-        match self {
-            Commitment::Pledge(s) => s.value().signer,
-            Commitment::Acceptance(s) => s.value().signer,
-            Commitment::Delivery(s) => s.value().signer,
-            Commitment::Cancellation(s) => s.value().signer,
-        }
-    }
-
-    /// For which co-op.
-    pub fn coop(&self) -> CoopId {
-        match self {
-            Commitment::Pledge(s) => s.value().coop,
-            Commitment::Acceptance(s) => s.value().coop,
-            Commitment::Delivery(s) => s.value().coop,
-            Commitment::Cancellation(s) => s.value().coop,
-        }
-    }
-
-    /// When it was signed.
-    pub fn issued(&self) -> Timestamp {
-        match self {
-            Commitment::Pledge(s) => s.value().issued,
-            Commitment::Acceptance(s) => s.value().issued,
-            Commitment::Delivery(s) => s.value().issued,
-            Commitment::Cancellation(s) => s.value().issued,
-        }
-    }
-
-    /// The signed bytes and signature.
-    pub fn signed_bytes(&self) -> (&[u8], &Signature) {
-        match self {
-            Commitment::Pledge(s) => (s.bytes(), s.signature()),
-            Commitment::Acceptance(s) => (s.bytes(), s.signature()),
-            Commitment::Delivery(s) => (s.bytes(), s.signature()),
-            Commitment::Cancellation(s) => (s.bytes(), s.signature()),
-        }
-    }
-
-    fn part(&self) -> SignedPart {
-        match self {
-            Commitment::Pledge(s) => SignedPart::of(s),
-            Commitment::Acceptance(s) => SignedPart::of(s),
-            Commitment::Delivery(s) => SignedPart::of(s),
-            Commitment::Cancellation(s) => SignedPart::of(s),
-        }
-    }
+commitments! {
+    /// A pledge.
+    Pledge,
+    /// An acceptance or decline.
+    Acceptance,
+    /// A delivery confirmation.
+    Delivery,
+    /// A pledge taken back by its own co-op.
+    Cancellation,
+    /// A revolving fund founded.
+    Fund,
+    /// A loan proposed to a fund.
+    Loan,
+    /// A steward's decision on a loan.
+    Approval,
+    /// Money into or out of a fund.
+    Transfer,
+    /// A borrower's period report.
+    Report,
+    /// A transfer confirmed by its receiver.
+    Confirmation,
 }
 
 /// Checks one certificate of a bundle: it names `subject` and the co-op, and has not expired
@@ -510,13 +534,7 @@ impl Bundle {
         if self.rotations.len() > 64 || self.certificates.len() > 2 {
             return Err(BundleError::TooManyParts(64));
         }
-        let commitment = match self.kind.as_str() {
-            Pledge::KIND => Commitment::Pledge(self.commitment.open("commitment")?),
-            Acceptance::KIND => Commitment::Acceptance(self.commitment.open("commitment")?),
-            Delivery::KIND => Commitment::Delivery(self.commitment.open("commitment")?),
-            Cancellation::KIND => Commitment::Cancellation(self.commitment.open("commitment")?),
-            other => return Err(BundleError::Format(other.chars().take(40).collect())),
-        };
+        let commitment = Commitment::open(&self.kind, &self.commitment)?;
         if self.signer_pem != commitment.signer().to_spki_pem() {
             return Err(BundleError::SignerPem);
         }

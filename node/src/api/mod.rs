@@ -9,6 +9,7 @@ mod admin;
 mod csv_import;
 mod error;
 mod events;
+mod funds;
 mod input;
 mod matching;
 mod output;
@@ -151,6 +152,17 @@ fn router(state: Shared) -> Router {
         .route("/v1/pledges/{id}/deliveries", post(records::deliver))
         .route("/v1/pledges/{id}/cancel", post(records::cancel))
         .route("/v1/import", post(records::import))
+        .route("/v1/funds", get(funds::list).post(funds::create))
+        .route("/v1/funds/{id}", get(funds::show))
+        .route("/v1/funds/{id}/contributions", post(funds::contribute))
+        .route("/v1/funds/{id}/loans", post(funds::propose))
+        .route("/v1/loans/{id}", get(funds::loan))
+        .route("/v1/loans/{id}/history.csv", get(funds::history_csv))
+        .route("/v1/loans/{id}/decisions", post(funds::decide))
+        .route("/v1/loans/{id}/disbursements", post(funds::disburse))
+        .route("/v1/loans/{id}/reports", post(funds::report))
+        .route("/v1/loans/{id}/repayments", post(funds::repay))
+        .route("/v1/transfers/{id}/confirm", post(funds::confirm))
         .fallback(|| async {
             ApiError::not_found("no such endpoint", "see docs/API.md for the endpoints")
         })

@@ -82,6 +82,12 @@ pub fn record(r: &Record) -> Value {
         Record::Rotation(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Cancellation(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Device(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Fund(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Loan(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Approval(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Transfer(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Report(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Confirmation(s) => statement(s.bytes(), s.signature(), s.value().signer),
     }
 }
 

@@ -29,7 +29,7 @@ const MAX_WAIT: u64 = 600;
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 10_000;
 
-type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+pub(super) type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
 pub(super) async fn list(
     State(s): State<Shared>,
@@ -149,21 +149,15 @@ pub(super) async fn bundle(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let d = s.node.detail(&id).await?;
-    let commitment = match d.record {
-        Record::Pledge(p) => Commitment::Pledge(p),
-        Record::Acceptance(a) => Commitment::Acceptance(a),
-        Record::Delivery(x) => Commitment::Delivery(x),
-        Record::Cancellation(x) => Commitment::Cancellation(x),
-        _ => {
-            return Err(ApiError::bad(
-                format!(
-                    "{} is a {}; only pledges, acceptances, deliveries and cancellations have bundles",
-                    id,
-                    d.view.kind.name()
-                ),
-                "export a commitment's id",
-            ));
-        }
+    let Some(commitment) = Commitment::of_record(d.record) else {
+        return Err(ApiError::bad(
+            format!(
+                "{} is a {}; only signed commitments and fund statements have bundles",
+                id,
+                d.view.kind.name()
+            ),
+            "export a pledge's, an answer's, a delivery's or a fund statement's id",
+        ));
     };
     let membership = s.node.membership(d.view.coop).await?;
     let body = Bundle::new(&commitment, &membership).to_json();
@@ -183,7 +177,11 @@ pub(super) async fn document(
 }
 
 /// Writes one record for this node's co-op and answers with its id.
-async fn write(s: &Shared, record: Option<minga_protocol::RecordId>, value: Record) -> Answer {
+pub(super) async fn write(
+    s: &Shared,
+    record: Option<minga_protocol::RecordId>,
+    value: Record,
+) -> Answer {
     let (coop, _) = s.home().await?;
     let member = s.member()?;
     let kind = value.kind();
@@ -268,7 +266,7 @@ pub(super) async fn withdraw(State(s): State<Shared>, Path(id): Path<String>) ->
     Ok((status, Json(out)))
 }
 
-fn of_kind(d: &RecordDetail, kind: RecordKind, id: &str) -> Result<RecordRef, ApiError> {
+pub(super) fn of_kind(d: &RecordDetail, kind: RecordKind, id: &str) -> Result<RecordRef, ApiError> {
     if d.view.kind != kind {
         return Err(ApiError::bad(
             format!("{id} is a {}, not a {}", d.view.kind.name(), kind.name()),
@@ -294,7 +292,10 @@ fn quantity_like(name: &str, given: &str, to: Option<Quantity>) -> Result<Quanti
     Ok(q)
 }
 
-fn signed<T: minga_protocol::Statement>(value: T, s: &Shared) -> Result<Signed<T>, ApiError> {
+pub(super) fn signed<T: minga_protocol::Statement>(
+    value: T,
+    s: &Shared,
+) -> Result<Signed<T>, ApiError> {
     let key = &s.member()?.key;
     Signed::sign(value, &key.0).map_err(|e| ApiError::bad(e.to_string(), "shorten the note"))
 }

@@ -363,6 +363,7 @@ impl EventLoop {
             | Command::Coops { .. }
             | Command::Membership { .. }
             | Command::Detail { .. }
+            | Command::Funds { .. }
             | Command::Listings { .. }) => self.on_local(c),
             // Handled by the loop itself.
             Command::Shutdown { reply } => {

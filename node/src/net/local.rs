@@ -1,7 +1,8 @@
 //! The event loop's answers to local questions about co-ops, membership and single records,
 //! and untrusting a co-op.
 
-use minga_protocol::{NeedStatus, OfferStatus, RecordKind, RecordRef};
+use minga_protocol::fund::{FundFacts, Held};
+use minga_protocol::{NeedStatus, OfferStatus, Record, RecordKind, RecordRef};
 
 use super::event_loop::EventLoop;
 use super::{Command, CoopSummary, Listed, Listings, NodeError, RecordDetail, now};
@@ -53,6 +54,21 @@ impl EventLoop {
             Command::Detail { id, reply } => {
                 let _ = reply.send(self.detail(&id));
             }
+            Command::Funds { fund, reply } => {
+                let funds: Vec<RecordRef> = match fund {
+                    Some(f) => vec![f],
+                    None => self
+                        .views
+                        .of_kind(RecordKind::Fund)
+                        .map(|v| RecordRef {
+                            coop: v.coop,
+                            record: v.id,
+                        })
+                        .collect(),
+                };
+                let facts = funds.iter().filter_map(|f| self.fund_facts(*f)).collect();
+                let _ = reply.send(facts);
+            }
             Command::Listings { reply } => {
                 let now = now();
                 let mut out = Listings::default();
@@ -91,6 +107,62 @@ impl EventLoop {
         CoopLedger::forget(self.store.as_ref(), &coop)?;
         tracing::info!(%coop, "co-op untrusted; its data is deleted");
         Ok(())
+    }
+
+    /// Every statement about a fund: those that name it (loans, contributions), those that
+    /// name its loans (decisions, disbursements, repayments, reports), and the confirmations
+    /// of its transfers. Each record names one thing, so each is visited once.
+    fn fund_facts(&self, fund: RecordRef) -> Option<FundFacts> {
+        let record = |r: &RecordRef| {
+            self.ledgers
+                .get(&r.coop)
+                .and_then(|l| l.ledger().record(&r.record))
+        };
+        let Some(Record::Fund(statement)) = record(&fund) else {
+            return None;
+        };
+        let mut facts = FundFacts {
+            fund: Held {
+                at: fund,
+                statement,
+            },
+            loans: Vec::new(),
+            approvals: Vec::new(),
+            transfers: Vec::new(),
+            reports: Vec::new(),
+            confirmations: Vec::new(),
+        };
+        let mut next = vec![fund];
+        while let Some(about) = next.pop() {
+            for v in self.views.referring_to(about, false) {
+                if !v.kind.is_fund() {
+                    continue;
+                }
+                let at = RecordRef {
+                    coop: v.coop,
+                    record: v.id,
+                };
+                match record(&at) {
+                    Some(Record::Loan(statement)) => {
+                        facts.loans.push(Held { at, statement });
+                        next.push(at);
+                    }
+                    Some(Record::Transfer(statement)) => {
+                        facts.transfers.push(Held { at, statement });
+                        next.push(at);
+                    }
+                    Some(Record::Approval(statement)) => {
+                        facts.approvals.push(Held { at, statement })
+                    }
+                    Some(Record::Report(statement)) => facts.reports.push(Held { at, statement }),
+                    Some(Record::Confirmation(statement)) => {
+                        facts.confirmations.push(Held { at, statement })
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(facts)
     }
 
     fn detail(&self, id: &str) -> Result<RecordDetail, NodeError> {

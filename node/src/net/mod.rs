@@ -17,9 +17,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, noise, yamux};
+use minga_protocol::fund::FundFacts;
 use minga_protocol::{
     AuthorKey, CoopId, DeviceId, Entry, EntryHash, Genesis, Membership, NodeSecret, PublicKey,
-    Record, RecordId, Signed, Timestamp, VersionVector,
+    Record, RecordId, RecordRef, Signed, Timestamp, VersionVector,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -241,6 +242,10 @@ enum Command {
     Records {
         coop: CoopId,
         reply: oneshot::Sender<Result<BTreeMap<RecordId, Record>, NodeError>>,
+    },
+    Funds {
+        fund: Option<RecordRef>,
+        reply: oneshot::Sender<Vec<FundFacts>>,
     },
     List {
         query: Box<Query>,
@@ -577,6 +582,12 @@ impl NodeHandle {
     /// Every live record of a co-op.
     pub async fn records(&self, coop: CoopId) -> Result<BTreeMap<RecordId, Record>, NodeError> {
         self.ask(|reply| Command::Records { coop, reply }).await?
+    }
+
+    /// Every statement about one fund (or, with `None`, about each fund this node holds), for
+    /// deriving its books.
+    pub async fn funds(&self, fund: Option<RecordRef>) -> Result<Vec<FundFacts>, NodeError> {
+        self.ask(|reply| Command::Funds { fund, reply }).await
     }
 
     /// Records of every replicated co-op that match `query`, with their derived status.
