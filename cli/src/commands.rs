@@ -346,7 +346,7 @@ fn signed_by(v: &Value) -> &str {
         .unwrap_or("admin")
 }
 
-fn written(v: &Value, out: Written, what: &str) {
+pub(crate) fn written(v: &Value, out: Written, what: &str) {
     if out.json {
         outln!("{v}");
         return;
@@ -450,6 +450,7 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
         }
         Command::Watch(out) => show::watch(api, out).await,
         Command::Verify(a) => verify::online(api, &a).await,
+        Command::Fund(f) => crate::fund::run(api, f).await,
         Command::Export(e) => transfer::export(api, e).await,
         Command::Import(a) => transfer::import(api, a).await,
         Command::Backup { file } => crate::backup::backup(api, home, &file).await,

@@ -15,6 +15,7 @@ mod backup;
 mod client;
 mod commands;
 mod doctor;
+mod fund;
 mod home;
 mod keys;
 mod passphrase;
@@ -154,6 +155,9 @@ enum Command {
     Key(keys::KeyCmd),
     /// Verify a pledge, acceptance or delivery: a bundle FILE offline, or a record ID via the node.
     Verify(verify::VerifyArgs),
+    /// A revolving fund: loans repaid only from the revenue they generate.
+    #[command(subcommand)]
+    Fund(fund::FundCmd),
     /// Export a commitment's bundle, a record's automerge document, or offers and needs as CSV.
     #[command(subcommand)]
     Export(transfer::Export),

@@ -65,7 +65,7 @@ pub struct ImportArgs {
     pub dry_run: bool,
 }
 
-fn write_out(output: Option<&PathBuf>, bytes: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_out(output: Option<&PathBuf>, bytes: &[u8]) -> Result<(), Failure> {
     match output {
         Some(path) => std::fs::write(path, bytes).map_err(|e| {
             Failure::user(

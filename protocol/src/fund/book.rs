@@ -21,6 +21,8 @@
 //! - Repayments count up to the cap; what is paid above it is shown as overpaid (to return).
 //!   They settle claims oldest first.
 //! - The pool: available = contributed − disbursed + repaid.
+//!
+//! Amounts in statements have at most two decimal places; the books show every amount with two.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -517,6 +519,42 @@ pub fn derive_books(facts: &FundFacts, now: Timestamp) -> FundBook {
         .map(|v| v.iter().map(|(_, a)| *a).sum())
         .unwrap_or_default();
     pool.available = pool.contributed - pool.disbursed + pool.repaid;
+    // Every amount shows two decimal places, whatever the arithmetic left.
+    for b in &mut loans {
+        for d in [
+            &mut b.amount,
+            &mut b.floor,
+            &mut b.disbursed,
+            &mut b.cap_total,
+            &mut b.claimed,
+            &mut b.repaid,
+            &mut b.overpaid,
+            &mut b.claims_open,
+            &mut b.outstanding,
+            &mut b.written_off,
+        ] {
+            d.rescale(2);
+        }
+        for p in &mut b.periods {
+            for d in [&mut p.revenue, &mut p.surplus, &mut p.claim, &mut p.paid] {
+                d.rescale(2);
+            }
+        }
+    }
+    for d in [
+        &mut pool.contributed,
+        &mut pool.disbursed,
+        &mut pool.repaid,
+        &mut pool.out_on_loan,
+        &mut pool.written_off,
+        &mut pool.returns,
+        &mut pool.available,
+    ] {
+        d.rescale(2);
+    }
+    for t in &mut transfers {
+        t.amount.rescale(2);
+    }
     loans.sort_by_key(|b| {
         let issued = loans_here.get(&b.loan).map(|l| l.v().issued);
         (issued, b.loan)

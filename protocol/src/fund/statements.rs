@@ -402,6 +402,7 @@ impl Statement for Confirmation {
 pub fn check(record: &crate::record::Record) -> Result<(), (&'static str, String)> {
     use crate::record::Record;
     let currency = |field, q: &Quantity| match q.unit().dimension() {
+        _ if q.value().scale() > 2 => Err((field, "has more than two decimal places".into())),
         crate::quantity::Dimension::Currency(_) => Ok(()),
         _ => Err((field, format!("{} is not a currency", q.unit()))),
     };
@@ -446,6 +447,7 @@ pub fn check(record: &crate::record::Record) -> Result<(), (&'static str, String
             currency("amount", &l.amount)?;
             positive("amount", &l.amount)?;
             same("floor", &l.floor, &l.amount)?;
+            currency("floor", &l.floor)?;
             if l.share <= Decimal::ZERO || l.share > Decimal::ONE_HUNDRED {
                 return Err(("share", "must be a percentage above 0, at most 100".into()));
             }
@@ -479,6 +481,7 @@ pub fn check(record: &crate::record::Record) -> Result<(), (&'static str, String
             let r = r.value();
             currency("revenue", &r.revenue)?;
             same("surplus", &r.surplus, &r.revenue)?;
+            currency("surplus", &r.surplus)?;
             if r.surplus.value() > r.revenue.value() {
                 return Err(("surplus", "is more than the revenue".into()));
             }
