@@ -26,6 +26,13 @@ const MAX_CSV_BYTES: u64 = 64 * 1024 * 1024;
 /// `export …`.
 #[derive(Subcommand)]
 pub enum Export {
+    /// Everything this node replicates (co-ops, offers, needs, pledges, acceptances,
+    /// deliveries, funds and their loans) as Valueflows JSON-LD.
+    Jsonld {
+        /// Write to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// A pledge, acceptance or delivery as a bundle anyone can verify offline.
     Bundle {
         /// The commitment's id.
@@ -86,6 +93,10 @@ pub(crate) fn write_out(output: Option<&PathBuf>, bytes: &[u8]) -> Result<(), Fa
 /// Runs an export.
 pub async fn export(api: &Client, e: Export) -> Result<(), Failure> {
     match e {
+        Export::Jsonld { output } => {
+            let bytes = api.bytes("/v1/export.jsonld").await?;
+            write_out(output.as_ref(), &bytes)
+        }
         Export::Bundle { id, output } => {
             let bytes = api
                 .bytes(&format!("/v1/records/{}/bundle", record_id(&id)))

@@ -265,4 +265,92 @@ fn a_loan_from_proposal_to_last_repayment_across_three_nodes() {
     );
     let verified = ok(&s2, &["verify", bundle.to_str().unwrap()]);
     assert!(verified.starts_with("valid loan"), "{verified}");
+
+    // A pledge cycle too, so the export holds every kind: S1 offers flour, the bakery needs
+    // it, S1 pledges, the bakery accepts and confirms the delivery.
+    let need = write(
+        &b,
+        &[
+            "need",
+            "add",
+            "--title",
+            "Harina",
+            "--category",
+            "food/flour",
+            "--quantity",
+            "200 kg",
+        ],
+    );
+    write(
+        &s1,
+        &[
+            "offer",
+            "add",
+            "--title",
+            "Harina 000",
+            "--category",
+            "food/flour",
+            "--quantity",
+            "500 kg",
+        ],
+    );
+    arrived(&[&s1], &need);
+    let pledge = write(&s1, &["pledge", &need, "--quantity", "200 kg"]);
+    arrived(&[&b], &pledge);
+    write(&b, &["accept", &pledge]);
+    let delivered = write(&b, &["deliver", &pledge, "--quantity", "200 kg"]);
+    arrived(&[&s2], &delivered);
+    let file = root.path().join("minga.jsonld");
+    ok(&s2, &["export", "jsonld", "-o", file.to_str().unwrap()]);
+    expands_with_a_standard_processor(&file);
+}
+
+/// Runs pyld's `expand` on the export (remote contexts refused) and checks every node and
+/// every Valueflows type survives.
+fn expands_with_a_standard_processor(file: &Path) {
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| {
+            std::process::Command::new(p)
+                .args(["-c", "import pyld"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("a Python with pyld is needed for this test (apt install python3-pyld)");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/expand_jsonld.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pyld could not expand the export: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["nodes_in"], said["nodes_out"], "nodes dropped: {said}");
+    let types: Vec<&str> = said["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let vf = "https://w3id.org/valueflows/ont/vf#";
+    for t in [
+        "Proposal",
+        "Intent",
+        "Commitment",
+        "EconomicEvent",
+        "EconomicResource",
+        "Agreement",
+        "Claim",
+    ] {
+        assert!(
+            types.contains(&format!("{vf}{t}").as_str()),
+            "{t} missing: {said}"
+        );
+    }
+    assert!(types.contains(&"http://www.ontology-of-units-of-measure.org/resource/om-2/Measure"));
+    assert!(said["decimals"].as_u64().unwrap() > 10, "{said}");
 }

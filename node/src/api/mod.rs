@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod funds;
 mod input;
+mod jsonld;
 mod matching;
 mod output;
 mod records;
@@ -152,6 +153,7 @@ fn router(state: Shared) -> Router {
         .route("/v1/pledges/{id}/deliveries", post(records::deliver))
         .route("/v1/pledges/{id}/cancel", post(records::cancel))
         .route("/v1/import", post(records::import))
+        .route("/v1/export.jsonld", get(jsonld::export))
         .route("/v1/funds", get(funds::list).post(funds::create))
         .route("/v1/funds/{id}", get(funds::show))
         .route("/v1/funds/{id}/contributions", post(funds::contribute))
