@@ -437,7 +437,7 @@ fn show_loan(l: &Value, unit: &str) {
     for p in l["periods"].as_array().into_iter().flatten() {
         outln!(
             "  {:>6}  {:>14}  {:>14}  {:>12}  {:>12}",
-            p["period"],
+            p["period"].as_u64().unwrap_or(0),
             s(p, "revenue"),
             s(p, "surplus"),
             s(p, "claim"),

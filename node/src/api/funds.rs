@@ -620,7 +620,7 @@ pub(super) async fn history_csv(
             row(
                 &mut out,
                 [
-                    String::new(),
+                    p.reported.to_string(),
                     event.into(),
                     p.report.record.to_string(),
                     loan.borrower.to_string(),

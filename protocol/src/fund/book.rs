@@ -99,6 +99,8 @@ pub struct PeriodLine {
     pub period: u32,
     /// The report in effect.
     pub report: RecordRef,
+    /// When it was signed.
+    pub reported: Timestamp,
     /// Revenue reported.
     pub revenue: Decimal,
     /// Surplus reported.
@@ -465,6 +467,7 @@ pub fn derive_books(facts: &FundFacts, now: Timestamp) -> FundBook {
                 book.periods.push(PeriodLine {
                     period: *period,
                     report: r.at,
+                    reported: r.v().issued,
                     revenue: r.v().revenue.value(),
                     surplus: r.v().surplus.value(),
                     claim,
