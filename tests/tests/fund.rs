@@ -265,6 +265,7 @@ fn a_loan_from_proposal_to_last_repayment_across_three_nodes() {
     );
     let verified = ok(&s2, &["verify", bundle.to_str().unwrap()]);
     assert!(verified.starts_with("valid loan"), "{verified}");
+    openssl_verifies(&bundle, root.path());
 
     // A pledge cycle too, so the export holds every kind: S1 offers flour, the bakery needs
     // it, S1 pledges, the bakery accepts and confirms the delivery.
@@ -303,6 +304,42 @@ fn a_loan_from_proposal_to_last_repayment_across_three_nodes() {
     let file = root.path().join("minga.jsonld");
     ok(&s2, &["export", "jsonld", "-o", file.to_str().unwrap()]);
     expands_with_a_standard_processor(&file);
+}
+
+/// The bundle's statement checks with openssl alone: plain Ed25519 over the exact bytes.
+fn openssl_verifies(bundle: &Path, dir: &Path) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let b: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    let statement = b64
+        .decode(b["commitment"]["statement"].as_str().unwrap())
+        .unwrap();
+    let signature = b64
+        .decode(b["commitment"]["signature"].as_str().unwrap())
+        .unwrap();
+    assert!(statement.starts_with(b"minga/1 loan\n"));
+    let (st, sig, pem) = (
+        dir.join("loan.statement"),
+        dir.join("loan.sig"),
+        dir.join("signer.pem"),
+    );
+    std::fs::write(&st, &statement).unwrap();
+    std::fs::write(&sig, &signature).unwrap();
+    std::fs::write(&pem, b["signer_pem"].as_str().unwrap()).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-rawin", "-inkey"])
+        .arg(&pem)
+        .arg("-in")
+        .arg(&st)
+        .arg("-sigfile")
+        .arg(&sig)
+        .output()
+        .expect("openssl is needed for this test");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs pyld's `expand` on the export (remote contexts refused) and checks every node and
