@@ -171,10 +171,6 @@ async fn loan_books(s: &Shared, id: &str) -> Result<(LoanBook, FundBook, Fund), 
     Ok((loan, book, f))
 }
 
-fn fund_ref(book: &FundBook) -> RecordRef {
-    book.fund
-}
-
 pub(super) async fn list(State(s): State<Shared>) -> Result<Json<Value>, ApiError> {
     let now = Timestamp::now();
     let out: Vec<Value> = s
@@ -243,7 +239,7 @@ pub(super) async fn propose(
     let loan = Loan {
         signer: s.member()?.key.public(),
         coop,
-        fund: fund_ref(&book),
+        fund: book.fund,
         amount: amount("amount", &input.amount, fund.unit, false)?,
         project: input.project.trim().to_string(),
         share: req("share", input.share.trim_end_matches('%'))?,
@@ -310,18 +306,34 @@ pub(super) async fn contribute(
         coop,
     )
     .await?;
+    let q = amount("amount", &input.amount, fund.unit, corrects.is_some())?;
+    let purpose = Purpose::Contribution;
+    transfer(&s, &book, None, purpose, q, corrects, input.note).await
+}
+
+/// Signs and writes a transfer of this co-op's.
+async fn transfer(
+    s: &Shared,
+    book: &FundBook,
+    loan: Option<RecordRef>,
+    purpose: Purpose,
+    amount: Quantity,
+    corrects: Option<RecordRef>,
+    text: Option<String>,
+) -> Answer {
+    let (coop, _) = s.home().await?;
     let t = Transfer {
         signer: s.member()?.key.public(),
         coop,
-        fund: fund_ref(&book),
-        loan: None,
-        purpose: Purpose::Contribution,
-        amount: amount("amount", &input.amount, fund.unit, corrects.is_some())?,
+        fund: book.fund,
+        loan,
+        purpose,
+        amount,
         corrects,
         issued: Timestamp::now(),
-        note: note(input.note),
+        note: note(text),
     };
-    write(&s, None, Record::Transfer(signed(t, &s)?)).await
+    write(s, None, Record::Transfer(signed(t, s)?)).await
 }
 
 pub(super) async fn decide(
@@ -410,18 +422,7 @@ pub(super) async fn disburse(
             ));
         }
     }
-    let t = Transfer {
-        signer: s.member()?.key.public(),
-        coop,
-        fund: book.fund,
-        loan: Some(loan.loan),
-        purpose,
-        amount: q,
-        corrects,
-        issued: Timestamp::now(),
-        note: note(input.note),
-    };
-    write(&s, None, Record::Transfer(signed(t, &s)?)).await
+    transfer(&s, &book, Some(loan.loan), purpose, q, corrects, input.note).await
 }
 
 fn borrower(loan: &LoanBook, coop: CoopId) -> Result<(), ApiError> {
@@ -510,18 +511,7 @@ pub(super) async fn repay(
             "a loan is never repaid beyond its cap",
         ));
     }
-    let t = Transfer {
-        signer: s.member()?.key.public(),
-        coop,
-        fund: book.fund,
-        loan: Some(loan.loan),
-        purpose,
-        amount: q,
-        corrects,
-        issued: Timestamp::now(),
-        note: note(input.note),
-    };
-    write(&s, None, Record::Transfer(signed(t, &s)?)).await
+    transfer(&s, &book, Some(loan.loan), purpose, q, corrects, input.note).await
 }
 
 pub(super) async fn confirm(

@@ -168,6 +168,38 @@ fn money(d: Decimal, unit: Unit) -> Value {
     })
 }
 
+fn time(t: minga_protocol::Timestamp) -> Value {
+    json!(t.to_string())
+}
+
+/// An offer's or need's Proposal, pushed to the graph, and the start of the Intent it
+/// publishes (`{me}#intent`), for the caller to finish.
+fn proposal(graph: &mut Vec<Value>, me: &str, purpose: &str, title: &str) -> Map<String, Value> {
+    let intent = format!("{me}#intent");
+    graph.push(json!({
+        "@id": me, "@type": "Proposal", "purpose": purpose, "name": title,
+        "publishes": intent,
+    }));
+    node(json!({
+        "@id": intent, "@type": "Intent", "action": "vf:transfer", "name": title,
+    }))
+}
+
+/// What an offer's and a need's Intent both say.
+fn intent(
+    i: &mut Map<String, Value>,
+    category: &minga_protocol::Category,
+    quantity: &Quantity,
+    notes: Option<&String>,
+) {
+    i.insert(
+        "resourceClassifiedAs".into(),
+        json!(format!("urn:minga:category:{category}")),
+    );
+    i.insert("resourceQuantity".into(), measure(quantity));
+    put(i, "note", notes.cloned().map(Value::String));
+}
+
 fn coop_iri(c: &CoopId) -> String {
     format!("urn:minga:{c}")
 }
@@ -221,51 +253,21 @@ pub fn document(
         match r {
             Record::Offer(o) if o.withdrawn => {}
             Record::Offer(o) => {
-                let intent = format!("{me}#intent");
-                graph.push(json!({
-                    "@id": me, "@type": "Proposal", "purpose": "offer", "name": o.title,
-                    "publishes": intent,
-                }));
-                let mut i = node(json!({
-                    "@id": intent, "@type": "Intent", "action": "vf:transfer",
-                    "provider": owner, "name": o.title,
-                    "resourceClassifiedAs": format!("urn:minga:category:{}", o.category),
-                    "resourceQuantity": measure(&o.quantity),
-                }));
+                let mut i = proposal(&mut graph, &me, "offer", &o.title);
+                i.insert("provider".into(), json!(owner));
+                intent(&mut i, &o.category, &o.quantity, o.notes.as_ref());
                 put(&mut i, "minimumQuantity", o.minimum.as_ref().map(measure));
-                put(
-                    &mut i,
-                    "hasBeginning",
-                    o.available.from.map(|t| json!(t.to_string())),
-                );
-                put(
-                    &mut i,
-                    "hasEnd",
-                    o.available.until.map(|t| json!(t.to_string())),
-                );
-                put(&mut i, "note", o.notes.clone().map(Value::String));
+                put(&mut i, "hasBeginning", o.available.from.map(time));
+                put(&mut i, "hasEnd", o.available.until.map(time));
                 graph.push(Value::Object(i));
             }
             Record::Need(n) if n.withdrawn => {}
             Record::Need(n) => {
-                let intent = format!("{me}#intent");
-                graph.push(json!({
-                    "@id": me, "@type": "Proposal", "purpose": "request", "name": n.title,
-                    "publishes": intent,
-                }));
-                let mut i = node(json!({
-                    "@id": intent, "@type": "Intent", "action": "vf:transfer",
-                    "receiver": owner, "name": n.title,
-                    "resourceClassifiedAs": format!("urn:minga:category:{}", n.category),
-                    "resourceQuantity": measure(&n.quantity),
-                }));
-                put(
-                    &mut i,
-                    "hasBeginning",
-                    n.needed.from.map(|t| json!(t.to_string())),
-                );
-                put(&mut i, "due", n.needed.until.map(|t| json!(t.to_string())));
-                put(&mut i, "note", n.notes.clone().map(Value::String));
+                let mut i = proposal(&mut graph, &me, "request", &n.title);
+                i.insert("receiver".into(), json!(owner));
+                intent(&mut i, &n.category, &n.quantity, n.notes.as_ref());
+                put(&mut i, "hasBeginning", n.needed.from.map(time));
+                put(&mut i, "due", n.needed.until.map(time));
                 graph.push(Value::Object(i));
             }
             Record::Pledge(p) => {
@@ -288,7 +290,7 @@ pub fn document(
                     "created": p.issued.to_string(), "finished": finished,
                     "state": serde_json::to_value(status.state).unwrap_or(Value::Null),
                 }));
-                put(&mut c, "due", p.due.map(|t| json!(t.to_string())));
+                put(&mut c, "due", p.due.map(time));
                 put(&mut c, "note", p.note.clone().map(Value::String));
                 graph.push(Value::Object(c));
             }
