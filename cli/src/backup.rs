@@ -17,7 +17,13 @@ use crate::client::Client;
 use crate::home::Home;
 
 /// The data directory's files a backup carries.
-const FILES: [&str; 4] = ["member.key", "coop.key", "coop.json", "config.toml"];
+const FILES: [&str; 5] = [
+    "member.key",
+    "coop.key",
+    "coop.json",
+    "config.toml",
+    "contact.json",
+];
 
 fn failed(what: &str) -> impl Fn(BackupError) -> Failure + '_ {
     move |e| Failure::user(format!("{what}: {e}"), "check the file and the disk")

@@ -451,6 +451,7 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
         Command::Watch(out) => show::watch(api, out).await,
         Command::Verify(a) => verify::online(api, &a).await,
         Command::Fund(f) => crate::fund::run(api, f).await,
+        Command::Contact(c) => crate::contact::run(api, c).await,
         Command::Export(e) => transfer::export(api, e).await,
         Command::Import(a) => transfer::import(api, a).await,
         Command::Backup { file } => crate::backup::backup(api, home, &file).await,

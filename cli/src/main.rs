@@ -14,6 +14,7 @@ macro_rules! outln {
 mod backup;
 mod client;
 mod commands;
+mod contact;
 mod doctor;
 mod fund;
 mod home;
@@ -155,6 +156,9 @@ enum Command {
     Key(keys::KeyCmd),
     /// Verify a pledge, acceptance or delivery: a bundle FILE offline, or a record ID via the node.
     Verify(verify::VerifyArgs),
+    /// Contact details only the other side of an accepted pledge can read.
+    #[command(subcommand)]
+    Contact(contact::ContactCmd),
     /// A revolving fund: loans repaid only from the revenue they generate.
     #[command(subcommand)]
     Fund(fund::FundCmd),

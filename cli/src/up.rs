@@ -146,6 +146,7 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
                 coop,
                 coop_key: home.coop_key_for_node()?,
                 snapshots: Some(home.dir.clone()),
+                contact: Some(home.path("contact.json")),
             },
             async move {
                 let _ = api_stopping.await;

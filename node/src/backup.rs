@@ -10,7 +10,7 @@
 //! | end | kind 0, then u64: how many items came before |
 //!
 //! A file item is one file of the data directory by name (`member.key`, `coop.key`,
-//! `coop.json`, `config.toml`; key files as they are, so an encrypted key stays encrypted);
+//! `coop.json`, `config.toml`, `contact.json`; key files as they are, so an encrypted key stays encrypted);
 //! a store pair is one key and value of the store. The count at the end tells a whole backup
 //! from a cut one.
 

@@ -207,6 +207,8 @@ impl RecordView {
                 v.refers_to = Some(Box::new(c.value().transfer));
                 v.issued = Some(c.value().issued);
             }
+            // Only what it answers: its content is sealed.
+            Record::Contact(c) => v.refers_to = Some(Box::new(c.pledge)),
             Record::Certificate(_)
             | Record::Revocation(_)
             | Record::Rotation(_)
@@ -252,8 +254,8 @@ pub struct Query {
     pub urgency: Option<Urgency>,
     /// Only records with one of these statuses (any, when empty).
     pub statuses: Vec<Status>,
-    /// Leave out membership statements (certificates, revocations, rotations) and funds'
-    /// statements, which have listings of their own.
+    /// Leave out what is not an offer, need or commitment: membership statements, funds'
+    /// statements and sealed contacts, which have listings of their own.
     pub no_membership: bool,
     /// Include withdrawn and expired records (left out by default).
     pub all: bool,
@@ -601,7 +603,7 @@ impl Views {
         let mut out: Vec<(&RecordView, Option<Status>)> = candidates
             .filter_map(|k| self.at(k))
             .filter(|v| q.kind.is_none_or(|k| v.kind == k))
-            .filter(|v| !(q.no_membership && (v.kind.is_membership() || v.kind.is_fund())))
+            .filter(|v| !q.no_membership || v.kind.is_listed_by_default())
             .filter(|v| q.coop.is_none_or(|c| v.coop == c))
             .filter(|v| {
                 q.category.as_ref().is_none_or(|c| {

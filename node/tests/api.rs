@@ -80,6 +80,7 @@ async fn served_with(member: Option<LocalMember>, token: &str) -> Served {
         coop: None,
         coop_key: None,
         snapshots: None,
+        contact: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, node.clone(), api, async move {

@@ -127,6 +127,12 @@ impl PublicKey {
         pem("PUBLIC KEY", &der)
     }
 
+    /// The key's X25519 form (its Edwards point as a Montgomery u-coordinate), as libsodium's
+    /// `crypto_sign_ed25519_pk_to_curve25519` computes it: what a contact is sealed to.
+    pub(crate) fn x25519(&self) -> [u8; 32] {
+        self.0.to_montgomery().to_bytes()
+    }
+
     pub(crate) fn dalek(&self) -> &VerifyingKey {
         &self.0
     }
@@ -258,6 +264,14 @@ impl SecretKey {
     /// Signs a message.
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature(self.0.sign(message).to_bytes())
+    }
+
+    /// The key's X25519 secret, as libsodium's `crypto_sign_ed25519_sk_to_curve25519` computes
+    /// it (the first half of SHA-512 of the seed; X25519 clamps it): what opens a contact
+    /// sealed to [`PublicKey::x25519`].
+    pub(crate) fn x25519(&self) -> crypto_box::SecretKey {
+        let scalar = zeroize::Zeroizing::new(self.0.to_scalar_bytes());
+        crypto_box::SecretKey::from_bytes(*scalar)
     }
 
     /// The 32-byte seed, for handing the node key to libp2p.

@@ -13,6 +13,7 @@
 //! ```
 
 mod canonical;
+pub mod contact;
 mod coop;
 mod entry;
 pub mod fund;
@@ -60,6 +61,7 @@ pub use membership::{
 pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
     MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError, RecordKind,
+    SealedContact,
 };
 pub use resource::{Category, Location, Point, TimeWindow, Urgency, haversine_km};
 pub use statement::{

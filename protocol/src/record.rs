@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use crate::canonical::{CanonError, Signed};
 use crate::coop::Rotation;
 use crate::fund::{Approval, Confirmation, Fund, Loan, Report, Transfer};
-use crate::ids::CoopId;
+use crate::ids::{CoopId, RecordRef};
 use crate::keys::PublicKey;
 use crate::membership::{Certificate, Device, Revocation, Role};
 use crate::quantity::Quantity;
@@ -72,13 +72,15 @@ pub enum RecordKind {
     Report,
     /// The receiving side's confirmation of a transfer.
     Confirmation,
+    /// A co-op's contact details, sealed to its counterpart in an accepted pledge.
+    Contact,
 }
 
 impl RecordKind {
     /// Every kind.
     ///
     /// Stored views name a kind by its index here: new kinds go at the end.
-    pub const ALL: [RecordKind; 17] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::Offer,
         RecordKind::Need,
         RecordKind::Pledge,
@@ -96,6 +98,7 @@ impl RecordKind {
         RecordKind::Transfer,
         RecordKind::Report,
         RecordKind::Confirmation,
+        RecordKind::Contact,
     ];
 
     /// The name stored in documents.
@@ -118,6 +121,7 @@ impl RecordKind {
             RecordKind::Transfer => "transfer",
             RecordKind::Report => "report",
             RecordKind::Confirmation => "confirmation",
+            RecordKind::Contact => "contact",
         }
     }
 
@@ -130,7 +134,8 @@ impl RecordKind {
             | RecordKind::Acceptance
             | RecordKind::Delivery
             | RecordKind::Cancellation
-            | RecordKind::Device => Role::Member,
+            | RecordKind::Device
+            | RecordKind::Contact => Role::Member,
             // A member revokes its own devices; whose revocation counts for what is decided
             // from where it was written (see `Membership`), so the entry needs no more.
             RecordKind::Revocation => Role::Member,
@@ -143,6 +148,12 @@ impl RecordKind {
             | RecordKind::Report
             | RecordKind::Confirmation => Role::Coordinator,
         }
+    }
+
+    /// Whether a listing shows records of this kind when it names no kind: offers, needs,
+    /// profiles and the commitments between co-ops.
+    pub fn is_listed_by_default(self) -> bool {
+        !(self.is_membership() || self.is_fund() || self == RecordKind::Contact)
     }
 
     /// Whether records of this kind are a fund's statements.
@@ -307,6 +318,21 @@ pub enum Record {
     Report(Signed<Report>),
     /// A transfer's confirmation.
     Confirmation(Signed<Confirmation>),
+    /// Contact details sealed to a counterpart.
+    Contact(SealedContact),
+}
+
+/// A co-op's contact details sealed to the members of the other side of an accepted pledge
+/// (the bytes are laid out in [`crate::contact`]). Written once; the entry that carries it is
+/// signed by its author, like every record's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedContact {
+    /// The accepted pledge.
+    pub pledge: RecordRef,
+    /// The co-op whose members can open it.
+    pub to: CoopId,
+    /// The sealed boxes.
+    pub sealed: Vec<u8>,
 }
 
 /// Why a document is not a valid record.
@@ -372,6 +398,7 @@ impl Record {
             Record::Transfer(_) => RecordKind::Transfer,
             Record::Report(_) => RecordKind::Report,
             Record::Confirmation(_) => RecordKind::Confirmation,
+            Record::Contact(_) => RecordKind::Contact,
         }
     }
 
@@ -443,6 +470,11 @@ impl Record {
             Record::Transfer(st) => f = statement_fields(self.kind(), st),
             Record::Report(st) => f = statement_fields(self.kind(), st),
             Record::Confirmation(st) => f = statement_fields(self.kind(), st),
+            Record::Contact(c) => {
+                f.push(("pledge", s(c.pledge)));
+                f.push(("to", s(c.to)));
+                f.push(("sealed", Some(Field::Bytes(c.sealed.clone()))));
+            }
         }
         f
     }
@@ -493,6 +525,14 @@ impl Record {
                     field: "pledge",
                     reason: "a co-op cancels only its own pledges".into(),
                 })
+            }
+            Record::Contact(c) => {
+                crate::contact::boxes(&c.sealed)
+                    .map(|_| ())
+                    .map_err(|e| RecordError::BadValue {
+                        field: "sealed",
+                        reason: e.to_string(),
+                    })
             }
             r if r.kind().is_fund() => crate::fund::check(r)
                 .map_err(|(field, reason)| RecordError::BadValue { field, reason }),
@@ -564,6 +604,11 @@ impl Record {
             RecordKind::Transfer => Record::Transfer(r.signed()?),
             RecordKind::Report => Record::Report(r.signed()?),
             RecordKind::Confirmation => Record::Confirmation(r.signed()?),
+            RecordKind::Contact => Record::Contact(SealedContact {
+                pledge: r.parse_req("pledge")?,
+                to: r.parse_req("to")?,
+                sealed: r.bytes_req("sealed")?,
+            }),
         };
         r.finish()?;
         record.check()?;

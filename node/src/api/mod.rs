@@ -6,6 +6,7 @@
 //! reference is `docs/API.md`.
 
 mod admin;
+mod contacts;
 mod csv_import;
 mod error;
 mod events;
@@ -66,6 +67,9 @@ pub struct ApiConfig {
     /// Where `POST /v1/backup` writes the store's snapshot (the data directory); `None`: no
     /// backups through this API.
     pub snapshots: Option<std::path::PathBuf>,
+    /// The file holding this co-op's contact details (`contact.json` in the data directory),
+    /// sealed to the counterpart of each accepted pledge; `None`: contacts are not kept here.
+    pub contact: Option<std::path::PathBuf>,
 }
 
 struct ApiState {
@@ -98,7 +102,8 @@ pub async fn serve(
         stopping: stopping.clone(),
         hosts,
     });
-    let expiry = tokio::spawn(admin::revoke_expired(state.clone(), stopping));
+    let expiry = tokio::spawn(admin::revoke_expired(state.clone(), stopping.clone()));
+    let reveal = tokio::spawn(contacts::reveal_on_acceptance(state.clone(), stopping));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -107,6 +112,8 @@ pub async fn serve(
         .await;
     expiry.abort();
     let _ = expiry.await;
+    reveal.abort();
+    let _ = reveal.await;
     served
 }
 
@@ -152,6 +159,8 @@ fn router(state: Shared) -> Router {
         .route("/v1/pledges/{id}/answer", post(records::answer))
         .route("/v1/pledges/{id}/deliveries", post(records::deliver))
         .route("/v1/pledges/{id}/cancel", post(records::cancel))
+        .route("/v1/pledges/{id}/contacts", get(contacts::of_pledge))
+        .route("/v1/contact", get(contacts::mine).put(contacts::set))
         .route("/v1/import", post(records::import))
         .route("/v1/export.jsonld", get(jsonld::export))
         .route("/v1/funds", get(funds::list).post(funds::create))

@@ -88,6 +88,11 @@ pub fn record(r: &Record) -> Value {
         Record::Transfer(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Report(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Confirmation(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Contact(c) => json!({
+            "pledge": c.pledge.to_string(), "to": c.to.to_string(),
+            "recipients": minga_protocol::contact::boxes(&c.sealed).map_or(0, |b| b.len()),
+            "sealed": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &c.sealed),
+        }),
     }
 }
 
