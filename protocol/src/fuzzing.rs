@@ -48,11 +48,12 @@ pub fn replay_kept_inputs(
 }
 
 /// The fuzz targets, by name, as `cargo fuzz run NAME` knows them.
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("entry", entry),
     ("sync_message", sync_message),
     ("statement", statement),
     ("record_doc", record_doc),
+    ("contact", contact),
 ];
 
 /// An entry either fails to decode or decodes canonically; ingesting it, whole or as a
@@ -115,6 +116,25 @@ pub fn statement(data: &[u8]) {
     let _ = Signed::<Certificate>::verify(text, sig);
     let _ = Signed::<Revocation>::verify(text, sig);
     let _ = Signed::<Device>::verify(text, sig);
+    let _ = Signed::<crate::fund::Fund>::verify(text, sig);
+    let _ = Signed::<crate::fund::Loan>::verify(text, sig);
+    let _ = Signed::<crate::fund::Approval>::verify(text, sig);
+    let _ = Signed::<crate::fund::Transfer>::verify(text, sig);
+    let _ = Signed::<crate::fund::Report>::verify(text, sig);
+    let _ = Signed::<crate::fund::Confirmation>::verify(text, sig);
+}
+
+/// Any bytes either fail to parse as a sealed contact or parse into boxes that each name a
+/// valid key and stay within the bounds; opening them with a key is an answer or an error.
+pub fn contact(data: &[u8]) {
+    let Ok(boxes) = crate::contact::boxes(data) else {
+        return;
+    };
+    assert!(!boxes.is_empty() && boxes.len() <= crate::contact::MAX_RECIPIENTS);
+    let total: usize = boxes.iter().map(|b| 34 + b.sealed.len()).sum();
+    assert_eq!(total + 5, data.len(), "every byte belongs to a box");
+    let me = crate::SecretKey::from_seed(&[7; 32]);
+    let _ = crate::contact::open(data, &me);
 }
 
 /// Any bytes either fail to load as an automerge document or read as a record or a typed

@@ -21,7 +21,7 @@ fn ars(s: &str) -> Quantity {
 /// Co-ops by number; each signs with one key.
 struct World {
     facts: Option<FundFacts>,
-    next: u8,
+    next: u32,
 }
 
 fn coop(n: u8) -> CoopId {
@@ -73,7 +73,7 @@ impl World {
         self.next += 1;
         RecordRef {
             coop: coop(by),
-            record: RecordId(Hash::of(&[b'r', self.next])),
+            record: RecordId(Hash::of(&self.next.to_be_bytes())),
         }
     }
 
@@ -504,4 +504,50 @@ fn a_fund_statement_round_trips_its_record_and_bundles_for_offline_checks() {
     good.write(&mut doc).unwrap();
     assert_eq!(Record::read(&doc).unwrap(), good);
     assert_eq!(Commitment::of_record(good).map(|c| c.kind()), Some("fund"));
+}
+
+#[test]
+fn amounts_at_their_limits_never_overflow_the_books() {
+    let mut w = World::new();
+    let most = MAX_AMOUNT.to_string();
+    for t in 0..200 {
+        w.paid(S1, S2, Purpose::Contribution, None, &most, t);
+    }
+    let loan = w.loan(&most, "100", "0", "10", 1_000);
+    w.decide(S1, loan, Verdict::Approve, 1_001);
+    w.decide(S2, loan, Verdict::Approve, 1_002);
+    w.paid(
+        S1,
+        BORROWER,
+        Purpose::Disbursement,
+        Some(loan),
+        &most,
+        1_003,
+    );
+    for p in 1..=20 {
+        w.report(loan, p, &most, &most, None, 2_000 + i64::from(p));
+        w.paid(
+            BORROWER,
+            S2,
+            Purpose::Repayment,
+            Some(loan),
+            &most,
+            3_000 + i64::from(p),
+        );
+    }
+    let b = w.books(i64::MAX);
+    let l = loan_of(&b, loan);
+    let most = Decimal::from(MAX_AMOUNT);
+    assert_eq!(l.cap_total, most * Decimal::TEN);
+    assert_eq!(l.claimed, most * Decimal::TEN);
+    assert_eq!(l.repaid, most * Decimal::TEN);
+    assert_eq!(l.overpaid, most * Decimal::TEN);
+    assert_eq!(b.pool.contributed, most * Decimal::from(200));
+    // A statement beyond the limit is refused when written.
+    let over = Loan {
+        amount: ars(&(MAX_AMOUNT + 1).to_string()),
+        ..w.facts.as_ref().unwrap().loans[0].statement.value().clone()
+    };
+    let record = Record::Loan(Signed::sign(over, &key(BORROWER).0).unwrap());
+    assert!(record.write(&mut automerge::AutoCommit::new()).is_err());
 }

@@ -99,7 +99,53 @@ fn write_seeds() {
     let mut g = genesis.signature().0.to_vec();
     g.extend_from_slice(genesis.bytes());
     seeds.push(("statement", g));
-    for id in [need_entry.record_id(), entries[0].record_id()] {
+    // A fund's loan and a sealed contact: a statement, their record documents, the bytes.
+    let loan = fund::Loan {
+        signer: c.founder.public(),
+        coop: c.id(),
+        fund: RecordRef {
+            coop: c.id(),
+            record: need_entry.record_id(),
+        },
+        amount: "50000 ARS".parse().unwrap(),
+        project: "Horno nuevo".into(),
+        share: "20".parse().unwrap(),
+        floor: "10000 ARS".parse().unwrap(),
+        cap: "1.2".parse().unwrap(),
+        period_days: 30,
+        issued: day(1),
+        note: None,
+    };
+    let loan = Signed::sign(loan, &c.founder.0).unwrap();
+    let mut l = loan.signature().0.to_vec();
+    l.extend_from_slice(loan.bytes());
+    seeds.push(("statement", l));
+    let sealed = contact::Contact {
+        person: Some("Ana".into()),
+        phone: Some("+54 341 555 0101".into()),
+        ..contact::Contact::default()
+    }
+    .seal(&[m.public(), c.founder.public()])
+    .unwrap();
+    seeds.push(("contact", sealed.clone()));
+    let loan_entry = c.founder_writes(None, &Record::Loan(loan));
+    let contact_entry = c.founder_writes(
+        None,
+        &Record::Contact(SealedContact {
+            pledge: RecordRef {
+                coop: c.id(),
+                record: need_entry.record_id(),
+            },
+            to: c.id(),
+            sealed,
+        }),
+    );
+    for id in [
+        need_entry.record_id(),
+        entries[0].record_id(),
+        loan_entry.record_id(),
+        contact_entry.record_id(),
+    ] {
         seeds.push(("record_doc", c.ledger.record_state(&id).unwrap().doc));
     }
     for (target, bytes) in seeds {

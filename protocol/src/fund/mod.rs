@@ -11,6 +11,6 @@ pub use book::{
     period_claim, to_cents,
 };
 pub use statements::{
-    Approval, Confirmation, Fund, Loan, MAX_CAP, MAX_PERIOD, MAX_PERIOD_DAYS, MAX_STEWARDS,
-    Purpose, Report, Transfer, Verdict, check,
+    Approval, Confirmation, Fund, Loan, MAX_AMOUNT, MAX_CAP, MAX_PERIOD, MAX_PERIOD_DAYS,
+    MAX_STEWARDS, Purpose, Report, Transfer, Verdict, check,
 };

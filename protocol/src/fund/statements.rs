@@ -20,6 +20,10 @@ pub const MAX_CAP: u32 = 10;
 pub const MAX_PERIOD_DAYS: u32 = 366;
 /// The highest period number a report may carry (a century of monthly reports).
 pub const MAX_PERIOD: u32 = 1200;
+/// The largest amount a fund statement may carry: 10^15 of the currency. The books add up
+/// every statement of a fund, and decimal arithmetic must never overflow whatever a co-op
+/// writes; with this bound even millions of statements at the limit fit with room to spare.
+pub const MAX_AMOUNT: u64 = 1_000_000_000_000_000;
 
 /// A revolving fund, founded by a co-op: the co-ops whose admins decide on its loans, how many
 /// of them must approve one, and the currency it lends in.
@@ -403,6 +407,9 @@ pub fn check(record: &crate::record::Record) -> Result<(), (&'static str, String
     use crate::record::Record;
     let currency = |field, q: &Quantity| match q.unit().dimension() {
         _ if q.value().scale() > 2 => Err((field, "has more than two decimal places".into())),
+        _ if q.value() > Decimal::from(MAX_AMOUNT) => {
+            Err((field, format!("is more than the limit of {MAX_AMOUNT}")))
+        }
         crate::quantity::Dimension::Currency(_) => Ok(()),
         _ => Err((field, format!("{} is not a currency", q.unit()))),
     };
@@ -448,11 +455,17 @@ pub fn check(record: &crate::record::Record) -> Result<(), (&'static str, String
             positive("amount", &l.amount)?;
             same("floor", &l.floor, &l.amount)?;
             currency("floor", &l.floor)?;
-            if l.share <= Decimal::ZERO || l.share > Decimal::ONE_HUNDRED {
-                return Err(("share", "must be a percentage above 0, at most 100".into()));
+            if l.share <= Decimal::ZERO || l.share > Decimal::ONE_HUNDRED || l.share.scale() > 4 {
+                return Err((
+                    "share",
+                    "must be a percentage above 0, at most 100, with at most four decimals".into(),
+                ));
             }
-            if l.cap < Decimal::ONE || l.cap > Decimal::from(MAX_CAP) {
-                return Err(("cap", format!("must be between 1 and {MAX_CAP}")));
+            if l.cap < Decimal::ONE || l.cap > Decimal::from(MAX_CAP) || l.cap.scale() > 4 {
+                return Err((
+                    "cap",
+                    format!("must be between 1 and {MAX_CAP}, with at most four decimals"),
+                ));
             }
             if l.period_days == 0 || l.period_days > MAX_PERIOD_DAYS {
                 return Err((
