@@ -217,6 +217,14 @@ pub(super) async fn reveal_on_acceptance(
 ) {
     let mut events = s.node.subscribe();
     let mut done = HashSet::new();
+    if let Ok(path) = contact_file(&s)
+        && matches!(read_contact(path), Ok(None))
+        && s.home().await.is_ok()
+    {
+        tracing::warn!(
+            "no contact details are set: the other side of an accepted pledge cannot reach this co-op (`minga contact set`)"
+        );
+    }
     sweep(&s, &mut done).await;
     loop {
         let event = tokio::select! {
@@ -346,6 +354,7 @@ async fn reveal(s: &Shared, pledge: RecordRef) -> Result<Option<Value>, ApiError
         return Ok(None);
     }
     let Some(contact) = read_contact(contact_file(s)?)? else {
+        tracing::debug!(pledge = %pledge.record, "accepted, but no contact is set to seal");
         return Ok(None);
     };
     // The member who spoke for the other side first, then its admins, coordinators, members.

@@ -396,7 +396,8 @@ pub(super) async fn disburse(
             .filter(|t| {
                 t.loan == Some(loan.loan)
                     && t.purpose == purpose
-                    && t.why_not.is_none_or(|w| w.starts_with("not confirmed"))
+                    && !t.corrected
+                    && fund.stewards.contains(&t.from)
             })
             .map(|t| t.amount)
             .sum();

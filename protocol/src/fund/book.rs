@@ -196,6 +196,8 @@ pub struct TransferLine {
     pub issued: Timestamp,
     /// Whether it counts: confirmed by the right side, not corrected, in the fund's currency.
     pub counts: bool,
+    /// Whether a later transfer replaced it.
+    pub corrected: bool,
     /// Why it does not count, when it does not.
     pub why_not: Option<&'static str>,
 }
@@ -405,6 +407,7 @@ pub fn derive_books(facts: &FundFacts, now: Timestamp) -> FundBook {
             amount: v.amount.value(),
             issued: v.issued,
             counts: why_not.is_none(),
+            corrected: corrected.contains(&t.at),
             why_not,
         });
     }
