@@ -47,7 +47,13 @@ fn files(home: &Home) -> Vec<Check> {
         )),
         _ => out.push(Check::Ok("the data directory is its owner's only".into())),
     }
-    for name in ["node.key", "member.key", "api.token", "coop.key"] {
+    for name in [
+        "node.key",
+        "member.key",
+        "api.token",
+        "coop.key",
+        "contact.json",
+    ] {
         let path = home.path(name);
         if !path.exists() {
             continue;
@@ -59,6 +65,16 @@ fn files(home: &Home) -> Vec<Check> {
             )),
             _ => out.push(Check::Ok(format!("{name} is readable by its owner only"))),
         }
+    }
+    if home.path("contact.json").exists() {
+        out.push(Check::Ok(
+            "contact details are set, for the other side of an accepted pledge".into(),
+        ));
+    } else {
+        out.push(Check::Warn(
+            "no contact details are set: the other side of an accepted pledge cannot reach this co-op".into(),
+            "minga contact set --person … --phone … (only that side can read them)".into(),
+        ));
     }
     if home.path("coop.key").exists() {
         match SecretKey::file_is_encrypted(&home.path("coop.key")) {

@@ -426,6 +426,7 @@ fn doctor_names_what_is_wrong_and_what_to_do() {
     assert!(said.contains("coop.key is kept in clear"), "{said}");
     assert!(said.contains("minga key protect coop"), "{said}");
     assert!(said.contains("the node is not running"), "{said}");
+    assert!(said.contains("no contact details are set"), "{said}");
     // Fixed: the key protected, the node up. A co-op with no peer is still worth saying.
     assert!(
         run(minga(&dir, &phrase).args(["key", "protect", "coop"]))

@@ -221,7 +221,7 @@ pub(super) async fn reveal_on_acceptance(
         && matches!(read_contact(path), Ok(None))
         && s.home().await.is_ok()
     {
-        tracing::warn!(
+        tracing::info!(
             "no contact details are set: the other side of an accepted pledge cannot reach this co-op (`minga contact set`)"
         );
     }
