@@ -24,6 +24,7 @@ mod ids;
 mod keys;
 mod ledger;
 mod membership;
+pub mod network;
 mod quantity;
 mod record;
 mod record_doc;
