@@ -156,19 +156,8 @@ pub(super) async fn of_pledge(
                 }
             }
         };
-        // A node that is stopping answers now rather than holding its shutdown for the wait.
-        let mut stopping = s.stopping.clone();
-        let stopped = async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-            Err(crate::NodeError::Stopped)
-        };
-        let arrived = async {
-            tokio::select! {
-                r = arrived => r,
-                r = stopped => r,
-            }
-        };
-        d = match tokio::time::timeout(std::time::Duration::from_secs(wait), arrived).await {
+        let within = std::time::Duration::from_secs(wait);
+        d = match tokio::time::timeout(within, s.unless_stopping(arrived)).await {
             Ok(r) => r?,
             Err(_) => {
                 return Err(ApiError::not_found(

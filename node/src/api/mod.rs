@@ -34,7 +34,7 @@ pub use error::ApiError;
 pub use input::{ListingInput, PledgeInput};
 pub use output::status_name;
 
-use crate::NodeHandle;
+use crate::{NodeError, NodeHandle};
 
 /// The shortest API token the node serves with: a shorter one (an empty file left by a crash,
 /// say) would make the token guessable, so every request is refused instead.
@@ -287,6 +287,19 @@ impl ApiState {
     }
 
     /// The co-op this node's member writes for, and the member's role in it now.
+    /// Runs `work` (a wait for something to arrive), but answers [`NodeError::Stopped`] as
+    /// soon as the node starts stopping, so a long wait never holds up a shutdown.
+    async fn unless_stopping<T>(
+        &self,
+        work: impl Future<Output = Result<T, NodeError>>,
+    ) -> Result<T, NodeError> {
+        let mut stopping = self.stopping.clone();
+        tokio::select! {
+            r = work => r,
+            _ = stopping.wait_for(|stop| *stop) => Err(NodeError::Stopped),
+        }
+    }
+
     async fn home(&self) -> Result<(CoopId, Role), ApiError> {
         let member = self.member()?;
         let now = Timestamp::now();

@@ -123,19 +123,7 @@ async fn wait_for(s: &Shared, id: &str, secs: u64) -> Result<RecordDetail, ApiEr
             }
         }
     };
-    // A node that is stopping answers now rather than holding its shutdown for the wait.
-    let mut stopping = s.stopping.clone();
-    let stopped = async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-        Err(NodeError::Stopped)
-    };
-    let arrived = async {
-        tokio::select! {
-            r = arrived => r,
-            r = stopped => r,
-        }
-    };
-    match tokio::time::timeout(Duration::from_secs(secs), arrived).await {
+    match tokio::time::timeout(Duration::from_secs(secs), s.unless_stopping(arrived)).await {
         Ok(r) => Ok(r?),
         Err(_) => Err(ApiError::not_found(
             format!("record {id} did not arrive within {secs} s"),
