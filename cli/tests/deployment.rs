@@ -313,16 +313,16 @@ fn the_service_unit_verifies_and_its_command_line_runs_the_node_twice() {
     assert!(state.join("store").exists());
 }
 
-/// The Debian package as installed on this machine (`.ci/package` builds and installs it):
+/// The Debian package as installed on this machine (`.ci/package install` builds and installs it):
 /// its user exists, its unit verifies, and the unit's command line runs `/usr/bin/minga` as that
 /// user on the state directory systemd would make, twice.
 #[test]
-#[ignore = "needs root and the minga package installed; .ci/package runs it"]
+#[ignore = "needs root and the minga package installed (.ci/package install); .ci/run runs it"]
 fn the_installed_package_runs_its_unit_as_its_own_user() {
     let unit_file = Path::new("/usr/lib/systemd/system/minga.service");
     assert!(
         unit_file.exists(),
-        "install the package first: .ci/package builds and installs it"
+        "install the package first: .ci/package install builds and installs it"
     );
     let user = run(Command::new("getent").args(["passwd", "minga"]));
     assert!(user.status.success(), "the package made no minga user");
