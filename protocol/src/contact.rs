@@ -92,10 +92,33 @@ impl Contact {
         .all(|f| f.as_deref().is_none_or(|v| v.trim().is_empty()))
     }
 
-    fn to_json(&self) -> Result<Vec<u8>, ContactError> {
+    /// Its own rules: something to say, and no control characters but line breaks (the
+    /// other side's terminal prints it).
+    fn check(&self) -> Result<(), ContactError> {
         if self.is_empty() {
             return Err(ContactError::Empty);
         }
+        let fields = [
+            &self.person,
+            &self.phone,
+            &self.email,
+            &self.address,
+            &self.notes,
+        ];
+        if fields
+            .iter()
+            .filter_map(|f| f.as_deref())
+            .any(|v| v.chars().any(|c| c.is_control() && c != '\n'))
+        {
+            return Err(ContactError::NotAContact(
+                "it contains control characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, ContactError> {
+        self.check()?;
         // Plain strings and options always serialize.
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         if bytes.len() > MAX_CONTACT_BYTES {
@@ -185,5 +208,6 @@ pub fn open(bytes: &[u8], me: &SecretKey) -> Result<Option<Contact>, ContactErro
         .map_err(|_| ContactError::DoesNotOpen)?;
     let contact: Contact =
         serde_json::from_slice(&plain).map_err(|e| ContactError::NotAContact(e.to_string()))?;
+    contact.check()?;
     Ok(Some(contact))
 }

@@ -151,4 +151,39 @@ fn libsodium_opens_what_minga_seals_and_minga_opens_what_libsodium_seals() {
     let got = contact::open(&bytes, &a).unwrap().unwrap();
     assert_eq!(got.person.as_deref(), Some("Rosa"));
     assert_eq!(got.phone.as_deref(), Some("+54 11 5555 0000"));
+    // A contact that would move the reader's terminal (an escape sequence) is refused when
+    // opened, whoever sealed it.
+    let hostile = r#"{"person":"Rosa[2J"}"#;
+    let sealed = hex::decode(nacl(&[
+        "seal",
+        &hex::encode(a.public().as_bytes()),
+        hostile,
+    ]))
+    .unwrap();
+    let mut bytes = b"mgc1".to_vec();
+    bytes.push(1);
+    bytes.extend_from_slice(a.public().as_bytes());
+    bytes.extend_from_slice(&(sealed.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(&sealed);
+    assert!(matches!(
+        contact::open(&bytes, &a),
+        Err(ContactError::NotAContact(_))
+    ));
+}
+
+#[test]
+fn a_contact_with_control_characters_is_not_sealed() {
+    let c = Contact {
+        person: Some("Ana\u{1b}]0;pwned\u{7}".into()),
+        ..Contact::default()
+    };
+    assert!(matches!(
+        c.seal(&[key(1).public()]),
+        Err(ContactError::NotAContact(_))
+    ));
+    let fine = Contact {
+        notes: Some("portón verde\nde 8 a 14".into()),
+        ..Contact::default()
+    };
+    assert!(fine.seal(&[key(1).public()]).is_ok());
 }

@@ -285,7 +285,12 @@ pub(super) fn signed<T: minga_protocol::Statement>(
     s: &Shared,
 ) -> Result<Signed<T>, ApiError> {
     let key = &s.member()?.key;
-    Signed::sign(value, &key.0).map_err(|e| ApiError::bad(e.to_string(), "shorten the note"))
+    Signed::sign(value, &key.0).map_err(|e| {
+        ApiError::bad(
+            e.to_string(),
+            "each value is one line of at most 512 bytes, not empty",
+        )
+    })
 }
 
 pub(super) async fn pledge(State(s): State<Shared>, Body(input): Body<PledgeInput>) -> Answer {
