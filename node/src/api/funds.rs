@@ -142,7 +142,12 @@ async fn books(s: &Shared, id: &str) -> Result<(FundBook, Fund), ApiError> {
     let book = facts
         .first()
         .map(|f| derive_books(f, Timestamp::now()))
-        .ok_or_else(|| ApiError::not_found(format!("fund {id} is not held here"), ""))?;
+        .ok_or_else(|| {
+            ApiError::not_found(
+                format!("fund {id} is not held here"),
+                "the fund's co-op may not be replicated here: `minga coop list`",
+            )
+        })?;
     Ok((book, fund.value().clone()))
 }
 
@@ -150,12 +155,12 @@ async fn books(s: &Shared, id: &str) -> Result<(FundBook, Fund), ApiError> {
 async fn loan_books(s: &Shared, id: &str) -> Result<(LoanBook, FundBook, Fund), ApiError> {
     let d = s.node.detail(id).await?;
     let at = of_kind(&d, RecordKind::Loan, id)?;
-    let fund = d
-        .view
-        .refers_to
-        .as_deref()
-        .copied()
-        .ok_or_else(|| ApiError::bad("the loan names no fund", ""))?;
+    let fund = d.view.refers_to.as_deref().copied().ok_or_else(|| {
+        ApiError::bad(
+            "the loan names no fund",
+            "the record is damaged: see it with `minga show`",
+        )
+    })?;
     let (book, f) = books(s, &fund.record.to_string()).await?;
     let loan = book
         .loans
@@ -523,7 +528,10 @@ pub(super) async fn confirm(
     let d = s.node.detail(&id).await?;
     let at = of_kind(&d, RecordKind::Transfer, &id)?;
     let Record::Transfer(t) = d.record else {
-        return Err(ApiError::bad(format!("{id} is not a transfer"), ""));
+        return Err(ApiError::bad(
+            format!("{id} is not a transfer"),
+            "give the id `minga fund contribute`, `disburse` or `repay` printed",
+        ));
     };
     let t = t.value();
     let (book, fund) = books(&s, &t.fund.record.to_string()).await?;
@@ -568,6 +576,9 @@ pub(super) async fn loan(
     })))
 }
 
+/// Writing CSV into memory does not fail; should it, the message says why.
+const CSV_HINT: &str = "try again; if it persists, report it with the message above";
+
 /// A loan's history as CSV, for a fund's bookkeeper: one row per report, claim, transfer.
 pub(super) async fn history_csv(
     State(s): State<Shared>,
@@ -577,7 +588,7 @@ pub(super) async fn history_csv(
     let mut out = csv::Writer::from_writer(Vec::new());
     let row = |out: &mut csv::Writer<Vec<u8>>, cells: [String; 8]| {
         out.write_record(cells)
-            .map_err(|e| ApiError::bad(e.to_string(), ""))
+            .map_err(|e| ApiError::bad(e.to_string(), CSV_HINT))
     };
     row(
         &mut out,
@@ -625,6 +636,6 @@ pub(super) async fn history_csv(
     }
     let bytes = out
         .into_inner()
-        .map_err(|e| ApiError::bad(e.to_string(), ""))?;
+        .map_err(|e| ApiError::bad(e.to_string(), CSV_HINT))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
 }

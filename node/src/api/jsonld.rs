@@ -57,8 +57,12 @@ pub(super) async fn export(State(s): State<Shared>) -> Result<Response, ApiError
         .iter()
         .map(|f| derive_books(f, now))
         .collect();
-    let body = serde_json::to_vec_pretty(&document(&coops, &records, &funds))
-        .map_err(|e| ApiError::bad(e.to_string(), ""))?;
+    let body = serde_json::to_vec_pretty(&document(&coops, &records, &funds)).map_err(|e| {
+        ApiError::bad(
+            e.to_string(),
+            "try again; if it persists, report it with the message above",
+        )
+    })?;
     Ok(([(header::CONTENT_TYPE, "application/ld+json")], body).into_response())
 }
 
