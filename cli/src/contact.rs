@@ -115,10 +115,11 @@ pub async fn run(api: &Client, cmd: ContactCmd) -> Result<(), Failure> {
             }
             for c in list {
                 let from = c["from"].as_str().unwrap_or("");
+                let n = c["recipients"].as_u64().unwrap_or(0);
                 outln!(
-                    "from co-op {} (sealed to {} keys)",
+                    "from co-op {} (sealed to {n} {})",
                     from.get(..12).unwrap_or(from),
-                    c["recipients"]
+                    if n == 1 { "key" } else { "keys" }
                 );
                 match c["contact"].is_object() {
                     true => print_contact(&c["contact"], "  "),

@@ -146,9 +146,50 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
         &["pledge", &need, "--quantity", "120 kg", "--offer", &offer],
     ));
 
+    ok(
+        &a,
+        &[
+            "contact",
+            "set",
+            "--person",
+            "Rosa",
+            "--phone",
+            "+54 341 555 0101",
+        ],
+    );
+    ok(
+        &b,
+        &[
+            "contact",
+            "set",
+            "--person",
+            "Marta",
+            "--address",
+            "Calle 9 nº 44",
+        ],
+    );
     ok(&b, &["show", &pledge, "--wait", &wait]);
     let accepted = id_of(&json(&b, &["accept", &pledge]));
     let delivered = id_of(&json(&b, &["deliver", &pledge, "--quantity", "70 kg"]));
+    // Once accepted, B reads A's contact (sealed to B's members), and A reads B's.
+    let on_b = json(&b, &["contact", "of", &pledge, "--wait", &wait]);
+    let from_a = on_b
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contact"].is_object());
+    assert_eq!(
+        from_a.unwrap()["contact"]["phone"],
+        "+54 341 555 0101",
+        "{on_b}"
+    );
+    let on_a = json(&a, &["contact", "of", &pledge, "--wait", &wait]);
+    let from_b = on_a
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contact"].is_object());
+    assert_eq!(from_b.unwrap()["contact"]["person"], "Marta", "{on_a}");
 
     for (name, dir) in [("a", &a), ("b", &b), ("m", &m)] {
         ok(dir, &["show", &accepted, "--wait", &wait]);
