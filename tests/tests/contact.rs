@@ -14,19 +14,6 @@ use std::path::Path;
 use serde_json::Value;
 use support::*;
 
-fn write(dir: &Path, args: &[&str]) -> String {
-    let mut all = args.to_vec();
-    all.push("-q");
-    ok(dir, &all).trim().to_string()
-}
-
-fn arrived(dirs: &[&Path], id: &str) {
-    let wait = WAIT_SECS.to_string();
-    for dir in dirs {
-        ok(dir, &["show", id, "--wait", &wait]);
-    }
-}
-
 /// The contacts of a pledge on a node, once both sides' are there.
 fn contacts(dir: &Path, pledge: &str) -> Vec<Value> {
     let wait = WAIT_SECS.to_string();
@@ -62,26 +49,12 @@ fn only_the_counterpart_opens_a_contact_and_only_after_acceptance() {
         (&b, "La Esperanza"),
         (&c, "Tercera"),
     ] {
-        let said = ok(dir, &["init", "--coop", name]);
-        let id = said.lines().find_map(|l| l.strip_prefix("co-op       "));
-        ids.insert(
-            dir.clone(),
-            id.unwrap().split(' ').next().unwrap().to_string(),
-        );
+        ids.insert(dir.clone(), found_coop(dir, name));
     }
     let node_a = up(&a, None);
     let _node_b = up(&b, Some(&node_a.listen));
     let _node_c = up(&c, Some(&node_a.listen));
-    for dir in [&a, &b, &c] {
-        for other in [&a, &b, &c] {
-            if dir != other {
-                ok(
-                    dir,
-                    &["coop", "trust", other.join("coop.json").to_str().unwrap()],
-                );
-            }
-        }
-    }
+    trust_each_other(&[&a, &b, &c]);
     ok(
         &a,
         &[

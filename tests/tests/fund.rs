@@ -12,28 +12,6 @@ use std::path::Path;
 use serde_json::Value;
 use support::*;
 
-/// Writes a statement with `-q` and returns the new record's id.
-fn write(dir: &Path, args: &[&str]) -> String {
-    let mut all = args.to_vec();
-    all.push("-q");
-    ok(dir, &all).trim().to_string()
-}
-
-/// Waits until every node holds the record.
-fn arrived(dirs: &[&Path], id: &str) {
-    let wait = WAIT_SECS.to_string();
-    for dir in dirs {
-        ok(dir, &["show", id, "--wait", &wait]);
-    }
-}
-
-fn refused(dir: &Path, args: &[&str], says: &str) {
-    let out = minga(dir, args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-    assert!(err.contains(says), "{args:?}: {err}");
-}
-
 fn periods(loan: &Value) -> Vec<(u64, String, String, String)> {
     loan["periods"]
         .as_array()
@@ -58,30 +36,19 @@ fn a_loan_from_proposal_to_last_repayment_across_three_nodes() {
         root.path().join("s1"),
         root.path().join("s2"),
     );
-    let mut ids = Vec::new();
-    for (dir, name) in [
+    let ids: Vec<String> = [
         (&b, "Panadería La Unión"),
         (&s1, "Cooperativa Textil Oeste"),
         (&s2, "Imprenta Chilavert"),
-    ] {
-        let said = ok(dir, &["init", "--coop", name]);
-        let id = said.lines().find_map(|l| l.strip_prefix("co-op       "));
-        ids.push(id.unwrap().split(' ').next().unwrap().to_string());
-    }
+    ]
+    .into_iter()
+    .map(|(dir, name)| found_coop(dir, name))
+    .collect();
     let node_s1 = up(&s1, None);
     let _node_s2 = up(&s2, Some(&node_s1.listen));
     let _node_b = up(&b, Some(&node_s1.listen));
-    for dir in [&b, &s1, &s2] {
-        for other in [&b, &s1, &s2] {
-            if dir != other {
-                ok(
-                    dir,
-                    &["coop", "trust", other.join("coop.json").to_str().unwrap()],
-                );
-            }
-        }
-    }
     let all: [&Path; 3] = [&b, &s1, &s2];
+    trust_each_other(&all);
 
     // S1 founds the fund; both stewards must approve a loan. Capital comes in from each.
     let fund = write(

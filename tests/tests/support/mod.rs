@@ -172,3 +172,48 @@ pub fn member_key(init_output: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// Runs a command that writes a record, with `-q`, and returns the new record's id.
+pub fn write(dir: &Path, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.push("-q");
+    ok(dir, &all).trim().to_string()
+}
+
+/// Waits until every node holds the record (`show --wait`, a deadline that fails the test).
+pub fn arrived(dirs: &[&Path], id: &str) {
+    let wait = WAIT_SECS.to_string();
+    for dir in dirs {
+        ok(dir, &["show", id, "--wait", &wait]);
+    }
+}
+
+/// Runs a command that must be refused (exit code 1) with a message containing `says`.
+pub fn refused(dir: &Path, args: &[&str], says: &str) {
+    let out = minga(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: {err}");
+}
+
+/// `minga init --coop NAME` in `dir`; returns the new co-op's id as `init` printed it.
+pub fn found_coop(dir: &Path, name: &str) -> String {
+    let said = ok(dir, &["init", "--coop", name]);
+    let id = said.lines().find_map(|l| l.strip_prefix("co-op       "));
+    let id = id.unwrap_or_else(|| panic!("init printed no co-op: {said}"));
+    id.split(' ').next().unwrap().to_string()
+}
+
+/// Makes every node trust every other node's co-op, by its genesis file.
+pub fn trust_each_other(dirs: &[&Path]) {
+    for dir in dirs {
+        for other in dirs {
+            if dir != other {
+                ok(
+                    dir,
+                    &["coop", "trust", other.join("coop.json").to_str().unwrap()],
+                );
+            }
+        }
+    }
+}
