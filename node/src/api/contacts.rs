@@ -215,6 +215,10 @@ pub(super) async fn reveal_on_acceptance(
         );
     }
     sweep(&s, &mut done).await;
+    // This node's co-op, looked up once it has one: most pledges on a network are between
+    // other co-ops, and those must cost nothing here, even in a catch-up of thousands.
+    let mut home: Option<CoopId> = None;
+    let mut looked: Option<std::time::Instant> = None;
     loop {
         let event = tokio::select! {
             e = events.recv() => e,
@@ -232,7 +236,22 @@ pub(super) async fn reveal_on_acceptance(
                     }),
                     _ => None,
                 };
-                if let Some(p) = pledge {
+                let Some(p) = pledge else { continue };
+                // A node not yet in a co-op looks again at most once a second.
+                if home.is_none() && looked.is_none_or(|t| t.elapsed().as_secs() >= 1) {
+                    looked = Some(std::time::Instant::now());
+                    home = s.home().await.ok().map(|(c, _)| c);
+                    // Just joined: what was accepted before is sealed now.
+                    if home.is_some() {
+                        sweep(&s, &mut done).await;
+                    }
+                }
+                // A pledge's view names the pledging co-op and the need's; an acceptance's,
+                // the accepting co-op and the pledge's.
+                let ours = home.is_some_and(|h| {
+                    view.coop == h || view.refers_to.as_deref().is_some_and(|r| r.coop == h)
+                });
+                if ours {
                     reveal_logged(&s, p, &mut done).await;
                 }
             }
