@@ -376,17 +376,53 @@ pub(super) async fn decide(
     write(&s, None, Record::Approval(signed(a, &s)?)).await
 }
 
+/// What paying a loan out or back starts from: its books and its fund's, checked to be this
+/// co-op's to move (a steward pays out, the borrower repays), and the amount with the transfer
+/// it corrects, if any.
+struct LoanMove {
+    loan: LoanBook,
+    book: FundBook,
+    fund: Fund,
+    corrects: Option<RecordRef>,
+    amount: Quantity,
+}
+
+async fn loan_move(
+    s: &Shared,
+    id: &str,
+    input: &TransferInput,
+    purpose: Purpose,
+) -> Result<LoanMove, ApiError> {
+    let (loan, book, fund) = loan_books(s, id).await?;
+    let (coop, _) = s.home().await?;
+    match purpose {
+        Purpose::Disbursement => is_steward(&fund, coop)?,
+        Purpose::Repayment | Purpose::Contribution => borrower(&loan, coop)?,
+    }
+    let corrects = corrects(s, &input.corrects, &book, purpose, Some(loan.loan), coop).await?;
+    let amount = amount("amount", &input.amount, fund.unit, corrects.is_some())?;
+    Ok(LoanMove {
+        loan,
+        book,
+        fund,
+        corrects,
+        amount,
+    })
+}
+
 pub(super) async fn disburse(
     State(s): State<Shared>,
     Path(id): Path<String>,
     Body(input): Body<TransferInput>,
 ) -> Answer {
-    let (loan, book, fund) = loan_books(&s, &id).await?;
-    let (coop, _) = s.home().await?;
-    is_steward(&fund, coop)?;
     let purpose = Purpose::Disbursement;
-    let corrects = corrects(&s, &input.corrects, &book, purpose, Some(loan.loan), coop).await?;
-    let q = amount("amount", &input.amount, fund.unit, corrects.is_some())?;
+    let LoanMove {
+        loan,
+        book,
+        fund,
+        corrects,
+        amount: q,
+    } = loan_move(&s, &id, &input, purpose).await?;
     if !matches!(loan.state, LoanState::Agreed | LoanState::Active) {
         return Err(ApiError::refused(
             format!("the loan is {:?}, not agreed", loan.state),
@@ -501,12 +537,14 @@ pub(super) async fn repay(
     Path(id): Path<String>,
     Body(input): Body<TransferInput>,
 ) -> Answer {
-    let (loan, book, fund) = loan_books(&s, &id).await?;
-    let (coop, _) = s.home().await?;
-    borrower(&loan, coop)?;
     let purpose = Purpose::Repayment;
-    let corrects = corrects(&s, &input.corrects, &book, purpose, Some(loan.loan), coop).await?;
-    let q = amount("amount", &input.amount, fund.unit, corrects.is_some())?;
+    let LoanMove {
+        loan,
+        book,
+        fund,
+        corrects,
+        amount: q,
+    } = loan_move(&s, &id, &input, purpose).await?;
     if corrects.is_none() && q.value() > loan.cap_total - loan.repaid {
         return Err(ApiError::refused(
             format!(
