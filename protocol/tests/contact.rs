@@ -130,6 +130,16 @@ fn nacl(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Sealed-contact bytes holding one box, laid out by hand as the documentation says.
+fn one_box(to: &PublicKey, sealed: &[u8]) -> Vec<u8> {
+    let mut bytes = b"mgc1".to_vec();
+    bytes.push(1);
+    bytes.extend_from_slice(to.as_bytes());
+    bytes.extend_from_slice(&(sealed.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(sealed);
+    bytes
+}
+
 #[test]
 fn libsodium_opens_what_minga_seals_and_minga_opens_what_libsodium_seals() {
     let (a, b) = (key(7), key(8));
@@ -143,11 +153,7 @@ fn libsodium_opens_what_minga_seals_and_minga_opens_what_libsodium_seals() {
     // PyNaCl seals to a's ed25519 key; laid out as documented, minga opens it.
     let text = r#"{"person":"Rosa","phone":"+54 11 5555 0000"}"#;
     let sealed = hex::decode(nacl(&["seal", &hex::encode(a.public().as_bytes()), text])).unwrap();
-    let mut bytes = b"mgc1".to_vec();
-    bytes.push(1);
-    bytes.extend_from_slice(a.public().as_bytes());
-    bytes.extend_from_slice(&(sealed.len() as u16).to_be_bytes());
-    bytes.extend_from_slice(&sealed);
+    let bytes = one_box(&a.public(), &sealed);
     let got = contact::open(&bytes, &a).unwrap().unwrap();
     assert_eq!(got.person.as_deref(), Some("Rosa"));
     assert_eq!(got.phone.as_deref(), Some("+54 11 5555 0000"));
@@ -160,11 +166,7 @@ fn libsodium_opens_what_minga_seals_and_minga_opens_what_libsodium_seals() {
         hostile,
     ]))
     .unwrap();
-    let mut bytes = b"mgc1".to_vec();
-    bytes.push(1);
-    bytes.extend_from_slice(a.public().as_bytes());
-    bytes.extend_from_slice(&(sealed.len() as u16).to_be_bytes());
-    bytes.extend_from_slice(&sealed);
+    let bytes = one_box(&a.public(), &sealed);
     assert!(matches!(
         contact::open(&bytes, &a),
         Err(ContactError::NotAContact(_))
