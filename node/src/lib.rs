@@ -24,8 +24,9 @@ pub use config::NodeConfig;
 #[cfg(feature = "test-utils")]
 pub use net::SyncScript;
 pub use net::{
-    CoopSummary, Listed, Listings, MAX_EDITS, Node, NodeError, NodeEvent, NodeHandle,
-    PROTOCOL_VERSION, RecordDetail, SyncStats, peer_of, topic,
+    CoopSummary, JoinRequest, Joining, Listed, Listings, MAX_EDITS, MAX_JOIN_REQUESTS,
+    MAX_NETWORKS, NetworkState, Node, NodeError, NodeEvent, NodeHandle, PROTOCOL_VERSION,
+    RecordDetail, SyncStats, network_topic, peer_of, topic,
 };
 
 pub use ledger::{

@@ -209,6 +209,20 @@ impl RecordView {
             }
             // Only what it answers: its content is sealed.
             Record::Contact(c) => v.refers_to = Some(Box::new(c.pledge)),
+            // A network's statements: its name, and when each was signed.
+            Record::Network(g) => {
+                v.title = Some(g.value().name.clone());
+                v.issued = Some(g.value().created);
+            }
+            Record::Vouch(r) => {
+                v.title = Some(r.genesis.value().name.clone());
+                v.issued = Some(r.vouch.value().issued);
+            }
+            Record::Unvouch(u) => {
+                v.refers_to = Some(Box::new(u.value().vouch));
+                v.issued = Some(u.value().issued);
+            }
+            Record::Expel(e) => v.issued = Some(e.expel.value().issued),
             Record::Certificate(_)
             | Record::Revocation(_)
             | Record::Rotation(_)

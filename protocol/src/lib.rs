@@ -61,8 +61,8 @@ pub use membership::{
 };
 pub use quantity::{Dimension, Quantity, QuantityError, Unit};
 pub use record::{
-    MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError, RecordKind,
-    SealedContact,
+    ExpelRecord, MAX_TEXT_BYTES, MAX_TITLE_BYTES, Need, Offer, Profile, Record, RecordError,
+    RecordKind, SealedContact, VouchRecord,
 };
 pub use resource::{Category, Location, Point, TimeWindow, Urgency, haversine_km};
 pub use statement::{
@@ -76,8 +76,8 @@ pub use status::{
 };
 pub use sync::{
     MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_COOPS, MAX_FORKS, MAX_LOGS, MAX_MESSAGE_BYTES,
-    MAX_PAYLOAD_WANTS, MAX_VECTORS_BYTES, MAX_WANTS, SyncError, SyncMessage, VersionVector, Want,
-    differing_vectors, plan_wants, serve_wants,
+    MAX_NOTE_BYTES, MAX_PAYLOAD_WANTS, MAX_VECTORS_BYTES, MAX_WANTS, SignedBytes, SyncError,
+    SyncMessage, VersionVector, Want, differing_vectors, plan_wants, serve_wants,
 };
 pub use sync_session::{
     Known, MAX_IN_FLIGHT, MAX_PROBES, MAX_PROOF_WANTS, REQUEST_TIMEOUT, RequestTag, SyncAction,

@@ -14,11 +14,12 @@ use automerge::{AutoCommit, ROOT, ReadDoc};
 use rust_decimal::Decimal;
 
 use crate::canonical::{CanonError, Signed};
-use crate::coop::Rotation;
+use crate::coop::{Genesis, Rotation};
 use crate::fund::{Approval, Confirmation, Fund, Loan, Report, Transfer};
 use crate::ids::{CoopId, RecordRef};
 use crate::keys::PublicKey;
 use crate::membership::{Certificate, Device, Revocation, Role};
+use crate::network::{Expel, NetworkGenesis, Unvouch, Vouch};
 use crate::quantity::Quantity;
 use crate::record_doc::{
     DocReader, Field, FieldList, location_fields, os, ots, s, statement_fields,
@@ -74,13 +75,21 @@ pub enum RecordKind {
     Confirmation,
     /// A co-op's contact details, sealed to its counterpart in an accepted pledge.
     Contact,
+    /// A network's founding statement.
+    Network,
+    /// A vouch for a co-op that asked to join a network.
+    Vouch,
+    /// A vouch taken back.
+    Unvouch,
+    /// A signature for expelling a co-op from a network.
+    Expel,
 }
 
 impl RecordKind {
     /// Every kind.
     ///
     /// Stored views name a kind by its index here: new kinds go at the end.
-    pub const ALL: [RecordKind; 18] = [
+    pub const ALL: [RecordKind; 22] = [
         RecordKind::Offer,
         RecordKind::Need,
         RecordKind::Pledge,
@@ -99,6 +108,10 @@ impl RecordKind {
         RecordKind::Report,
         RecordKind::Confirmation,
         RecordKind::Contact,
+        RecordKind::Network,
+        RecordKind::Vouch,
+        RecordKind::Unvouch,
+        RecordKind::Expel,
     ];
 
     /// The name stored in documents.
@@ -122,6 +135,10 @@ impl RecordKind {
             RecordKind::Report => "report",
             RecordKind::Confirmation => "confirmation",
             RecordKind::Contact => "contact",
+            RecordKind::Network => "network",
+            RecordKind::Vouch => "vouch",
+            RecordKind::Unvouch => "unvouch",
+            RecordKind::Expel => "expel",
         }
     }
 
@@ -143,6 +160,10 @@ impl RecordKind {
             // Founding a fund and deciding on its loans are for a co-op's admins; the
             // bookkeeping (proposals, transfers, reports, confirmations) for its coordinators.
             RecordKind::Fund | RecordKind::Approval => Role::Admin,
+            // Who is in a network is decided by the admins of its co-ops.
+            RecordKind::Network | RecordKind::Vouch | RecordKind::Unvouch | RecordKind::Expel => {
+                Role::Admin
+            }
             RecordKind::Loan
             | RecordKind::Transfer
             | RecordKind::Report
@@ -153,7 +174,18 @@ impl RecordKind {
     /// Whether a listing shows records of this kind when it names no kind: offers, needs,
     /// profiles and the commitments between co-ops.
     pub fn is_listed_by_default(self) -> bool {
-        !(self.is_membership() || self.is_fund() || self == RecordKind::Contact)
+        !(self.is_membership()
+            || self.is_fund()
+            || self.is_network()
+            || self == RecordKind::Contact)
+    }
+
+    /// Whether records of this kind are a network's admission statements.
+    pub fn is_network(self) -> bool {
+        matches!(
+            self,
+            RecordKind::Network | RecordKind::Vouch | RecordKind::Unvouch | RecordKind::Expel
+        )
     }
 
     /// Whether records of this kind are a fund's statements.
@@ -320,6 +352,33 @@ pub enum Record {
     Confirmation(Signed<Confirmation>),
     /// Contact details sealed to a counterpart.
     Contact(SealedContact),
+    /// A network's genesis.
+    Network(Signed<NetworkGenesis>),
+    /// A vouch, with the genesis of the co-op vouched for.
+    Vouch(Box<VouchRecord>),
+    /// A vouch taken back.
+    Unvouch(Signed<Unvouch>),
+    /// A signature for an expulsion, with its cut-offs.
+    Expel(ExpelRecord),
+}
+
+/// A vouch as a record: the signed vouch and the signed genesis of the co-op it names, so a
+/// node that admits that co-op can start replicating it with nothing handed around.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VouchRecord {
+    /// The vouch.
+    pub vouch: Signed<Vouch>,
+    /// The subject's genesis (its hash is the subject's id).
+    pub genesis: Signed<Genesis>,
+}
+
+/// An expulsion as a record: the signed statement and the cut-offs its hash names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpelRecord {
+    /// The statement.
+    pub expel: Signed<Expel>,
+    /// The cut-offs' bytes ([`crate::network::encode_cutoffs`]).
+    pub cutoffs: Vec<u8>,
 }
 
 /// A co-op's contact details sealed to the members of the other side of an accepted pledge
@@ -399,6 +458,10 @@ impl Record {
             Record::Report(_) => RecordKind::Report,
             Record::Confirmation(_) => RecordKind::Confirmation,
             Record::Contact(_) => RecordKind::Contact,
+            Record::Network(_) => RecordKind::Network,
+            Record::Vouch(_) => RecordKind::Vouch,
+            Record::Unvouch(_) => RecordKind::Unvouch,
+            Record::Expel(_) => RecordKind::Expel,
         }
     }
 
@@ -419,6 +482,10 @@ impl Record {
             Record::Transfer(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Report(s) => Some((s.value().signer, Some(s.value().coop))),
             Record::Confirmation(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Network(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Vouch(v) => Some((v.vouch.value().signer, Some(v.vouch.value().coop))),
+            Record::Unvouch(s) => Some((s.value().signer, Some(s.value().coop))),
+            Record::Expel(e) => Some((e.expel.value().signer, Some(e.expel.value().coop))),
             _ => None,
         }
     }
@@ -474,6 +541,20 @@ impl Record {
                 f.push(("pledge", s(c.pledge)));
                 f.push(("to", s(c.to)));
                 f.push(("sealed", Some(Field::Bytes(c.sealed.clone()))));
+            }
+            Record::Network(st) => f = statement_fields(self.kind(), st),
+            Record::Unvouch(st) => f = statement_fields(self.kind(), st),
+            Record::Vouch(v) => {
+                f = statement_fields(self.kind(), &v.vouch);
+                f.push(("genesis", Some(Field::Bytes(v.genesis.bytes().to_vec()))));
+                f.push((
+                    "genesis_signature",
+                    Some(Field::Bytes(v.genesis.signature().0.to_vec())),
+                ));
+            }
+            Record::Expel(e) => {
+                f = statement_fields(self.kind(), &e.expel);
+                f.push(("cutoffs", Some(Field::Bytes(e.cutoffs.clone()))));
             }
         }
         f
@@ -533,6 +614,32 @@ impl Record {
                         field: "sealed",
                         reason: e.to_string(),
                     })
+            }
+            Record::Network(g) => {
+                g.value().check().map_err(|reason| RecordError::BadValue {
+                    field: "founder",
+                    reason: reason.into(),
+                })?;
+                check_text("name", &g.value().name, MAX_TITLE_BYTES, true)
+            }
+            Record::Vouch(v) => {
+                if v.genesis.coop_id() != v.vouch.value().subject {
+                    return Err(RecordError::BadValue {
+                        field: "genesis",
+                        reason: "is not the genesis of the co-op vouched for".into(),
+                    });
+                }
+                text("note", &v.vouch.value().note)
+            }
+            Record::Unvouch(u) if u.value().vouch.coop != u.value().coop => {
+                Err(RecordError::BadValue {
+                    field: "vouch",
+                    reason: "a co-op takes back only its own vouches".into(),
+                })
+            }
+            Record::Expel(e) => {
+                crate::network::decode_cutoffs(&e.cutoffs, &e.expel.value().cutoffs)?;
+                Ok(())
             }
             r if r.kind().is_fund() => crate::fund::check(r)
                 .map_err(|(field, reason)| RecordError::BadValue { field, reason }),
@@ -608,6 +715,16 @@ impl Record {
                 pledge: r.parse_req("pledge")?,
                 to: r.parse_req("to")?,
                 sealed: r.bytes_req("sealed")?,
+            }),
+            RecordKind::Network => Record::Network(r.signed()?),
+            RecordKind::Unvouch => Record::Unvouch(r.signed()?),
+            RecordKind::Vouch => Record::Vouch(Box::new(VouchRecord {
+                vouch: r.signed()?,
+                genesis: r.signed_as("genesis", "genesis_signature")?,
+            })),
+            RecordKind::Expel => Record::Expel(ExpelRecord {
+                expel: r.signed()?,
+                cutoffs: r.bytes_req("cutoffs")?,
             }),
         };
         r.finish()?;

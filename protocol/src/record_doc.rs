@@ -189,12 +189,21 @@ impl DocReader<'_> {
     }
 
     pub(crate) fn signed<T: Statement>(&mut self) -> Result<Signed<T>, RecordError> {
-        let bytes = self.bytes_req("statement")?;
+        self.signed_as("statement", "signature")
+    }
+
+    /// A signed statement kept under two keys of the document: its bytes and its signature.
+    pub(crate) fn signed_as<T: Statement>(
+        &mut self,
+        statement: &'static str,
+        signature: &'static str,
+    ) -> Result<Signed<T>, RecordError> {
+        let bytes = self.bytes_req(statement)?;
         let sig: [u8; 64] =
-            self.bytes_req("signature")?
+            self.bytes_req(signature)?
                 .try_into()
                 .map_err(|_| RecordError::BadValue {
-                    field: "signature",
+                    field: signature,
                     reason: "must be 64 bytes".into(),
                 })?;
         Ok(Signed::verify(&bytes, Signature(sig))?)
@@ -236,4 +245,10 @@ const KNOWN_KEYS: &[&str] = &[
     "contact",
     "statement",
     "signature",
+    "pledge",
+    "to",
+    "sealed",
+    "genesis",
+    "genesis_signature",
+    "cutoffs",
 ];

@@ -41,10 +41,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::canonical::{CanonError, MAX_STATEMENT_BYTES, Signed, Statement};
 use crate::entry::MAX_ENTRY_BYTES;
 use crate::hash::Hash;
 use crate::ids::{CoopId, DeviceId, EntryHash, LogId};
-use crate::keys::PublicKey;
+use crate::keys::{PublicKey, Signature};
+use crate::network::{MAX_FOUNDERS, NetworkId};
 use crate::wire::{Reader, WireError};
 
 /// The largest sync message, in bytes.
@@ -234,6 +236,94 @@ pub enum SyncMessage {
         /// The entries' hashes.
         hashes: Vec<EntryHash>,
     },
+    /// Asks for a network's genesis and its founders' geneses: the first thing a node that
+    /// joins by invite needs (it checks the genesis against the invite's network id).
+    NetworkAsk {
+        /// The network.
+        network: NetworkId,
+    },
+    /// The answer to [`SyncMessage::NetworkAsk`].
+    NetworkInfo {
+        /// The network's signed genesis, if the node knows the network.
+        genesis: Option<SignedBytes>,
+        /// The signed geneses of its founding co-ops that the node holds (at most
+        /// [`crate::network::MAX_FOUNDERS`]).
+        founders: Vec<SignedBytes>,
+    },
+    /// A co-op asks to join a network, for the admins of its co-ops to vouch.
+    Join {
+        /// The network.
+        network: NetworkId,
+        /// The co-op's signed genesis.
+        genesis: SignedBytes,
+        /// A line about the co-op, for the admins who decide (at most [`MAX_NOTE_BYTES`]).
+        note: String,
+    },
+    /// The answer to [`SyncMessage::Join`].
+    JoinAnswer {
+        /// Whether the request is now held for the network's admins (or the co-op is already
+        /// in).
+        kept: bool,
+        /// Why not, or what happens next.
+        reason: String,
+    },
+}
+
+/// The longest note in a join request, or reason in its answer, in bytes.
+pub const MAX_NOTE_BYTES: usize = 1024;
+
+/// A signed statement as it travels: its canonical bytes and its signature, checked by
+/// whoever reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedBytes {
+    /// The statement's canonical bytes (at most [`MAX_STATEMENT_BYTES`]).
+    pub bytes: Vec<u8>,
+    /// Its signature.
+    pub signature: [u8; 64],
+}
+
+impl SignedBytes {
+    /// The bytes of a signed statement.
+    pub fn of<T: Statement>(s: &Signed<T>) -> SignedBytes {
+        SignedBytes {
+            bytes: s.bytes().to_vec(),
+            signature: s.signature().0,
+        }
+    }
+
+    /// Checks the signature and reads the statement.
+    pub fn open<T: Statement>(&self) -> Result<Signed<T>, CanonError> {
+        Signed::verify(&self.bytes, Signature(self.signature))
+    }
+
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&len32(self.bytes.len()));
+        out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(&self.signature);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<SignedBytes, SyncError> {
+        let n = count(r, "statement length", MAX_STATEMENT_BYTES)?;
+        Ok(SignedBytes {
+            bytes: r.take("statement", n)?.to_vec(),
+            signature: r.array("signature")?,
+        })
+    }
+}
+
+fn put_text(out: &mut Vec<u8>, text: &str) {
+    // Cut at a character's edge, so what is sent is still text.
+    let mut end = text.len().min(MAX_NOTE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.extend_from_slice(&len32(end));
+    out.extend_from_slice(&text.as_bytes()[..end]);
+}
+
+fn read_text(r: &mut Reader<'_>, what: &'static str) -> Result<String, SyncError> {
+    let n = count(r, what, MAX_NOTE_BYTES)?;
+    String::from_utf8(r.take(what, n)?.to_vec()).map_err(|_| SyncError::Text(what))
 }
 
 /// Why bytes are not a sync message.
@@ -267,6 +357,9 @@ pub enum SyncError {
     /// A log listed twice, or logs out of order, in a vector.
     #[error("a version vector lists logs out of order or twice")]
     VectorOrder,
+    /// A text field that is not UTF-8.
+    #[error("{0} is not UTF-8 text")]
+    Text(&'static str),
 }
 
 fn count(r: &mut Reader<'_>, what: &'static str, limit: usize) -> Result<usize, SyncError> {
@@ -357,6 +450,39 @@ impl SyncMessage {
                     out.extend_from_slice(&w.from.to_be_bytes());
                     out.extend_from_slice(&w.to.to_be_bytes());
                 }
+            }
+            SyncMessage::NetworkAsk { network } => {
+                out.push(7);
+                out.extend_from_slice(network.as_bytes());
+            }
+            SyncMessage::NetworkInfo { genesis, founders } => {
+                out.push(8);
+                match genesis {
+                    Some(g) => {
+                        out.push(1);
+                        g.put(&mut out);
+                    }
+                    None => out.push(0),
+                }
+                out.extend_from_slice(&len32(founders.len()));
+                for f in founders {
+                    f.put(&mut out);
+                }
+            }
+            SyncMessage::Join {
+                network,
+                genesis,
+                note,
+            } => {
+                out.push(9);
+                out.extend_from_slice(network.as_bytes());
+                genesis.put(&mut out);
+                put_text(&mut out, note);
+            }
+            SyncMessage::JoinAnswer { kept, reason } => {
+                out.push(10);
+                out.push(u8::from(*kept));
+                put_text(&mut out, reason);
             }
             SyncMessage::Entries {
                 coop,
@@ -468,6 +594,30 @@ impl SyncMessage {
                 }
                 SyncMessage::WantPayloads { coop: c, hashes }
             }
+            7 => SyncMessage::NetworkAsk {
+                network: NetworkId(Hash(r.array("network id")?)),
+            },
+            8 => {
+                let genesis = match r.u8("genesis present")? {
+                    0 => None,
+                    _ => Some(SignedBytes::read(&mut r)?),
+                };
+                let n = count(&mut r, "founders", MAX_FOUNDERS)?;
+                let mut founders = Vec::with_capacity(n);
+                for _ in 0..n {
+                    founders.push(SignedBytes::read(&mut r)?);
+                }
+                SyncMessage::NetworkInfo { genesis, founders }
+            }
+            9 => SyncMessage::Join {
+                network: NetworkId(Hash(r.array("network id")?)),
+                genesis: SignedBytes::read(&mut r)?,
+                note: read_text(&mut r, "note")?,
+            },
+            10 => SyncMessage::JoinAnswer {
+                kept: r.u8("kept")? != 0,
+                reason: read_text(&mut r, "reason")?,
+            },
             t => return Err(SyncError::Tag(t)),
         };
         r.finish()?;

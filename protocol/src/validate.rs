@@ -43,6 +43,11 @@ pub trait LedgerView {
     fn fork_at(&self, _log: &LogId) -> Option<u64> {
         None
     }
+    /// For a co-op expelled from a network: the first position of a log that no longer
+    /// joins it (`Some(1)` for a log the expulsion kept nothing of).
+    fn expelled_from(&self, _log: &LogId) -> Option<u64> {
+        None
+    }
 }
 
 /// Why an entry is not accepted: one variant per violated rule.
@@ -94,6 +99,15 @@ pub enum EntryError {
         log: Box<LogId>,
         /// The first position signed twice.
         at: u64,
+    },
+    /// Rule 2: the co-op was expelled from a network this node belongs to, and the entry is
+    /// past the cut-off its expulsion set for the log.
+    #[error("the co-op was expelled; log {log} keeps only entries before {from}")]
+    Expelled {
+        /// The log.
+        log: Box<LogId>,
+        /// The first position refused.
+        from: u64,
     },
     /// Rule 3: the author may not write (not a member, expired, revoked, role too low).
     #[error("author not allowed: {0}")]
@@ -225,6 +239,7 @@ impl EntryError {
             | EntryError::BackLink { .. }
             | EntryError::Equivocation(_)
             | EntryError::Forked { .. }
+            | EntryError::Expelled { .. }
             | EntryError::PayloadMissing
             | EntryError::UnknownRecord(_)
             | EntryError::MissingDependencies(_)
@@ -320,6 +335,14 @@ pub fn validate(entry: &Entry, view: &impl LedgerView) -> Result<Outcome, EntryE
         return Err(EntryError::Forked {
             log: Box::new(log),
             at,
+        });
+    }
+    if let Some(from) = view.expelled_from(&log)
+        && h.seq >= from
+    {
+        return Err(EntryError::Expelled {
+            log: Box::new(log),
+            from,
         });
     }
     let head = view.log_head(&log);

@@ -336,3 +336,161 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_invite_reads_back_and_a_damaged_one_is_refused() {
+    let invite = Invite {
+        network: NetworkId(Hash::of(b"red")),
+        coop: coop(1),
+        addrs: vec![
+            "/ip4/203.0.113.5/tcp/7171/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+                .into(),
+            "/dns4/nodo.example.org/udp/7171/quic-v1".into(),
+        ],
+    };
+    let line = invite.encode();
+    assert!(line.starts_with(INVITE_PREFIX));
+    assert!(!line.contains(char::is_whitespace), "one line: {line}");
+    assert_eq!(Invite::decode(&format!("  {line}\n")).unwrap(), invite);
+
+    // Any one character changed, or the line cut short, is caught by the check.
+    let body = line.len() - INVITE_PREFIX.len();
+    for at in [
+        INVITE_PREFIX.len(),
+        INVITE_PREFIX.len() + body / 2,
+        line.len() - 1,
+    ] {
+        let mut bytes = line.clone().into_bytes();
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        let changed = String::from_utf8(bytes).unwrap();
+        assert!(Invite::decode(&changed).is_err(), "changed at {at}");
+    }
+    assert!(matches!(
+        Invite::decode(&line[..line.len() - 6]),
+        Err(InviteError::Damaged(_))
+    ));
+    assert_eq!(Invite::decode("hola"), Err(InviteError::Prefix));
+
+    // At most four addresses travel, and an invite with none is not one.
+    let many = Invite {
+        addrs: (0..9).map(|i| format!("/ip4/192.0.2.{i}/tcp/1")).collect(),
+        ..invite.clone()
+    };
+    assert_eq!(Invite::decode(&many.encode()).unwrap().addrs.len(), 4);
+    let none = Invite {
+        addrs: vec![],
+        ..invite
+    };
+    assert!(matches!(
+        Invite::decode(&none.encode()),
+        Err(InviteError::Addrs(_))
+    ));
+}
+
+/// A co-op with an admin able to sign network statements, and its ledger.
+fn founded(seed: u8) -> (Signed<Genesis>, MemberSecret, MemoryLedger) {
+    let coop_key = CoopSecret::from_seed(&[seed; 32]);
+    let admin = MemberSecret::from_seed(&[seed + 100; 32]);
+    let genesis = found_coop(&coop_key, "Textil Oeste", &admin, Timestamp(0)).unwrap();
+    let ledger = MemoryLedger::new(Membership::new(genesis.clone()));
+    (genesis, admin, ledger)
+}
+
+#[test]
+fn a_vouch_record_carries_the_genesis_of_the_co_op_it_names() {
+    let (g1, admin, mut ledger) = founded(1);
+    let (g2, _, _) = founded(2);
+    let (g3, _, _) = founded(3);
+    let vouch = |subject: CoopId| {
+        Signed::sign(
+            Vouch {
+                signer: admin.public(),
+                coop: g1.coop_id(),
+                network: NetworkId(Hash::of(b"red")),
+                subject,
+                issued: Timestamp(1),
+                note: Some("los conocemos de la feria".into()),
+            },
+            &admin.0,
+        )
+        .unwrap()
+    };
+    let record = Record::Vouch(Box::new(VouchRecord {
+        vouch: vouch(g2.coop_id()),
+        genesis: g2.clone(),
+    }));
+    let entry = ledger
+        .write(&admin, DeviceId(1), None, &record, Timestamp(1))
+        .unwrap();
+    assert_eq!(ledger.record(&entry.record_id()).unwrap(), record);
+
+    // The genesis of another co-op than the subject is refused before anything is written.
+    let wrong = Record::Vouch(Box::new(VouchRecord {
+        vouch: vouch(g2.coop_id()),
+        genesis: g3,
+    }));
+    assert!(wrong.check().is_err());
+    assert!(
+        ledger
+            .write(&admin, DeviceId(1), None, &wrong, Timestamp(2))
+            .is_err()
+    );
+}
+
+#[test]
+fn an_expelled_co_op_keeps_its_entries_up_to_the_cut_off_and_no_more() {
+    let (_, admin, mut ledger) = founded(1);
+    let mut ids = Vec::new();
+    for i in 0..4u32 {
+        let offer = Record::Offer(Offer::new(
+            format!("lote {i}"),
+            "food/grain/rice".parse().unwrap(),
+            "10 kg".parse().unwrap(),
+        ));
+        let e = ledger
+            .write(
+                &admin,
+                DeviceId(1),
+                None,
+                &offer,
+                Timestamp(i64::from(i) + 1),
+            )
+            .unwrap();
+        ids.push(e);
+    }
+    let log = ids[0].header.log();
+    let later = ids.split_off(2);
+    // A copy of the ledger that has only the first two, to take the later ones afterwards.
+    let (g, _, _) = founded(1);
+    let mut other = MemoryLedger::new(Membership::new(g));
+    for e in &ids {
+        other.ingest(e.clone()).unwrap();
+    }
+
+    ledger.expel(std::collections::BTreeMap::from([(log, 2)]));
+    assert!(ledger.is_expelled());
+    assert_eq!(ledger.version_vector().get(&log), 2);
+    assert!(ledger.record(&later[0].record_id()).is_none());
+    assert!(ledger.record(&ids[1].record_id()).is_some());
+
+    other.expel(std::collections::BTreeMap::from([(log, 2)]));
+    assert!(matches!(
+        other.ingest(later[0].clone()),
+        Err(EntryError::Expelled { from: 3, .. })
+    ));
+    // A log the expulsion does not name keeps nothing.
+    let offer = Record::Offer(Offer::new(
+        "otro",
+        "food/grain/rice".parse().unwrap(),
+        "1 kg".parse().unwrap(),
+    ));
+    assert!(
+        ledger
+            .write(&admin, DeviceId(2), None, &offer, Timestamp(9))
+            .is_err()
+    );
+    // Readmitted, it takes entries again.
+    other.readmit();
+    other.ingest(later[0].clone()).unwrap();
+    assert_eq!(other.version_vector().get(&log), 3);
+}

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use minga_protocol::network::NetworkId;
 use minga_protocol::*;
 use proptest::prelude::*;
 
@@ -466,6 +467,18 @@ fn arb_log() -> impl Strategy<Value = LogId> {
     })
 }
 
+fn arb_signed_bytes() -> impl Strategy<Value = SignedBytes> {
+    (
+        proptest::collection::vec(any::<u8>(), 0..80),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(bytes, s)| {
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(&s);
+            SignedBytes { bytes, signature }
+        })
+}
+
 fn arb_message() -> impl Strategy<Value = SyncMessage> {
     let coop = any::<[u8; 32]>().prop_map(|b| CoopId(Hash(b)));
     prop_oneof![
@@ -494,6 +507,23 @@ fn arb_message() -> impl Strategy<Value = SyncMessage> {
             proptest::collection::vec(any::<[u8; 32]>().prop_map(|h| EntryHash(Hash(h))), 0..8)
         )
             .prop_map(|(coop, hashes)| SyncMessage::WantPayloads { coop, hashes }),
+        any::<[u8; 32]>().prop_map(|b| SyncMessage::NetworkAsk {
+            network: NetworkId(Hash(b))
+        }),
+        (
+            proptest::option::of(arb_signed_bytes()),
+            proptest::collection::vec(arb_signed_bytes(), 0..4)
+        )
+            .prop_map(|(genesis, founders)| SyncMessage::NetworkInfo { genesis, founders }),
+        (any::<[u8; 32]>(), arb_signed_bytes(), "\\PC{0,40}").prop_map(|(b, genesis, note)| {
+            SyncMessage::Join {
+                network: NetworkId(Hash(b)),
+                genesis,
+                note,
+            }
+        }),
+        (any::<bool>(), "\\PC{0,40}")
+            .prop_map(|(kept, reason)| SyncMessage::JoinAnswer { kept, reason }),
         (
             coop.clone(),
             proptest::collection::vec((arb_log(), 1u64..100, 0u64..100), 0..8)

@@ -19,6 +19,7 @@ pub(super) async fn status(State(s): State<Shared>) -> Result<Json<Value>, ApiEr
     let stats = s.node.sync_stats().await?;
     let home = s.home().await.ok();
     let last_synced = stats.values().filter_map(|st| st.last_synced).max();
+    let networks = s.node.networks().await?;
     let dir = s.config.snapshots.as_deref();
     let space = dir.and_then(crate::disk::space);
     Ok(Json(json!({
@@ -33,6 +34,7 @@ pub(super) async fn status(State(s): State<Shared>) -> Result<Json<Value>, ApiEr
         "role": home.map(|(_, r)| r.to_string()),
         "peers": peers.len(),
         "coops": coops.iter().map(|c| output::coop(c, home.is_some_and(|(h, _)| h == c.genesis.coop_id()))).collect::<Vec<_>>(),
+        "networks": networks.iter().map(super::networks::brief).collect::<Vec<_>>(),
         "last_synced": last_synced.map(|t| t.to_string()),
         "sync_lag_seconds": last_synced.map(|t| (Timestamp::now().millis() - t.millis()).max(0) / 1000),
     })))

@@ -14,6 +14,7 @@ mod funds;
 mod input;
 mod jsonld;
 mod matching;
+mod networks;
 mod output;
 mod records;
 
@@ -163,6 +164,17 @@ fn router(state: Shared) -> Router {
         .route("/v1/contact", get(contacts::mine).put(contacts::set))
         .route("/v1/import", post(records::import))
         .route("/v1/export.jsonld", get(jsonld::export))
+        .route("/v1/networks", get(networks::list).post(networks::create))
+        .route("/v1/networks/join", post(networks::join))
+        .route("/v1/networks/{id}", get(networks::show))
+        .route("/v1/networks/{id}/invite", post(networks::invite))
+        .route("/v1/networks/{id}/vouches", post(networks::vouch))
+        .route("/v1/networks/{id}/unvouch", post(networks::unvouch))
+        .route("/v1/networks/{id}/expulsions", post(networks::expel))
+        .route(
+            "/v1/blocked/{coop}",
+            put(networks::block).delete(networks::unblock),
+        )
         .route("/v1/funds", get(funds::list).post(funds::create))
         .route("/v1/funds/{id}", get(funds::show))
         .route("/v1/funds/{id}/contributions", post(funds::contribute))

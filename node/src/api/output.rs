@@ -1,6 +1,6 @@
 //! What the API answers: records, co-ops and members as JSON.
 
-use minga_protocol::{Membership, Record, RecordRef, Timestamp};
+use minga_protocol::{Membership, Record, RecordRef, SignedPart, Timestamp};
 use serde_json::{Value, json};
 
 use crate::net::{CoopSummary, RecordDetail};
@@ -88,6 +88,28 @@ pub fn record(r: &Record) -> Value {
         Record::Transfer(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Report(s) => statement(s.bytes(), s.signature(), s.value().signer),
         Record::Confirmation(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Network(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Unvouch(s) => statement(s.bytes(), s.signature(), s.value().signer),
+        Record::Vouch(v) => {
+            let mut out = statement(v.vouch.bytes(), v.vouch.signature(), v.vouch.value().signer);
+            if let Value::Object(map) = &mut out {
+                map.insert("genesis".into(), json!(SignedPart::of(&v.genesis)));
+            }
+            out
+        }
+        Record::Expel(e) => {
+            let mut out = statement(e.expel.bytes(), e.expel.signature(), e.expel.value().signer);
+            if let Value::Object(map) = &mut out {
+                map.insert(
+                    "cutoffs".into(),
+                    json!(base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        &e.cutoffs
+                    )),
+                );
+            }
+            out
+        }
         Record::Contact(c) => json!({
             "pledge": c.pledge.to_string(), "to": c.to.to_string(),
             "recipients": minga_protocol::contact::boxes(&c.sealed).map_or(0, |b| b.len()),

@@ -188,6 +188,21 @@ impl CoopLedger {
         Ok(added)
     }
 
+    /// Applies an expulsion from a network, durably: entries past the cut-offs go, and
+    /// later ones are refused ([`Ledger::expel`]).
+    pub fn expel(
+        &mut self,
+        cutoffs: std::collections::BTreeMap<LogId, u64>,
+    ) -> Result<(), LedgerError> {
+        self.ledger.expel(cutoffs);
+        self.commit()
+    }
+
+    /// Lifts an expulsion ([`Ledger::readmit`]).
+    pub fn readmit(&mut self) {
+        self.ledger.readmit();
+    }
+
     fn proven(&self, proof: &Equivocation) {
         let h = &proof.first.header;
         tracing::warn!(

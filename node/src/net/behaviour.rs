@@ -35,9 +35,15 @@ pub struct Behaviour {
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
-/// The gossip topic of a network.
+/// The gossip topic of a network named in the node's configuration (`[network] name`), which
+/// carries the co-ops trusted by hand.
 pub fn topic(network: &str) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(format!("minga/1/{network}"))
+}
+
+/// The gossip topic of a network founded by a signed genesis: its id in hex.
+pub fn network_topic(network: &minga_protocol::network::NetworkId) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("minga/1/net/{network}"))
 }
 
 /// Builds the behaviours for `key`.
@@ -53,8 +59,15 @@ pub fn build(
         // Forward only after the node has stored and accepted the entry.
         .validate_messages()
         // Content-hash ids: an entry is checked once however many copies arrive.
+        // The topic is part of the id, so one entry can go out on each network that admits
+        // its co-op (publishing the same id twice is refused as a duplicate).
         .message_id_fn(|m: &gossipsub::Message| {
-            gossipsub::MessageId::from(Hash::of(&m.data).as_bytes().to_vec())
+            let topic = m.topic.as_str().as_bytes();
+            let mut bytes = Vec::with_capacity(4 + topic.len() + m.data.len());
+            bytes.extend_from_slice(&(topic.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(topic);
+            bytes.extend_from_slice(&m.data);
+            gossipsub::MessageId::from(Hash::of(&bytes).as_bytes().to_vec())
         })
         .max_transmit_size(MAX_ENTRY_BYTES + 1024)
         .heartbeat_interval(Duration::from_millis(700))
@@ -126,7 +139,18 @@ pub fn build(
 /// Peer scoring: an invalid entry costs a peer dearly; many peers on one IP (a co-op's
 /// machines behind one NAT, or tests on loopback) are normal, not an attack.
 fn score_params(network: &str) -> gossipsub::PeerScoreParams {
-    let topic_params = gossipsub::TopicScoreParams {
+    let mut topics = HashMap::new();
+    topics.insert(topic(network).hash(), topic_params());
+    gossipsub::PeerScoreParams {
+        topics,
+        ip_colocation_factor_threshold: 256.0,
+        ..gossipsub::PeerScoreParams::default()
+    }
+}
+
+/// How a peer is scored on each topic: invalid entries cost dearly, nothing else counts.
+pub(super) fn topic_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
         topic_weight: 1.0,
         invalid_message_deliveries_weight: -100.0,
         invalid_message_deliveries_decay: 0.9,
@@ -136,13 +160,6 @@ fn score_params(network: &str) -> gossipsub::PeerScoreParams {
         mesh_failure_penalty_weight: 0.0,
         time_in_mesh_weight: 0.0,
         ..gossipsub::TopicScoreParams::default()
-    };
-    let mut topics = HashMap::new();
-    topics.insert(topic(network).hash(), topic_params);
-    gossipsub::PeerScoreParams {
-        topics,
-        ip_colocation_factor_threshold: 256.0,
-        ..gossipsub::PeerScoreParams::default()
     }
 }
 

@@ -47,7 +47,8 @@ pub(super) struct EventLoop {
     pub(super) ledgers: BTreeMap<CoopId, CoopLedger>,
     pub(super) store: Arc<SledStore>,
     topic: IdentTopic,
-    outbox: VecDeque<Vec<u8>>,
+    /// Entries waiting to be gossiped, with their co-op (which decides the topics).
+    outbox: VecDeque<(CoopId, Vec<u8>)>,
     /// Bytes in `outbox`.
     outbox_bytes: usize,
     publish_per_tick: usize,
@@ -56,11 +57,16 @@ pub(super) struct EventLoop {
     pub(super) requests: HashMap<OutboundRequestId, (PeerId, RequestTag)>,
     /// One catch-up session per peer, at most.
     pub(super) sessions: HashMap<PeerId, SyncSession>,
+    /// Peers to start another session with when the current one ends (a sync was asked for
+    /// while one ran). At most one per connected peer.
+    pub(super) resync: std::collections::HashSet<PeerId>,
     pub(super) stats: BTreeMap<PeerId, SyncStats>,
     pub(super) views: Views,
     pub(super) gossip: Vec<super::gossip::Gossiped>,
-    /// What this node may dial; `dial` commands add to it.
-    policy: DialPolicy,
+    /// What this node may dial; `dial` commands and invites add to it.
+    pub(super) policy: DialPolicy,
+    /// The networks this node belongs to.
+    pub(super) networks: super::networks::Networks,
     /// Peers dialled again when the link drops, remembered in the store.
     pub(super) known: KnownPeers,
     /// Answers that replace the honest ones (a test playing a hostile peer).
@@ -96,7 +102,9 @@ impl EventLoop {
         for addr in stored.iter().filter_map(|a| a.parse().ok()) {
             policy.give(&addr);
         }
+        let networks = super::networks::Networks::load(store.as_ref());
         EventLoop {
+            networks,
             swarm,
             commands,
             events,
@@ -109,6 +117,7 @@ impl EventLoop {
             sync_interval: config.sync_interval,
             requests: HashMap::new(),
             sessions: HashMap::new(),
+            resync: std::collections::HashSet::new(),
             stats: BTreeMap::new(),
             views,
             gossip: Vec::new(),
@@ -131,6 +140,10 @@ impl EventLoop {
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(Duration::from_millis(250));
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Before any entry arrives: who is in each network (an expelled co-op's later
+        // entries are refused from the first).
+        self.subscribe_networks();
+        self.review_networks();
         loop {
             tokio::select! {
                 biased;
@@ -153,6 +166,7 @@ impl EventLoop {
                 _ = sync_tick.tick() => {
                     self.retry_waiting();
                     self.sync_all();
+                    self.ask_all_to_join();
                 }
                 _ = housekeeping.tick() => self.housekeeping(),
                 // Last: gossip that arrived together is stored in one commit once no more is
@@ -174,6 +188,7 @@ impl EventLoop {
             return;
         };
         for (key, view) in ledger.take_view_changes() {
+            self.networks.dirty |= view.as_ref().is_none_or(|v| v.kind.is_network());
             match view {
                 Some(v) => {
                     let new = self.views.get(&key.0, &key.1).is_none();
@@ -214,7 +229,7 @@ impl EventLoop {
         let bytes = entry.encode();
         if self.outbox.len() < OUTBOX_LIMIT.0 && self.outbox_bytes + bytes.len() <= OUTBOX_LIMIT.1 {
             self.outbox_bytes += bytes.len();
-            self.outbox.push_back(bytes);
+            self.outbox.push_back((entry.header.coop, bytes));
         } else {
             tracing::warn!("gossip queue full; the entry will reach peers by catch-up");
         }
@@ -359,6 +374,32 @@ impl EventLoop {
                 self.sync_all();
                 let _ = reply.send(());
             }
+            Command::Belong { genesis, reply } => {
+                let _ = reply.send(self.belong(*genesis));
+                self.review_networks();
+            }
+            Command::Join {
+                invite,
+                coop,
+                note,
+                reply,
+            } => {
+                let _ = reply.send(self.join(*invite, coop, note));
+            }
+            Command::Networks { reply } => {
+                if self.networks.dirty {
+                    self.review_networks();
+                }
+                let _ = reply.send(self.network_states());
+            }
+            Command::Block {
+                coop,
+                blocked,
+                reply,
+            } => {
+                let _ = reply.send(self.block(coop, blocked));
+                self.review_networks();
+            }
             c @ (Command::Untrust { .. }
             | Command::Coops { .. }
             | Command::Membership { .. }
@@ -374,28 +415,40 @@ impl EventLoop {
 
     fn publish_some(&mut self) {
         for _ in 0..self.publish_per_tick {
-            let Some(bytes) = self.outbox.pop_front() else {
+            let Some((coop, bytes)) = self.outbox.pop_front() else {
                 return;
             };
             self.outbox_bytes -= bytes.len();
-            let topic = self.topic.clone();
-            match self
-                .swarm
-                .behaviour_mut()
-                .gossipsub
-                .publish(topic, bytes.clone())
-            {
-                Ok(_) | Err(PublishError::Duplicate) => {}
-                // Nobody to send to yet: peers get it by catch-up when they connect.
-                Err(PublishError::NoPeersSubscribedToTopic) => {}
-                Err(PublishError::AllQueuesFull(_)) => {
-                    // Back-pressure: keep it and try again next tick.
-                    self.outbox_bytes += bytes.len();
-                    self.outbox.push_front(bytes);
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "gossip publish failed; catch-up will deliver")
+            // The topic of each network that admits the co-op; the node's own topic for a
+            // co-op trusted by hand outside every network.
+            let mut topics: Vec<IdentTopic> = self
+                .networks
+                .admitting(&coop)
+                .map(super::behaviour::network_topic)
+                .collect();
+            if topics.is_empty() {
+                topics.push(self.topic.clone());
+            }
+            for topic in topics {
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic, bytes.clone())
+                {
+                    Ok(_) | Err(PublishError::Duplicate) => {}
+                    // Nobody to send to yet: peers get it by catch-up when they connect.
+                    Err(PublishError::NoPeersSubscribedToTopic) => {}
+                    Err(PublishError::AllQueuesFull(_)) => {
+                        // Back-pressure: keep it and try again next tick (topics it already
+                        // went out on answer `Duplicate` then).
+                        self.outbox_bytes += bytes.len();
+                        self.outbox.push_front((coop, bytes));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "gossip publish failed; catch-up will deliver")
+                    }
                 }
             }
         }
@@ -432,6 +485,7 @@ impl EventLoop {
                 },
             )) => {
                 tracing::debug!(%peer, %error, "sync request failed");
+                self.networks.asks.remove(&request_id);
                 if let Some((peer, tag)) = self.requests.remove(&request_id) {
                     // An answer that cannot be read (over its limit, not a sync message: the
                     // codec says `InvalidData`) is the peer's doing, like any other broken
@@ -516,6 +570,7 @@ impl EventLoop {
                     tracing::info!(peer = %peer_id, "connected");
                     self.emit(NodeEvent::Connected(peer_id));
                     self.start_sync(peer_id);
+                    self.ask_to_join(peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -600,6 +655,9 @@ impl EventLoop {
     /// Timers: connections silent for [`SILENCE`] are closed (the link is dead, and `peers`
     /// should say so), requests past their deadline end, lost peers are dialled again.
     fn housekeeping(&mut self) {
+        if self.networks.dirty {
+            self.review_networks();
+        }
         let now = Instant::now();
         if self
             .disk_checked

@@ -97,7 +97,7 @@ impl EventLoop {
         }
     }
 
-    fn untrust(&mut self, coop: minga_protocol::CoopId) -> Result<(), NodeError> {
+    pub(super) fn untrust(&mut self, coop: minga_protocol::CoopId) -> Result<(), NodeError> {
         if self.ledgers.remove(&coop).is_none() {
             return Err(NodeError::UnknownCoop(coop));
         }

@@ -8,6 +8,7 @@ mod event_loop;
 mod gossip;
 mod known_peers;
 mod local;
+mod networks;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, noise, yamux};
 use minga_protocol::fund::FundFacts;
+use minga_protocol::network::{Invite, NetworkGenesis};
 use minga_protocol::{
     AuthorKey, CoopId, DeviceId, Entry, EntryHash, Genesis, Membership, NodeSecret, PublicKey,
     Record, RecordId, RecordRef, Signed, Timestamp, VersionVector,
@@ -30,7 +32,8 @@ use crate::store::{SledStore, Store, StoreError};
 use crate::views::{Query, RecordView, Status, Totals};
 use dial_policy::DialPolicy;
 
-pub use behaviour::{PROTOCOL_VERSION, topic};
+pub use behaviour::{PROTOCOL_VERSION, network_topic, topic};
+pub use networks::{JoinRequest, Joining, MAX_JOIN_REQUESTS, MAX_NETWORKS, NetworkState};
 
 /// Commands waiting for the event loop; senders wait when it is full.
 const COMMAND_QUEUE: usize = 256;
@@ -289,6 +292,24 @@ enum Command {
     },
     SyncNow {
         reply: oneshot::Sender<()>,
+    },
+    Belong {
+        genesis: Box<Signed<NetworkGenesis>>,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Join {
+        invite: Box<Invite>,
+        coop: Option<CoopId>,
+        note: String,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Networks {
+        reply: oneshot::Sender<Vec<NetworkState>>,
+    },
+    Block {
+        coop: CoopId,
+        blocked: bool,
+        reply: oneshot::Sender<Result<(), NodeError>>,
     },
     Shutdown {
         reply: oneshot::Sender<Result<(), NodeError>>,
@@ -657,6 +678,51 @@ impl NodeHandle {
     /// of them. It blocks the node while it copies (about as long as reading the store once).
     pub async fn backup(&self, path: std::path::PathBuf) -> Result<u64, NodeError> {
         self.ask(|reply| Command::Backup { path, reply }).await?
+    }
+
+    /// Starts belonging to a network whose genesis this node's co-op signed (after writing
+    /// it as a record): its topic is joined and its admissions followed.
+    pub async fn belong(&self, genesis: Signed<NetworkGenesis>) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Belong {
+            genesis: Box::new(genesis),
+            reply,
+        })
+        .await?
+    }
+
+    /// Follows an invite for `coop` (a co-op this node carries): dials the addresses it
+    /// gives, learns the network from the nodes there, and asks them to keep the co-op's
+    /// request to join until admins vouch. Whatever the answer, the node replicates every
+    /// co-op the network admits. Without a co-op (a member's own node) it only follows.
+    pub async fn join(
+        &self,
+        invite: Invite,
+        coop: Option<CoopId>,
+        note: String,
+    ) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Join {
+            invite: Box::new(invite),
+            coop,
+            note,
+            reply,
+        })
+        .await?
+    }
+
+    /// Every network this node belongs to, with who is in and who asks.
+    pub async fn networks(&self) -> Result<Vec<NetworkState>, NodeError> {
+        self.ask(|reply| Command::Networks { reply }).await
+    }
+
+    /// Blocks a co-op on this node (its data is deleted, and no network brings it back), or
+    /// lifts the block. A local choice, never replicated.
+    pub async fn block(&self, coop: CoopId, blocked: bool) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Block {
+            coop,
+            blocked,
+            reply,
+        })
+        .await?
     }
 
     /// Stops the node: closes connections and flushes the store.

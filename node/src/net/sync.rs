@@ -35,12 +35,20 @@ impl EventLoop {
 
     /// Starts a catch-up with `peer`, unless one is running: one session per peer.
     pub(super) fn start_sync(&mut self, peer: PeerId) {
-        if self.ledgers.is_empty() || self.sessions.contains_key(&peer) {
+        if self.sessions.contains_key(&peer) {
+            // A session's summary is fixed when it starts: a co-op replicated since (a
+            // network admitted it) waits for the next one, which starts when this one ends.
+            self.resync.insert(peer);
             return;
         }
+        if self.ledgers.is_empty() {
+            return;
+        }
+        // An expelled co-op's later entries are refused here: nothing of it to ask for.
         let digests = self
             .ledgers
             .iter()
+            .filter(|(_, l)| !l.ledger().is_expelled())
             .map(|(c, l)| (*c, l.ledger().version_vector().digest()))
             .collect();
         let known = self
@@ -106,13 +114,21 @@ impl EventLoop {
                     let forgotten = self.known.forget(&peer);
                     self.remember(forgotten);
                 }
-                SyncAction::Done => self.end_session(peer),
+                SyncAction::Done => {
+                    self.end_session(peer);
+                    if self.resync.remove(&peer) && self.swarm.is_connected(&peer) {
+                        self.start_sync(peer);
+                    }
+                }
             }
         }
     }
 
     pub(super) fn end_session(&mut self, peer: PeerId) {
         self.sessions.remove(&peer);
+        if !self.swarm.is_connected(&peer) {
+            self.resync.remove(&peer);
+        }
         self.requests.retain(|_, (p, _)| *p != peer);
     }
 
@@ -250,8 +266,14 @@ impl EventLoop {
                     more,
                 }
             }
+            m @ (SyncMessage::NetworkAsk { .. } | SyncMessage::Join { .. }) => {
+                self.answer_network(peer, m)
+            }
             // Vectors and Entries are answers, never requests.
-            SyncMessage::Vectors { .. } | SyncMessage::Entries { .. } => {
+            SyncMessage::Vectors { .. }
+            | SyncMessage::Entries { .. }
+            | SyncMessage::NetworkInfo { .. }
+            | SyncMessage::JoinAnswer { .. } => {
                 tracing::debug!(%peer, "peer sent an answer as a request");
                 return;
             }
@@ -293,6 +315,10 @@ impl EventLoop {
     }
 
     pub(super) fn on_sync_response(&mut self, id: OutboundRequestId, response: SyncMessage) {
+        if self.networks.asks.contains_key(&id) {
+            self.on_network_answer(&id, response);
+            return;
+        }
         let Some((peer, tag)) = self.requests.remove(&id) else {
             return;
         };

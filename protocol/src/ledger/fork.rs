@@ -4,7 +4,7 @@
 //! every node that holds it keeps the same. The proof is two signed entries, so it travels
 //! on its own (gossip, catch-up) and any node checks it without trusting who sent it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Ledger, LedgerStore, MAX_EQUIVOCATIONS, MAX_EQUIVOCATIONS_PER_AUTHOR};
 use crate::entry::Equivocation;
@@ -65,6 +65,46 @@ impl<S: LedgerStore> Ledger<S> {
     fn stop_log(&mut self, log: LogId, at: u64) {
         let at = self.forks.get(&log).map_or(at, |held| at.min(*held));
         self.forks.insert(log, at);
+        self.cut_log(log, at);
+    }
+
+    /// Applies an expulsion from a network: per log, the last entry kept (a log not named
+    /// keeps nothing). Entries past the cut-offs go, held, waiting or dormant, with what they
+    /// did, and later ones are refused ([`crate::EntryError::Expelled`]). The entries cut
+    /// are gone from this node; if the expulsion is lifted ([`Ledger::readmit`]), catch-up
+    /// brings them back.
+    pub fn expel(&mut self, cutoffs: BTreeMap<LogId, u64>) {
+        if self.expelled.as_ref() == Some(&cutoffs) {
+            return;
+        }
+        self.expelled = Some(cutoffs.clone());
+        let mut logs: BTreeSet<LogId> = self
+            .store
+            .version_vector()
+            .iter()
+            .map(|(l, _)| *l)
+            .collect();
+        logs.extend(self.pending.keys().map(|(l, _)| *l));
+        logs.extend(self.dormant.keys().map(|(l, _)| *l));
+        for log in logs {
+            let from = cutoffs.get(&log).map_or(1, |last| last.saturating_add(1));
+            self.cut_log(log, from);
+        }
+    }
+
+    /// Lifts an expulsion (its signatures were withdrawn or no longer count): entries are
+    /// taken again.
+    pub fn readmit(&mut self) {
+        self.expelled = None;
+    }
+
+    /// Whether an expulsion applies to this ledger.
+    pub fn is_expelled(&self) -> bool {
+        self.expelled.is_some()
+    }
+
+    /// Removes `log`'s entries from `at` on (held, waiting or dormant) and what they did.
+    fn cut_log(&mut self, log: LogId, at: u64) {
         let waiting: Vec<(LogId, u64)> = self
             .pending
             .range((log, at)..=(log, u64::MAX))

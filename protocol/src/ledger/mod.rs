@@ -134,6 +134,9 @@ pub struct Ledger<S> {
     /// Where each forked log stops: the lowest position its key signed twice (co-op keys'
     /// logs excepted: their misuse is decided by the rotations).
     forks: BTreeMap<LogId, u64>,
+    /// For a co-op expelled from a network: per log, the last entry kept (a log not named
+    /// keeps nothing). Set by the node from the network's admission, never stored here.
+    expelled: Option<BTreeMap<LogId, u64>>,
     /// A copy of what the store keeps ([`LedgerStore::missing_payloads`]).
     missing_payloads: BTreeSet<EntryHash>,
     /// Entries once accepted, then cut off by a revocation: retried when membership changes.
@@ -163,6 +166,11 @@ impl<S: LedgerStore> LedgerView for Ledger<S> {
     }
     fn fork_at(&self, log: &LogId) -> Option<u64> {
         self.forks.get(log).copied()
+    }
+    fn expelled_from(&self, log: &LogId) -> Option<u64> {
+        self.expelled
+            .as_ref()
+            .map(|cut| cut.get(log).map_or(1, |last| last.saturating_add(1)))
     }
     /// A prune held, or one waiting for the entries before it in its log (often the very
     /// headers it withdrew) whose author may withdraw at its position: its signature was
@@ -217,6 +225,7 @@ impl<S: LedgerStore> Ledger<S> {
             pending_cap: (MAX_PENDING, MAX_PENDING_BYTES),
             equivocations: BTreeMap::new(),
             forks: BTreeMap::new(),
+            expelled: None,
             missing_payloads,
             dormant,
             clock: Arc::new(SystemClock),
@@ -576,6 +585,12 @@ impl<S: LedgerStore> Ledger<S> {
         let mut vv = self.version_vector();
         for log in self.forks.keys() {
             vv.advance(*log, u64::MAX);
+        }
+        if self.expelled.is_some() {
+            let logs: Vec<LogId> = vv.iter().map(|(l, _)| *l).collect();
+            for log in logs {
+                vv.advance(log, u64::MAX);
+            }
         }
         for ((log, seq), e) in &self.pending {
             if e.payload.is_some() && vv.get(log) + 1 == *seq {

@@ -20,8 +20,10 @@
 //!    entry that carries them is within their cut-offs: what an expelled co-op signed before
 //!    stands, nothing after counts. That is the admitted set.
 
+mod invite;
 mod statements;
 
+pub use invite::{INVITE_PREFIX, Invite, InviteError, MAX_ADDR_BYTES, MAX_INVITE_ADDRS};
 pub use statements::{
     Expel, LogCutoff, MAX_FOUNDERS, NetworkGenesis, NetworkId, Unvouch, Vouch, decode_cutoffs,
     encode_cutoffs,

@@ -16,6 +16,10 @@ pub(super) fn kind(m: &SyncMessage) -> &'static str {
         SyncMessage::Entries { .. } => "entries",
         SyncMessage::WantProof { .. } => "proof request",
         SyncMessage::WantPayloads { .. } => "payload request",
+        SyncMessage::NetworkAsk { .. } => "network request",
+        SyncMessage::NetworkInfo { .. } => "network answer",
+        SyncMessage::Join { .. } => "join request",
+        SyncMessage::JoinAnswer { .. } => "join answer",
     }
 }
 
