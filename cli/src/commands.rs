@@ -320,6 +320,25 @@ pub enum Coop {
     /// key signed so far stands, and nothing it signs from now on counts. Run it on the node
     /// that keeps coop.key.
     Rotate,
+    /// Vouch, as an admin of this co-op, for a co-op that asked to join a network.
+    Vouch(crate::network::AboutArgs),
+    /// Take back this co-op's vouch for a co-op.
+    Unvouch(crate::network::AboutArgs),
+    /// Sign for expelling a co-op from a network: once the network's rule of admitted co-ops
+    /// sign, what it writes after the cut-offs (its logs as each signer held them) is
+    /// refused on every node.
+    Expel(crate::network::AboutArgs),
+    /// Refuse a co-op on this node: its data is deleted here and no network brings it back.
+    /// A local choice, never replicated.
+    Block {
+        /// The co-op id (or a prefix, if held here).
+        id: String,
+    },
+    /// Lift a block.
+    Unblock {
+        /// The co-op's whole id.
+        id: String,
+    },
 }
 
 /// A record id as the API takes it: the part after a `coop/` prefix, if any.
@@ -452,6 +471,9 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
         Command::Verify(a) => verify::online(api, &a).await,
         Command::Fund(f) => crate::fund::run(api, f).await,
         Command::Contact(c) => crate::contact::run(api, c).await,
+        Command::Network(n) => crate::network::run(api, n).await,
+        Command::Invite(a) => crate::network::invite(api, a).await,
+        Command::Join(a) => crate::network::join(api, a).await,
         Command::Export(e) => transfer::export(api, e).await,
         Command::Import(a) => transfer::import(api, a).await,
         Command::Backup { file } => crate::backup::backup(api, home, &file).await,
@@ -632,6 +654,11 @@ async fn coop(api: &Client, home: &crate::home::Home, c: Coop) -> Result<(), Fai
             outln!("untrusted {id}; its data is deleted from this node");
         }
         Coop::Rotate => rotate(api, home).await?,
+        Coop::Vouch(a) => crate::network::about(api, crate::network::About::Vouch, a).await?,
+        Coop::Unvouch(a) => crate::network::about(api, crate::network::About::Unvouch, a).await?,
+        Coop::Expel(a) => crate::network::about(api, crate::network::About::Expel, a).await?,
+        Coop::Block { id } => crate::network::block(api, &id, true).await?,
+        Coop::Unblock { id } => crate::network::block(api, &id, false).await?,
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ mod doctor;
 mod fund;
 mod home;
 mod keys;
+mod network;
 mod passphrase;
 mod service;
 mod show;
@@ -162,6 +163,14 @@ enum Command {
     /// A revolving fund: loans repaid only from the revenue they generate.
     #[command(subcommand)]
     Fund(fund::FundCmd),
+    /// Networks of co-ops: found one, see who is in and who asks to join.
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// Print a one-line invite to a network, to send to a co-op that should join.
+    Invite(network::InviteArgs),
+    /// Ask to join a network with an invite line: this node learns the network and its
+    /// co-ops; its admins vouch for this co-op.
+    Join(network::JoinArgs),
     /// Export a commitment's bundle, a record's automerge document, or offers and needs as CSV.
     #[command(subcommand)]
     Export(transfer::Export),

@@ -341,6 +341,30 @@ pub fn status(v: &Value, out: Output) {
         "peers       {}",
         v.get("peers").and_then(Value::as_u64).unwrap_or(0)
     );
+    for n in v
+        .get("networks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let count = |k: &str| n.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let id = s(n, "id");
+        outln!(
+            "network     {} {}: {} admitted, {} vouched for, {} asking here{}",
+            &id[..id.len().min(12)],
+            n.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("(learning it)"),
+            count("admitted"),
+            count("pending"),
+            count("requests"),
+            if n.get("joining").and_then(Value::as_bool) == Some(true) {
+                "; this co-op waits for vouches"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(bytes) = v.get("store_bytes").and_then(Value::as_u64) {
         let free = v.get("disk_free_bytes").and_then(Value::as_u64);
         let low = v.get("disk_low").and_then(Value::as_bool) == Some(true);

@@ -19,7 +19,8 @@ pub struct UpArgs {
     /// A peer to dial at start (`/ip4/…/tcp/…/p2p/<peer id>`); repeat for several.
     #[arg(long, value_name = "MULTIADDR")]
     pub bootstrap: Vec<String>,
-    /// The network to join: one gossip topic per network [default: minga].
+    /// The gossip topic's name for co-ops trusted by hand, outside any network founded with
+    /// `minga network create` (each of those has its own topic) [default: minga].
     #[arg(long)]
     pub network: Option<String>,
     /// Find peers on this LAN with mDNS (multicast leaves the machine, so it is off by default).

@@ -32,26 +32,22 @@ fn a_pledge_from_offer_to_partial_delivery_verified_and_revocation_enforced() {
         root.path().join("m"),
     );
     ok(&a, &["init", "--coop", "La Esperanza"]);
-    ok(&b, &["init", "--coop", "Cooperativa Unión"]);
+    let b_id = found_coop(&b, "Cooperativa Unión");
     let member = member_key(&ok(&m, &["init"]));
 
+    // No node is told of another: the invite carries A's address.
     let node_a = up(&a, None);
-    let node_b = up(&b, Some(&node_a.listen));
-    let node_m = up(&m, Some(&node_a.listen));
+    let node_b = up(&b, None);
+    let node_m = up(&m, None);
 
-    // Co-ops trust each other from their genesis files; the member's node trusts both.
-    let genesis_a = root.path().join("a.json");
-    let genesis_b = root.path().join("b.json");
-    std::fs::write(&genesis_a, ok(&a, &["coop", "show", "--genesis"])).unwrap();
-    std::fs::write(&genesis_b, ok(&b, &["coop", "show", "--genesis"])).unwrap();
-    for (dir, file) in [
-        (&a, &genesis_b),
-        (&b, &genesis_a),
-        (&m, &genesis_a),
-        (&m, &genesis_b),
-    ] {
-        ok(dir, &["coop", "trust", file.to_str().unwrap()]);
-    }
+    // A founds a network and invites; B asks to join and A's admin vouches for it; the
+    // member's node only follows. Every node then replicates both co-ops.
+    ok(&a, &["network", "create", "Red Rosario"]);
+    let invite = ok(&a, &["invite"]).trim().to_string();
+    ok(&b, &["join", &invite, "--note", "cooperativa de consumo"]);
+    ok(&m, &["join", &invite]);
+    let wait = WAIT_SECS.to_string();
+    ok(&a, &["coop", "vouch", &b_id, "--wait", &wait]);
     let added = json(&a, &["member", "add", &member]);
     let (cert, cert_hash) = (
         id_of(&added),
