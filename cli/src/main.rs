@@ -265,20 +265,17 @@ fn init(home: &home::Home, coop: Option<&str>) -> Result<(), Failure> {
                 "Protect it with a passphrase (`minga key protect coop`) and keep a copy offline."
             );
             outln!(
-                "Other co-ops trust yours with the file {} (`minga coop trust coop.json`).",
-                home.path("coop.json").display()
+                "Next: minga up, then `minga network create NAME` to found a network, or `minga join LINE` with an invite."
             );
-            outln!("Next: minga up");
         }
         None => {
             outln!();
             outln!("This member key is not in a co-op yet. Ask an admin of your co-op to run:");
             outln!("    minga member add {}", made.member);
-            outln!("and to send you the co-op's genesis file, written by:");
-            outln!("    minga coop show --genesis > coop.json");
-            outln!("Then start your node and trust it:");
+            outln!("and for an invite to the co-op's network, printed by `minga invite`.");
+            outln!("Then start your node and follow the invite:");
             outln!("    minga up        (in another terminal)");
-            outln!("    minga coop trust coop.json");
+            outln!("    minga join 'minga-invite:…'");
         }
     }
     Ok(())

@@ -104,9 +104,11 @@ fn names(v: &Value, key: &str) -> Vec<String> {
                 .get("vouched_by")
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len);
-            match name {
-                Some(n) => format!("{} {n} ({by} vouches)", &id[..id.len().min(12)]),
-                None => format!("{} ({by} vouches)", &id[..id.len().min(12)]),
+            let short = &id[..id.len().min(12)];
+            let name = name.map(|n| format!(" {n}")).unwrap_or_default();
+            match by {
+                0 => format!("{short}{name}"),
+                n => format!("{short}{name}, vouched by {n}"),
             }
         })
         .collect()

@@ -64,7 +64,7 @@ fn state_json(n: &NetworkState) -> Value {
                 json!({
                     "coop": c.to_string(),
                     "vouched_by": by.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "name": n.candidates.get(c).map(|g| g.value().name.clone()),
+                    "name": n.geneses.get(c).map(|g| g.value().name.clone()),
                 })
             })
             .collect::<Vec<_>>()
@@ -247,7 +247,7 @@ pub(super) async fn join(State(s): State<Shared>, Body(input): Body<JoinInput>) 
 fn candidate(net: &NetworkState, given: &str) -> Result<CoopId, ApiError> {
     let given = given.trim().to_ascii_lowercase();
     let found: Vec<CoopId> = net
-        .candidates
+        .geneses
         .keys()
         .filter(|c| c.to_string().starts_with(&given))
         .copied()
@@ -272,7 +272,7 @@ pub(super) async fn vouch(
 ) -> Answer {
     let net = network(&s, &id).await?;
     let subject = candidate(&net, &input.coop)?;
-    let Some(genesis) = net.candidates.get(&subject).cloned() else {
+    let Some(genesis) = net.geneses.get(&subject).cloned() else {
         return Err(ApiError::not_found("that co-op's genesis is not here", ""));
     };
     if net

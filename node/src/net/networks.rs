@@ -79,9 +79,9 @@ pub struct NetworkState {
     pub requests: Vec<JoinRequest>,
     /// This node's own request, while it waits.
     pub joining: Option<Joining>,
-    /// Geneses of co-ops known to be asking or vouched for (from requests and vouches), so
-    /// an admin can vouch for them.
-    pub candidates: BTreeMap<CoopId, Signed<Genesis>>,
+    /// Geneses of the co-ops it names that this node knows: admitted ones it replicates,
+    /// and those asking or vouched for (from requests and vouches), so an admin can vouch.
+    pub geneses: BTreeMap<CoopId, Signed<Genesis>>,
 }
 
 /// What the event loop keeps about networks.
@@ -726,7 +726,7 @@ impl EventLoop {
             .joined
             .iter()
             .map(|(id, genesis)| {
-                let mut candidates = BTreeMap::new();
+                let mut geneses = BTreeMap::new();
                 let requests: Vec<JoinRequest> = self
                     .networks
                     .requests
@@ -735,12 +735,17 @@ impl EventLoop {
                     .cloned()
                     .collect();
                 for r in &requests {
-                    candidates.insert(r.genesis.coop_id(), r.genesis.clone());
+                    geneses.insert(r.genesis.coop_id(), r.genesis.clone());
                 }
                 let admission = self.networks.admissions.get(id).cloned();
                 for coop in admission.iter().flat_map(|a| a.pending.keys()) {
                     if let Some(g) = self.vouched_genesis(coop) {
-                        candidates.insert(*coop, g);
+                        geneses.insert(*coop, g);
+                    }
+                }
+                for coop in admission.iter().flat_map(|a| a.admitted.keys()) {
+                    if let Some(l) = self.ledgers.get(coop) {
+                        geneses.insert(*coop, l.genesis().clone());
                     }
                 }
                 NetworkState {
@@ -749,7 +754,7 @@ impl EventLoop {
                     admission,
                     requests,
                     joining: self.networks.joining.get(id).cloned(),
-                    candidates,
+                    geneses,
                 }
             })
             .collect()
