@@ -1,6 +1,6 @@
 //! A network formed by invites and vouches alone, through the `minga` binary on five nodes,
-//! one per co-op: no genesis file is handed around and no node trusts a co-op by hand. Then a
-//! co-op is expelled by a node that had not seen its latest entry: every node drops what the
+//! one per co-op: no genesis file is handed around and no node trusts a co-op by hand. A node
+//! blocks one co-op for itself and lets it back. Then a co-op is expelled by a node that had not seen its latest entry: every node drops what the
 //! expelled co-op wrote past the cut-off, keeps what it wrote before, and refuses what it
 //! writes next.
 
@@ -140,6 +140,15 @@ fn five_co_ops_form_a_network_by_invites_and_vouches_and_one_is_expelled() {
     );
     let status = ok(a, &["status"]);
     assert!(status.contains("Red Oeste: 5 admitted"), "{status}");
+
+    // A node may refuse a co-op for itself: A blocks C, whose data goes from A's node and
+    // stays gone though the network admits it; lifted, the block lets C back in.
+    ok(a, &["coop", "block", &ids[2]]);
+    assert!(!replicated(a).contains(&ids[2]));
+    assert!(listed(&network(a), "admitted").contains(&ids[2]));
+    refused(a, &["coop", "block", &ids[0]], "own co-op");
+    ok(a, &["coop", "unblock", &ids[2]]);
+    until("A replicates C again", || replicated(a).contains(&ids[2]));
 
     // D's node stops; E writes again, and A, B and C receive it.
     nodes[3] = None;

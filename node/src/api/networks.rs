@@ -393,6 +393,12 @@ pub(super) async fn block(
         // A co-op not held here can be blocked too, by its whole id.
         Err(e) => given.trim().parse().map_err(|_| e)?,
     };
+    if s.home().await.is_ok_and(|(home, _)| home == coop) {
+        return Err(ApiError::refused(
+            "this is this node's own co-op",
+            "block another co-op's id",
+        ));
+    }
     s.node.block(coop, true).await?;
     Ok(Json(json!({ "coop": coop.to_string(), "blocked": true })))
 }

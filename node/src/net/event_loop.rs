@@ -167,6 +167,7 @@ impl EventLoop {
                     self.retry_waiting();
                     self.sync_all();
                     self.ask_all_to_join();
+                    self.expire_requests();
                 }
                 _ = housekeeping.tick() => self.housekeeping(),
                 // Last: gossip that arrived together is stored in one commit once no more is

@@ -30,6 +30,11 @@ use crate::store::{Store, WriteBatch};
 
 /// The most join requests a node keeps, for all its networks together.
 pub const MAX_JOIN_REQUESTS: usize = 256;
+/// The most join requests kept from one peer: a peer minting co-ops cannot fill the table.
+pub const MAX_JOIN_REQUESTS_PER_PEER: usize = 4;
+/// How long a join request is kept without being sent again (a joining node repeats it every
+/// catch-up round, 30 s by default).
+const REQUEST_TTL_MS: i64 = 60 * 60 * 1000;
 /// The most networks one node belongs to.
 pub const MAX_NETWORKS: usize = 64;
 
@@ -348,6 +353,12 @@ impl EventLoop {
         }
     }
 
+    /// Forgets join requests not sent again within the hour: the co-op's node went away.
+    pub(super) fn expire_requests(&mut self) {
+        let oldest = now().0.saturating_sub(REQUEST_TTL_MS);
+        self.networks.requests.retain(|_, r| r.received.0 >= oldest);
+    }
+
     /// Sends the join requests again to every connected peer (until admitted).
     pub(super) fn ask_all_to_join(&mut self) {
         if self.networks.joining.is_empty() {
@@ -429,16 +440,25 @@ impl EventLoop {
             return (true, "the co-op is already admitted");
         }
         let k = (network, coop);
-        if !self.networks.requests.contains_key(&k)
-            && self.networks.requests.len() >= MAX_JOIN_REQUESTS
+        let fresh = !self.networks.requests.contains_key(&k);
+        if fresh
+            && self
+                .networks
+                .requests
+                .values()
+                .filter(|r| r.from == peer)
+                .count()
+                >= MAX_JOIN_REQUESTS_PER_PEER
         {
+            return (false, "this node holds enough requests from that peer");
+        }
+        if fresh && self.networks.requests.len() >= MAX_JOIN_REQUESTS {
             return (
                 false,
                 "this node holds too many join requests; try again later",
             );
         }
         let note = note.chars().filter(|c| !c.is_control()).collect();
-        let fresh = !self.networks.requests.contains_key(&k);
         self.networks.requests.insert(
             k,
             JoinRequest {
@@ -496,6 +516,8 @@ impl EventLoop {
                 self.start_sync(peer);
             }
             SyncMessage::JoinAnswer { kept, reason } => {
+                // Shown on a terminal: no control characters from a peer.
+                let reason: String = reason.chars().filter(|c| !c.is_control()).collect();
                 if let Some(j) = self.networks.joining.get_mut(&network) {
                     tracing::info!(%peer, kept, %reason, "answer to the join request");
                     j.answer = Some((kept, reason));
@@ -530,6 +552,11 @@ impl EventLoop {
     /// Blocks a co-op here (its data is deleted, and no network's admission brings it back)
     /// or lifts the block.
     pub(super) fn block(&mut self, coop: CoopId, blocked: bool) -> Result<(), NodeError> {
+        if blocked && self.networks.joining.values().any(|j| j.coop == Some(coop)) {
+            return Err(NodeError::Network(
+                "a node does not block the co-op it asks to join for".into(),
+            ));
+        }
         let k = key(BLOCKED, coop.as_bytes());
         let batch = if blocked {
             WriteBatch {
