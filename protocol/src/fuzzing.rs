@@ -48,13 +48,33 @@ pub fn replay_kept_inputs(
 }
 
 /// The fuzz targets, by name, as `cargo fuzz run NAME` knows them.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("entry", entry),
     ("sync_message", sync_message),
     ("statement", statement),
     ("record_doc", record_doc),
     ("contact", contact),
+    ("invite", invite),
 ];
+
+/// Any text (pasted from a chat) either is refused as an invite or reads as one that writes
+/// back to the same line.
+pub fn invite(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(invite) = crate::network::Invite::decode(text) else {
+        return;
+    };
+    assert!(!invite.addrs.is_empty() && invite.addrs.len() <= crate::network::MAX_INVITE_ADDRS);
+    let line = invite.encode();
+    assert_eq!(
+        crate::network::Invite::decode(&line).ok().as_ref(),
+        Some(&invite),
+        "what reads writes back"
+    );
+    assert_eq!(line, text.trim(), "one invite has one line");
+}
 
 /// An entry either fails to decode or decodes canonically; ingesting it, whole or as a
 /// header, into a co-op's ledger never panics.

@@ -55,6 +55,59 @@ fn write_seeds() {
     }
     let vv = c.ledger.version_vector();
     let log = need_entry.header.log();
+    let network = Signed::sign(
+        network::NetworkGenesis {
+            signer: c.founder.public(),
+            coop: c.id(),
+            name: "Red Oeste".into(),
+            founders: vec![c.id()],
+            vouches: 1,
+            created: day(1),
+        },
+        &c.founder.0,
+    )
+    .unwrap();
+    let other = Coop::new(2, "Otra");
+    let vouch = Signed::sign(
+        network::Vouch {
+            signer: c.founder.public(),
+            coop: c.id(),
+            network: network.network_id(),
+            subject: other.id(),
+            issued: day(2),
+            note: Some("la conocemos".into()),
+        },
+        &c.founder.0,
+    )
+    .unwrap();
+    let cutoffs = network::encode_cutoffs(&[network::LogCutoff { log, last_valid: 1 }]);
+    let expel = Signed::sign(
+        network::Expel {
+            signer: c.founder.public(),
+            coop: c.id(),
+            network: network.network_id(),
+            subject: other.id(),
+            cutoffs: Hash::of(&cutoffs),
+            issued: day(3),
+            reason: None,
+        },
+        &c.founder.0,
+    )
+    .unwrap();
+    seeds.push((
+        "invite",
+        network::Invite {
+            network: network.network_id(),
+            coop: c.id(),
+            addrs: vec![
+                "/ip4/203.0.113.5/tcp/7740/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+                    .into(),
+                "/dns4/nodo.example.org/udp/7740/quic-v1".into(),
+            ],
+        }
+        .encode()
+        .into_bytes(),
+    ));
     for msg in [
         SyncMessage::Summary(vec![(c.id(), vv.digest())]),
         SyncMessage::Vectors {
@@ -83,6 +136,22 @@ fn write_seeds() {
             coop: c.id(),
             entries: entries.iter().map(Entry::encode).collect(),
             more: false,
+        },
+        SyncMessage::NetworkAsk {
+            network: network.network_id(),
+        },
+        SyncMessage::NetworkInfo {
+            genesis: Some(SignedBytes::of(&network)),
+            founders: vec![SignedBytes::of(&c.genesis)],
+        },
+        SyncMessage::Join {
+            network: network.network_id(),
+            genesis: SignedBytes::of(&c.genesis),
+            note: "cooperativa de consumo".into(),
+        },
+        SyncMessage::JoinAnswer {
+            kept: true,
+            reason: "kept for the network's admins to vouch".into(),
         },
     ] {
         seeds.push(("sync_message", msg.encode()));
@@ -140,11 +209,23 @@ fn write_seeds() {
             sealed,
         }),
     );
+    let network_entry = c.founder_writes(None, &Record::Network(network));
+    let vouch_entry = c.founder_writes(
+        None,
+        &Record::Vouch(Box::new(VouchRecord {
+            vouch,
+            genesis: other.genesis.clone(),
+        })),
+    );
+    let expel_entry = c.founder_writes(None, &Record::Expel(ExpelRecord { expel, cutoffs }));
     for id in [
         need_entry.record_id(),
         entries[0].record_id(),
         loan_entry.record_id(),
         contact_entry.record_id(),
+        network_entry.record_id(),
+        vouch_entry.record_id(),
+        expel_entry.record_id(),
     ] {
         seeds.push(("record_doc", c.ledger.record_state(&id).unwrap().doc));
     }
