@@ -21,6 +21,29 @@ pub struct ListingFields {
     /// How much, with a unit: "300 kg", "20 l", "5 h", "1000 ARS".
     #[arg(long)]
     pub quantity: String,
+    #[command(flatten)]
+    pub more: MoreFields,
+}
+
+/// `offer edit` and `need edit`: the fields to change (an empty value clears an optional one).
+#[derive(Args)]
+pub struct EditFields {
+    /// A new title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// A new category path.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// A new quantity, with a unit.
+    #[arg(long)]
+    pub quantity: Option<String>,
+    #[command(flatten)]
+    pub more: MoreFields,
+}
+
+/// The optional fields of an offer or need, to post or to change.
+#[derive(Args, Clone, Default)]
+pub struct MoreFields {
     /// Offers: the least worth arranging.
     #[arg(long)]
     pub minimum: Option<String>,
@@ -50,14 +73,51 @@ pub struct ListingFields {
     pub notes: Option<String>,
 }
 
+impl MoreFields {
+    /// The fields given, over `base` (fields not given are left out, not sent as null).
+    fn over(&self, mut base: serde_json::Map<String, Value>) -> Value {
+        for (k, v) in [
+            ("minimum", &self.minimum),
+            ("location", &self.location),
+            ("place", &self.place),
+            ("radius_km", &self.radius),
+            ("from", &self.from),
+            ("until", &self.until),
+            ("urgency", &self.urgency),
+            ("expires", &self.expires),
+            ("notes", &self.notes),
+        ] {
+            if let Some(v) = v {
+                base.insert(k.into(), json!(v));
+            }
+        }
+        Value::Object(base)
+    }
+}
+
 impl ListingFields {
     fn to_json(&self) -> Value {
-        json!({
-            "title": self.title, "category": self.category, "quantity": self.quantity,
-            "minimum": self.minimum, "location": self.location, "place": self.place,
-            "radius_km": self.radius, "from": self.from, "until": self.until,
-            "urgency": self.urgency, "expires": self.expires, "notes": self.notes,
-        })
+        let mut base = serde_json::Map::new();
+        base.insert("title".into(), json!(self.title));
+        base.insert("category".into(), json!(self.category));
+        base.insert("quantity".into(), json!(self.quantity));
+        self.more.over(base)
+    }
+}
+
+impl EditFields {
+    fn to_json(&self) -> Value {
+        let mut base = serde_json::Map::new();
+        for (k, v) in [
+            ("title", &self.title),
+            ("category", &self.category),
+            ("quantity", &self.quantity),
+        ] {
+            if let Some(v) = v {
+                base.insert(k.into(), json!(v));
+            }
+        }
+        self.more.over(base)
     }
 }
 
@@ -75,6 +135,16 @@ pub enum Listing {
     List(Filters),
     /// Show one with its pledges.
     Show(ShowArgs),
+    /// Change some fields of one of this co-op's; the rest keep their value. Two members'
+    /// edits of different fields both stand, even made offline at once.
+    Edit {
+        /// Its id.
+        id: String,
+        #[command(flatten)]
+        fields: EditFields,
+        #[command(flatten)]
+        out: Written,
+    },
     /// Withdraw one of this co-op's.
     Withdraw {
         /// Its id.
@@ -459,6 +529,23 @@ pub async fn run(api: &Client, home: &crate::home::Home, command: Command) -> Re
             Ok(())
         }
         Command::Coop(c) => coop(api, home, c).await,
+        Command::Open { print } => {
+            let v = api.post("/v1/web/link", &serde_json::json!({})).await?;
+            let url = v.get("url").and_then(Value::as_str).unwrap_or("");
+            outln!("{url}");
+            eprintln!("a one-time link: it signs one browser in to the page, within five minutes");
+            let desktop = std::env::var_os("DISPLAY").is_some()
+                || std::env::var_os("WAYLAND_DISPLAY").is_some();
+            if !print && desktop {
+                // Best effort: where no opener is installed, the printed link is the answer.
+                let _ = std::process::Command::new("xdg-open")
+                    .arg(url)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+            }
+            Ok(())
+        }
         Command::Peers(out) => {
             show::peers(&api.get("/v1/peers").await?, out);
             Ok(())
@@ -502,6 +589,17 @@ async fn listing(api: &Client, l: Listing, kind: &str) -> Result<(), Failure> {
             Ok(())
         }
         Listing::Show(a) => show_one(api, &a, Some(kind)).await,
+        Listing::Edit { id, fields, out } => {
+            let v = api
+                .json(
+                    reqwest::Method::PATCH,
+                    &format!("/v1/records/{}", record_id(&id)),
+                    Some(&fields.to_json()),
+                )
+                .await?;
+            written(&v, out, &format!("{kind} edited:"));
+            Ok(())
+        }
         Listing::Withdraw { id, out } => {
             let v = api
                 .post(

@@ -149,6 +149,13 @@ enum Command {
     },
     /// Check what newcomers get wrong (permissions, keys, ports, peers, disk, clock) and say what to do.
     Doctor,
+    /// Open the node's web page, signed in: prints a one-time link (valid five minutes) and
+    /// opens it in the browser when there is one.
+    Open {
+        /// Only print the link.
+        #[arg(long)]
+        print: bool,
+    },
     /// Run the node as a systemd service: print its unit, or install it.
     #[command(subcommand)]
     Service(service::ServiceCmd),

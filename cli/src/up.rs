@@ -159,7 +159,7 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
         match home_coop(&node, &member, coop).await {
             Some((id, name)) => outln!("co-op       {id} {name}"),
             None => outln!(
-                "co-op       none yet: once an admin runs `minga member add {}`, trust the co-op with `minga coop trust FILE`",
+                "co-op       none yet: once an admin runs `minga member add {}`, follow the co-op's invite with `minga join LINE`",
                 member.key.public()
             ),
         }
@@ -167,6 +167,7 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
             outln!("listening   {a}");
         }
         outln!("api         http://{bound}");
+        outln!("page        http://{bound}/ (sign in with `minga open`)");
         // Listening for signals before saying so: a stop sent as soon as this line is read
         // must stop the node cleanly, not kill it.
         let stop = stop_signal();

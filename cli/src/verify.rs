@@ -101,20 +101,7 @@ fn check(bytes: &[u8], shown: &str, args: &VerifyArgs) -> Result<(), Failure> {
 fn report_valid(v: &Verified, json: bool) {
     let c = &v.commitment;
     if json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "valid": true,
-                "kind": c.kind(),
-                "signer": c.signer().to_string(),
-                "coop": c.coop().to_string(),
-                "coop_name": v.coop_name,
-                "role": v.role,
-                "certificate": v.certificate.to_string(),
-                "issued": c.issued().to_string(),
-                "statement": String::from_utf8_lossy(c.signed_bytes().0),
-            })
-        );
+        outln!("{}", minga_node::api::verified_json(v));
         return;
     }
     outln!("valid {}", c.kind());

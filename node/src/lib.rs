@@ -19,6 +19,7 @@ pub mod store;
 pub mod upgrade;
 mod view_codec;
 mod views;
+mod web;
 
 pub use config::NodeConfig;
 #[cfg(feature = "test-utils")]

@@ -275,6 +275,11 @@ pub struct Query {
     pub all: bool,
     /// At most this many.
     pub limit: Option<usize>,
+    /// Skip this many first (paging).
+    pub offset: usize,
+    /// The most urgent first (then the soonest needed, then by id); by co-op and id when
+    /// false.
+    pub urgent_first: bool,
 }
 
 type Key = (CoopId, RecordId);
@@ -649,10 +654,33 @@ impl Views {
             .collect();
         out.sort_by_key(|(v, _)| v.key());
         out.dedup_by_key(|(v, _)| v.key());
+        if q.urgent_first {
+            // Stable: equal ones stay by co-op and id. No urgency and no date sort last.
+            out.sort_by_key(|(v, _)| {
+                (
+                    std::cmp::Reverse(v.urgency),
+                    v.until.or(v.ends).map_or(i64::MAX, |t| t.0),
+                )
+            });
+        }
+        if q.offset > 0 {
+            out.drain(..q.offset.min(out.len()));
+        }
         if let Some(n) = q.limit {
             out.truncate(n);
         }
         out
+    }
+
+    /// How many records match `q`, whatever its offset and limit.
+    pub fn count(&self, q: &Query, now: Timestamp) -> usize {
+        let all = Query {
+            limit: None,
+            offset: 0,
+            urgent_first: false,
+            ..q.clone()
+        };
+        self.query(&all, now).len()
     }
 }
 

@@ -90,7 +90,118 @@ pub fn time(name: &str, s: &Option<String>) -> Result<Option<Timestamp>, ApiErro
     })
 }
 
+/// `PATCH /v1/records/{id}`: the fields of an offer or need to change; an empty string clears
+/// an optional field. Fields left out keep their value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditInput {
+    /// A new title.
+    pub title: Option<String>,
+    /// A new category path.
+    pub category: Option<String>,
+    /// A new quantity.
+    pub quantity: Option<String>,
+    /// Offers: a new minimum.
+    pub minimum: Option<String>,
+    /// A new `lat,lon`.
+    pub location: Option<String>,
+    /// A new place name.
+    pub place: Option<String>,
+    /// A new radius in km.
+    pub radius_km: Option<String>,
+    /// A new start.
+    pub from: Option<String>,
+    /// A new end (offers: available until; needs: needed by).
+    pub until: Option<String>,
+    /// Needs: a new urgency.
+    pub urgency: Option<String>,
+    /// When it stops showing.
+    pub expires: Option<String>,
+    /// New free text.
+    pub notes: Option<String>,
+}
+
 impl ListingInput {
+    /// An offer's or need's fields as input text, so an edit can change some and be read
+    /// back by the same rules as a new one.
+    pub fn of(record: &Record) -> Option<ListingInput> {
+        let text = |t: Option<Timestamp>| t.map(|t| t.to_string());
+        let loc = |l: &Option<Location>| {
+            (
+                l.as_ref().map(|l| l.point.to_string()),
+                l.as_ref().and_then(|l| l.place.clone()),
+                l.as_ref().and_then(|l| l.radius_km).map(|r| r.to_string()),
+            )
+        };
+        Some(match record {
+            Record::Offer(o) => {
+                let (location, place, radius_km) = loc(&o.location);
+                ListingInput {
+                    kind: Some("offer".into()),
+                    title: o.title.clone(),
+                    category: o.category.to_string(),
+                    quantity: o.quantity.to_string(),
+                    minimum: o.minimum.map(|m| m.to_string()),
+                    location,
+                    place,
+                    radius_km,
+                    from: text(o.available.from),
+                    until: text(o.available.until),
+                    urgency: None,
+                    expires: text(o.expires),
+                    notes: o.notes.clone(),
+                }
+            }
+            Record::Need(n) => {
+                let (location, place, radius_km) = loc(&n.location);
+                ListingInput {
+                    kind: Some("need".into()),
+                    title: n.title.clone(),
+                    category: n.category.to_string(),
+                    quantity: n.quantity.to_string(),
+                    minimum: None,
+                    location,
+                    place,
+                    radius_km,
+                    from: text(n.needed.from),
+                    until: text(n.needed.until),
+                    urgency: Some(n.urgency.to_string()),
+                    expires: text(n.expires),
+                    notes: n.notes.clone(),
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// These fields with an edit's applied over them.
+    pub fn edited(mut self, e: EditInput) -> ListingInput {
+        let set = |field: &mut Option<String>, given: Option<String>| {
+            if let Some(v) = given {
+                *field = Some(v).filter(|v| !v.trim().is_empty());
+            }
+        };
+        if let Some(t) = e.title {
+            self.title = t;
+        }
+        if let Some(c) = e.category {
+            self.category = c;
+        }
+        if let Some(q) = e.quantity {
+            self.quantity = q;
+        }
+        set(&mut self.minimum, e.minimum);
+        set(&mut self.location, e.location);
+        set(&mut self.place, e.place);
+        set(&mut self.radius_km, e.radius_km);
+        set(&mut self.from, e.from);
+        set(&mut self.until, e.until);
+        set(&mut self.urgency, e.urgency);
+        set(&mut self.expires, e.expires);
+        set(&mut self.notes, e.notes);
+        self
+    }
+
     fn location(&self) -> Result<Option<Location>, ApiError> {
         let Some(point) = opt::<Point>("location", &self.location)? else {
             if blank(&self.place).is_some() || blank(&self.radius_km).is_some() {
@@ -315,6 +426,11 @@ pub struct ListInput {
     pub all: Option<bool>,
     /// At most this many (default 100).
     pub limit: Option<usize>,
+    /// Skip this many first (paging; the answer's `x-total-count` header says how many
+    /// match in all).
+    pub offset: Option<usize>,
+    /// `urgency`: the most urgent first, then the soonest needed; by co-op and id otherwise.
+    pub sort: Option<String>,
 }
 
 /// `GET /v1/records/{id}?wait=`.

@@ -33,7 +33,7 @@ use tokio::sync::watch;
 pub use csv_import::{CSV_COLUMNS, CSV_INFO_COLUMNS, CsvError, read_listings_csv};
 pub use error::ApiError;
 pub use input::{ListingInput, PledgeInput};
-pub use output::status_name;
+pub use output::{status_name, verified as verified_json};
 
 use crate::{NodeError, NodeHandle};
 
@@ -82,6 +82,8 @@ struct ApiState {
     /// The `Host` values a request may name: the API's own address, by number or as
     /// localhost. Anything else is a page that reached the API through DNS rebinding.
     hosts: Vec<String>,
+    /// The web page's sign-in links and sessions.
+    web: crate::web::Sessions,
 }
 
 type Shared = Arc<ApiState>;
@@ -95,13 +97,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
-    let hosts = allowed_hosts(listener.local_addr()?);
+    let bound = listener.local_addr()?;
+    let hosts = allowed_hosts(bound);
     let state = Arc::new(ApiState {
         node,
         coop_key: std::sync::Mutex::new(config.coop_key.clone()),
         config,
         stopping: stopping.clone(),
         hosts,
+        web: crate::web::Sessions::new(bound.port()),
     });
     let expiry = tokio::spawn(admin::revoke_expired(state.clone(), stopping.clone()));
     let reveal = tokio::spawn(contacts::reveal_on_acceptance(state.clone(), stopping));
@@ -130,7 +134,23 @@ fn allowed_hosts(addr: std::net::SocketAddr) -> Vec<String> {
 }
 
 fn router(state: Shared) -> Router {
+    let page = |uri: axum::http::Uri| async move { crate::web::asset(uri.path()) };
     Router::new()
+        .route("/", get(page))
+        .route("/app.js", get(page))
+        .route("/app.css", get(page))
+        .route(
+            "/login",
+            get(
+                |State(s): State<Shared>, axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
+                    let code = q.as_deref().and_then(|q| {
+                        q.split('&').find_map(|kv| kv.strip_prefix("code="))
+                    });
+                    crate::web::login(&s.web, code)
+                },
+            ),
+        )
+        .route("/v1/web/link", post(web_link))
         .route("/v1/status", get(admin::status))
         .route("/v1/peers", get(admin::peers))
         .route("/v1/equivocations", get(admin::equivocations))
@@ -150,7 +170,9 @@ fn router(state: Shared) -> Router {
         .route("/v1/match", get(matching::matches))
         .route("/v1/plan", get(matching::allocation))
         .route("/v1/records", get(records::list))
-        .route("/v1/records/{id}", get(records::show))
+        .route("/v1/records/{id}", get(records::show).patch(records::edit))
+        .route("/v1/verify", post(records::verify))
+        .route("/v1/import.csv", post(records::import_csv))
         .route("/v1/records/{id}/bundle", get(records::bundle))
         .route("/v1/records/{id}/document", get(records::document))
         .route("/v1/records/{id}/withdraw", post(records::withdraw))
@@ -231,11 +253,35 @@ async fn authorize(
             "restart `minga up`: it makes a new one",
         );
     }
+    // The page's files hold no data; everything else needs the token or a session.
+    if crate::web::PUBLIC_PATHS.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_none() && state.web.signed_in(&headers) {
+        // A session is a cookie the browser sends by itself: a request that changes
+        // something must also say, by its Origin, that this node's own page made it.
+        let reads = matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        if !reads && header(axum::http::header::ORIGIN).is_none() {
+            return refuse(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden_origin",
+                "a change made with the page's session must come from the page",
+                "use the page, or the API token from a program",
+            );
+        }
+        // Sign-in links are made with the token only.
+        if req.uri().path() != "/v1/web/link" {
+            return next.run(req).await;
+        }
+    }
+    let given = given.unwrap_or_default();
     if !same(given.as_bytes(), state.config.token.as_bytes()) {
         return axum::response::IntoResponse::into_response(ApiError {
             status: axum::http::StatusCode::UNAUTHORIZED,
@@ -245,6 +291,28 @@ async fn authorize(
         });
     }
     next.run(req).await
+}
+
+/// `POST /v1/web/link`: a one-time link that signs a browser in to the page (`minga open`).
+async fn web_link(State(s): State<Shared>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let code = s.web.new_link().ok_or_else(|| ApiError {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal",
+        message: "no randomness for a sign-in code".into(),
+        hint: "see the node's log".into(),
+    })?;
+    // A listener on every interface is reached on loopback from this machine.
+    let host = s
+        .hosts
+        .iter()
+        .find(|h| !h.starts_with("0.0.0.0:") && !h.starts_with("[::]:"))
+        .cloned()
+        .unwrap_or_default();
+    Ok(axum::Json(serde_json::json!({
+        "url": format!("http://{host}/login?code={code}"),
+        "page": format!("http://{host}/"),
+        "expires_in_seconds": 300,
+    })))
 }
 
 /// Compares without stopping at the first difference, so timing tells nothing of the token.

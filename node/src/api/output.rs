@@ -130,6 +130,23 @@ fn statement(
     })
 }
 
+/// A bundle that verified: what it commits to and who signed it (what `minga verify --json`
+/// prints and `POST /v1/verify` answers).
+pub fn verified(v: &minga_protocol::Verified) -> Value {
+    let c = &v.commitment;
+    json!({
+        "valid": true,
+        "kind": c.kind(),
+        "signer": c.signer().to_string(),
+        "coop": c.coop().to_string(),
+        "coop_name": v.coop_name,
+        "role": v.role,
+        "certificate": v.certificate.to_string(),
+        "issued": c.issued().to_string(),
+        "statement": String::from_utf8_lossy(c.signed_bytes().0),
+    })
+}
+
 /// One record with its fields and the records that reference it.
 pub fn detail(d: &RecordDetail) -> Value {
     let mut out = view(&d.view, d.status, d.totals);

@@ -16,8 +16,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::ApiError;
 use super::input::{
-    AnswerInput, CancelInput, DeliveryInput, ImportInput, ListInput, ListingInput, PledgeInput,
-    WaitInput, opt, req, time,
+    AnswerInput, CancelInput, DeliveryInput, EditInput, ImportInput, ListInput, ListingInput,
+    PledgeInput, WaitInput, opt, req, time,
 };
 use super::{Body, Params, Shared, output};
 use crate::net::RecordDetail;
@@ -34,7 +34,7 @@ pub(super) type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 pub(super) async fn list(
     State(s): State<Shared>,
     Params(q): Params<ListInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let near = match opt::<Point>("near", &q.near)? {
         Some(p) => {
             let km = opt::<f64>("radius", &q.radius)?.unwrap_or(50.0);
@@ -77,15 +77,28 @@ pub(super) async fn list(
         no_membership: kind.is_none(),
         all: q.all.unwrap_or(false),
         limit: Some(q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)),
+        offset: q.offset.unwrap_or(0),
+        urgent_first: match q.sort.as_deref().map(str::trim) {
+            None | Some("") | Some("id") => false,
+            Some("urgency") => true,
+            Some(other) => {
+                return Err(ApiError::field(
+                    "sort",
+                    format!("{other:?}: sort by `urgency` or `id`"),
+                ));
+            }
+        },
     };
-    let found: Vec<Value> = s
-        .node
-        .list(query)
-        .await?
+    let (total, page) = s.node.page(query).await?;
+    let found: Vec<Value> = page
         .iter()
         .map(|l| output::view(&l.view, l.status, l.totals))
         .collect();
-    Ok(Json(Value::Array(found)))
+    Ok((
+        [("x-total-count", total.to_string())],
+        Json(Value::Array(found)),
+    )
+        .into_response())
 }
 
 pub(super) async fn show(
@@ -199,6 +212,91 @@ pub(super) async fn add_offer(State(s): State<Shared>, Body(input): Body<Listing
 
 pub(super) async fn add_need(State(s): State<Shared>, Body(input): Body<ListingInput>) -> Answer {
     write(&s, None, input.to_record(RecordKind::Need)?).await
+}
+
+/// Edits an offer or need of this co-op: the fields given change, the rest keep their value.
+/// Only the fields that differ are written into the record's document, so two members'
+/// concurrent edits of different fields both stand, and of one field resolve by automerge's
+/// rule, on every node alike.
+pub(super) async fn edit(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Body(input): Body<EditInput>,
+) -> Answer {
+    let d = s.node.detail(&id).await?;
+    let (coop, _) = s.home().await?;
+    if d.view.coop != coop {
+        return Err(ApiError::refused(
+            "only the co-op that posted a record can edit it",
+            "edit your own co-op's offers and needs",
+        ));
+    }
+    let withdrawn = d.view.withdrawn;
+    let Some(current) = ListingInput::of(&d.record) else {
+        return Err(ApiError::bad(
+            format!(
+                "{id} is a {}; only offers and needs are edited",
+                d.view.kind.name()
+            ),
+            "a commitment is never edited: cancel it and pledge again",
+        ));
+    };
+    let mut value = current.edited(input).to_record(d.view.kind)?;
+    match &mut value {
+        Record::Offer(o) => o.withdrawn = withdrawn,
+        Record::Need(n) => n.withdrawn = withdrawn,
+        _ => {}
+    }
+    if value == d.record {
+        return Err(ApiError::bad(
+            "the edit changes nothing",
+            "give at least one field with a new value",
+        ));
+    }
+    write(&s, Some(d.view.id), value).await
+}
+
+/// Checks a bundle in the node, with no network: the same check as `minga verify FILE`.
+pub(super) async fn verify(body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+    if body.len() > minga_protocol::MAX_BUNDLE_BYTES {
+        return Err(ApiError::bad(
+            format!(
+                "the bundle is {} bytes; at most {}",
+                body.len(),
+                minga_protocol::MAX_BUNDLE_BYTES
+            ),
+            "is this really a minga bundle?",
+        ));
+    }
+    let bundle = Bundle::from_json(&body).map_err(|e| {
+        ApiError::bad(
+            format!("not a bundle: {e}"),
+            "a bundle is the JSON that `minga export bundle` writes",
+        )
+    })?;
+    Ok(Json(match bundle.verify() {
+        Ok(v) => output::verified(&v),
+        Err(e) => json!({ "valid": false, "reason": e.to_string() }),
+    }))
+}
+
+/// Imports offers and needs from CSV text, with the rows and columns of every problem named
+/// and nothing written unless every row is good (the same reader `minga import` uses).
+pub(super) async fn import_csv(
+    State(s): State<Shared>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let rows = match super::csv_import::read_listings_csv(&body, |_| {}) {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The message names each bad row and column, one a line.
+            let body = json!({
+                "error": { "code": "bad_rows", "message": e.message, "hint": e.hint }
+            });
+            return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+        }
+    };
+    import(State(s), Body(ImportInput { records: rows })).await
 }
 
 /// Withdraws an offer or need of this co-op. A coordinator or admin removes it for real (a

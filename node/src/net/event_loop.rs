@@ -306,8 +306,15 @@ impl EventLoop {
                     .ok_or(NodeError::UnknownCoop(coop));
                 let _ = reply.send(r);
             }
-            Command::List { query, reply } => {
+            Command::List {
+                query,
+                reply,
+                total,
+            } => {
                 let now = now();
+                if let Some(t) = total {
+                    let _ = t.send(self.views.count(&query, now));
+                }
                 let found = self
                     .views
                     .query(&query, now)

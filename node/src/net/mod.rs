@@ -253,6 +253,8 @@ enum Command {
     List {
         query: Box<Query>,
         reply: oneshot::Sender<Vec<Listed>>,
+        /// Where to send how many match in all, when asked.
+        total: Option<oneshot::Sender<usize>>,
     },
     Vector {
         coop: CoopId,
@@ -616,8 +618,24 @@ impl NodeHandle {
         self.ask(|reply| Command::List {
             query: Box::new(query),
             reply,
+            total: None,
         })
         .await
+    }
+
+    /// One page of [`NodeHandle::list`] (the query's offset and limit), with how many
+    /// records match in all.
+    pub async fn page(&self, query: Query) -> Result<(usize, Vec<Listed>), NodeError> {
+        let (total, counted) = oneshot::channel();
+        let page = self
+            .ask(|reply| Command::List {
+                query: Box::new(query),
+                reply,
+                total: Some(total),
+            })
+            .await?;
+        let total = counted.await.map_err(|_| NodeError::Stopped)?;
+        Ok((total, page))
     }
 
     /// What this node holds of a co-op.
