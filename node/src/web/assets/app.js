@@ -298,8 +298,15 @@ async function mapScreen() {
     const m = Math.max(0.05, (maxLat - minLat) * 0.1, (maxLon - minLon) * 0.1);
     minLat -= m; maxLat += m; minLon -= m; maxLon += m;
   }
-  const x = (lon) => pad + (lon - minLon) / (maxLon - minLon) * (W - 2 * pad);
-  const y = (lat) => H - pad - (lat - minLat) / (maxLat - minLat) * (H - 2 * pad);
+  // Equirectangular, with longitude shrunk by the cosine of the middle latitude so distances
+  // look right, fitted to the box with the same scale both ways.
+  const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
+  const scale = Math.min((W - 2 * pad) / ((maxLon - minLon) * k), (H - 2 * pad) / (maxLat - minLat));
+  const x0 = W / 2 - ((minLon + maxLon) / 2) * k * scale, y0 = H / 2 + ((minLat + maxLat) / 2) * scale;
+  const x = (lon) => x0 + lon * k * scale;
+  const y = (lat) => y0 - lat * scale;
+  minLon = (pad - x0) / (k * scale); maxLon = (W - pad - x0) / (k * scale);
+  minLat = (y0 - (H - pad)) / scale; maxLat = (y0 - pad) / scale;
   const NS = "http://www.w3.org/2000/svg";
   const s = (tag, attrs, ...kids) => {
     const el = document.createElementNS(NS, tag);
@@ -321,6 +328,7 @@ async function mapScreen() {
   for (const p of points) {
     const a = s("a", { href: "#/record/" + p.r.id, "aria-label": (p.r.kind === "need" ? t("need") : t("offer")) + ": " + (p.r.title || "") });
     a.append(s("circle", { class: p.r.kind, cx: x(p.lon), cy: y(p.lat), r: 7 }, s("title", {}, p.r.title || "")));
+    if (points.length <= 200) a.append(s("text", { class: "label", x: x(p.lon) + 10, y: y(p.lat) + 4 }, (p.r.title || "").slice(0, 28)));
     svg.append(a);
   }
   show(h("h1", {}, t("map")), h("p", { class: "muted" }, t("mapNote")),
@@ -392,7 +400,7 @@ function answerForms(p) {
       h("label", {}, t("deliver"), h("input", { name: "quantity", placeholder: p.quantity || "", required: true })),
       h("button", { type: "submit" }, t("deliver"))));
   }
-  return box;
+  return box.childElementCount ? box : null;
 }
 
 // ---------------------------------------------------------------- matches and the plan
@@ -433,13 +441,23 @@ async function matchesScreen(needId) {
 
 // ---------------------------------------------------------------- inbox
 async function inbox() {
-  const pledges = await get("/v1/records?kind=pledge&all=true&limit=10000&sort=urgency");
+  const [pledges, needs, coops] = await Promise.all([
+    get("/v1/records?kind=pledge&all=true&limit=10000"),
+    get("/v1/records?kind=need&all=true&limit=10000"), get("/v1/coops")]);
+  const titles = Object.fromEntries(needs.map((n) => [n.id, n.title]));
+  const names = Object.fromEntries(coops.map((c) => [c.id, c.name]));
   const toUs = pledges.filter((p) => { const r = refOf(p.refers_to); return r && home && r.coop === home.coop; });
   const byUs = pledges.filter((p) => home && p.coop === home.coop);
-  const item = (p, answer) => h("div", { class: "card pledge", "data-id": p.id },
-    h("div", {}, link("#/record/" + p.id, t("pledge") + " " + short(p.id)), " — ", p.quantity || "", " — ",
-      h("strong", { class: "status" }, statusWord(p.status)), p.delivered ? " — " + t("delivered") + " " + p.delivered : ""),
-    answer ? answerForms(p) : null);
+  const item = (p, answer) => {
+    const need = refOf(p.refers_to) || {};
+    return h("div", { class: "card pledge", "data-id": p.id },
+      h("div", {}, link("#/record/" + p.id, p.quantity || t("pledge")), " → ",
+        link("#/record/" + need.record, titles[need.record] || short(need.record)),
+        " — " + (answer ? names[p.coop] || short(p.coop) : names[need.coop] || short(need.coop)) + " — ",
+        h("strong", { class: "status" }, statusWord(p.status)),
+        p.delivered && p.delivered !== "0 " + (p.quantity || "").split(" ")[1] ? " — " + t("delivered") + " " + p.delivered : ""),
+      answer ? answerForms(p) : null);
+  };
   show(h("h1", {}, t("inbox")),
     h("h2", {}, t("toUs")), toUs.length ? toUs.map((p) => item(p, true)) : h("p", {}, t("none")),
     h("h2", {}, t("byUs")), byUs.length ? byUs.map((p) => item(p, false)) : h("p", {}, t("none")));

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod automerge_versions;
+mod board;
 mod catchup;
 mod data;
 mod propagation;
@@ -73,6 +74,16 @@ enum Bench {
         /// The data directory.
         dir: std::path::PathBuf,
     },
+    /// The web page's board queries through the HTTP API, for a node holding this many
+    /// needs; `/v1/status` in the same run is the baseline.
+    Board {
+        /// Needs held.
+        #[arg(long, default_value_t = 10_000)]
+        listings: usize,
+        /// Times each query is asked.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// The record-document workload on the pinned automerge and on the newest (needs
     /// `--features automerge-next`).
     Automerge {
@@ -128,5 +139,6 @@ fn main() {
         Bench::StartupBuild { dir, records } => startup::build_into(&dir, records),
         Bench::StartupSteps { dir } => startup::steps(&dir),
         Bench::Automerge { records } => automerge_versions::run(records),
+        Bench::Board { listings, queries } => runtime.block_on(board::run(listings, queries)),
     }
 }
