@@ -275,6 +275,9 @@ pub struct Query {
     pub all: bool,
     /// At most this many.
     pub limit: Option<usize>,
+    /// Only records whose window ends (offers: available until; needs: needed by) on or
+    /// before this time.
+    pub until_before: Option<Timestamp>,
     /// Skip this many first (paging).
     pub offset: usize,
     /// The most urgent first (then the soonest needed, then by id); by co-op and id when
@@ -634,6 +637,10 @@ impl Views {
             })
             .filter(|v| q.urgency.is_none_or(|u| v.urgency.is_some_and(|x| x >= u)))
             .filter(|v| {
+                q.until_before
+                    .is_none_or(|d| v.until.is_some_and(|u| u <= d))
+            })
+            .filter(|v| {
                 q.near
                     .as_ref()
                     .is_none_or(|(p, km)| v.location().is_some_and(|l| l.distance_km(p) <= *km))
@@ -715,6 +722,54 @@ mod tests {
             notes: None,
             withdrawn: false,
         })
+    }
+
+    #[test]
+    fn a_page_sorts_by_urgency_then_end_skips_and_counts() {
+        let mut v = Views::default();
+        let ends = |day: i64| Some(Timestamp(day * 86_400_000));
+        let urgencies = [
+            Urgency::Low,
+            Urgency::Critical,
+            Urgency::Normal,
+            Urgency::Critical,
+        ];
+        for (n, (urgency, until)) in urgencies.into_iter().zip([9, 5, 1, 2]).enumerate() {
+            let Record::Need(mut need) = need("food", None) else {
+                unreachable!()
+            };
+            need.urgency = urgency;
+            need.needed.until = ends(until);
+            v.upsert(RecordView::of(coop(1), id(n as u8), &Record::Need(need)));
+        }
+        let q = Query {
+            urgent_first: true,
+            ..Query::default()
+        };
+        let order: Vec<RecordId> = v
+            .query(&q, Timestamp(0))
+            .iter()
+            .map(|(r, _)| r.id)
+            .collect();
+        // Critical first, the sooner needed of the two first; then normal, then low.
+        assert_eq!(order, vec![id(3), id(1), id(2), id(0)]);
+        let page = Query {
+            offset: 1,
+            limit: Some(2),
+            ..q.clone()
+        };
+        let got: Vec<RecordId> = v
+            .query(&page, Timestamp(0))
+            .iter()
+            .map(|(r, _)| r.id)
+            .collect();
+        assert_eq!(got, vec![id(1), id(2)]);
+        assert_eq!(v.count(&page, Timestamp(0)), 4);
+        let by_day_5 = Query {
+            until_before: ends(5),
+            ..q
+        };
+        assert_eq!(v.count(&by_day_5, Timestamp(0)), 3);
     }
 
     fn commitment(

@@ -426,6 +426,8 @@ pub struct ListInput {
     pub all: Option<bool>,
     /// At most this many (default 100).
     pub limit: Option<usize>,
+    /// Only those whose window ends (needed by, available until) on or before this time.
+    pub until_before: Option<String>,
     /// Skip this many first (paging; the answer's `x-total-count` header says how many
     /// match in all).
     pub offset: Option<usize>,

@@ -78,6 +78,7 @@ pub(super) async fn list(
         all: q.all.unwrap_or(false),
         limit: Some(q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)),
         offset: q.offset.unwrap_or(0),
+        until_before: time("until_before", &q.until_before)?,
         urgent_first: match q.sort.as_deref().map(str::trim) {
             None | Some("") | Some("id") => false,
             Some("urgency") => true,

@@ -10,7 +10,7 @@ const WORDS = {
     verify: "Verify", import: "Import / export", coop: "Co-op", lang: "Español",
     needs: "Needs", offers: "Offers", kind: "Kind", category: "Category", urgency: "Urgency (at least)",
     status: "Status", any: "any", coopf: "Co-op", near: "Near (lat,lon)", radius: "Radius (km)",
-    unpledged: "Not yet pledged", urgencyCol: "Urgency", location: "Location", minimum: "Minimum",
+    untilBefore: "Ends on or before", unpledged: "Not yet pledged", urgencyCol: "Urgency", location: "Location", minimum: "Minimum",
     from: "From", until: "Until", expires: "Expires", notes: "Notes", radius_km: "Radius (km)", apply: "Apply", title: "Title", quantity: "Quantity",
     remaining: "Pledged / delivered", place: "Place", neededBy: "Needed by", shown: "Showing {a}–{b} of {n}",
     none: "Nothing matches.", prev: "Previous", next: "Next", exportCsv: "Download these as CSV",
@@ -43,7 +43,7 @@ const WORDS = {
     verify: "Verificar", import: "Importar / exportar", coop: "Cooperativa", lang: "English",
     needs: "Necesidades", offers: "Ofertas", kind: "Tipo", category: "Categoría", urgency: "Urgencia (mínima)",
     status: "Estado", any: "cualquiera", coopf: "Cooperativa", near: "Cerca de (lat,lon)", radius: "Radio (km)",
-    unpledged: "Sin compromisos todavía", urgencyCol: "Urgencia", location: "Ubicación", minimum: "Mínimo",
+    untilBefore: "Termina el o antes del", unpledged: "Sin compromisos todavía", urgencyCol: "Urgencia", location: "Ubicación", minimum: "Mínimo",
     from: "Desde", until: "Hasta", expires: "Vence", notes: "Notas", radius_km: "Radio (km)", apply: "Aplicar", title: "Título", quantity: "Cantidad",
     remaining: "Comprometido / entregado", place: "Lugar", neededBy: "Para", shown: "Mostrando {a}–{b} de {n}",
     none: "No hay resultados.", prev: "Anterior", next: "Siguiente", exportCsv: "Descargar como CSV",
@@ -215,7 +215,7 @@ const PAGE = 50;
 function boardQuery(p, extra) {
   const q = new URLSearchParams();
   q.set("kind", p.get("kind") || "need");
-  for (const k of ["category", "urgency", "coop", "near", "radius"]) if (p.get(k)) q.set(k, p.get(k));
+  for (const k of ["category", "urgency", "coop", "near", "radius", "until_before"]) if (p.get(k)) q.set(k, p.get(k));
   if (p.get("unpledged")) q.set("status", "open");
   else if (p.get("status")) q.set("status", p.get("status"));
   q.set("sort", "urgency");
@@ -242,6 +242,7 @@ async function board(p) {
     field("coop", t("coopf"), sel("coop", [["", t("any")], ...coops.map((c) => [c.id, c.name])])),
     field("near", t("near"), h("input", { name: "near", value: p.get("near") || "", placeholder: "-32.95,-60.66", size: 16 })),
     field("radius", t("radius"), h("input", { name: "radius", value: p.get("radius") || "", inputmode: "numeric", size: 5 })),
+    field("until_before", t("untilBefore"), h("input", { type: "date", name: "until_before", value: p.get("until_before") || "" })),
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "unpledged", value: "1", checked: !!p.get("unpledged") }), t("unpledged")),
     h("button", { type: "submit" }, t("apply")));
   const names = Object.fromEntries(coops.map((c) => [c.id, c.name]));
