@@ -147,6 +147,39 @@ async fn wait_text(c: &Client, css: &str, check: impl Fn(&str) -> bool) -> Strin
     }
 }
 
+/// Types into the field `css` (clearing it first, unless it is a file input), finding it again
+/// when the page redrew itself meanwhile (a live update).
+async fn type_in(c: &Client, css: &str, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    loop {
+        let done = async {
+            let e = c.find(Locator::Css(css)).await?;
+            if e.attr("type").await?.as_deref() != Some("file") {
+                e.clear().await?;
+            }
+            e.send_keys(text).await
+        };
+        match done.await {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("could not type into {css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Clicks the first element `locator` finds, finding it again if the page redrew it.
+async fn click(c: &Client, locator: Locator<'_>) {
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    loop {
+        let done = async { c.find(locator).await?.click().await };
+        match done.await {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("could not click {locator:?}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 async fn go(c: &Client, dir: &Path, hash: &str) {
     c.goto(&format!("http://{}/{hash}", api_of(dir)))
         .await
@@ -260,18 +293,17 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
             .contains("Harina para el comedor")
     );
     screenshot(&ca, "map").await;
-    point.click().await.unwrap();
+    click(
+        &ca,
+        Locator::Css(&format!("svg.map a[href='#/record/{need}']")),
+    )
+    .await;
     wait_text(&ca, "main h1", |t| t.contains("Harina para el comedor")).await;
     screenshot(&ca, "record").await;
 
     // Its matches, with reasons; A pledges 60 kg from its offer.
-    ca.find(Locator::Css("a[href^='#/matches/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let qty = wait_css(&ca, "main form input[name=quantity]").await;
+    click(&ca, Locator::Css("a[href^='#/matches/']")).await;
+    wait_css(&ca, "main form input[name=quantity]").await;
     assert!(
         !ca.find_all(Locator::Css(".reasons li"))
             .await
@@ -279,38 +311,28 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
             .is_empty()
     );
     screenshot(&ca, "matches").await;
-    qty.clear().await.unwrap();
-    qty.send_keys("60 kg").await.unwrap();
-    ca.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_text(&ca, "#live", |t| t.contains("Pledged")).await;
+    type_in(&ca, "main form input[name=quantity]", "60 kg").await;
+    click(&ca, Locator::Css("main form button[type=submit]")).await;
+    // Said at once, then the pledge's own record event may replace the words.
+    wait_text(&ca, "#live", |t| {
+        t.contains("Pledged") || t.contains("pledge")
+    })
+    .await;
 
     // On B's page, without reloading: the pledge arrives, is accepted, then 25 kg delivered.
     let card = wait_css(&cb, ".card.pledge").await;
     let pledge = card.attr("data-id").await.unwrap().unwrap();
     wait_text(&cb, ".card.pledge .status", |t| t == "proposed").await;
     screenshot(&cb, "inbox").await;
-    cb.find(Locator::XPath(
-        "//div[contains(@class,'pledge')]//button[.='Accept']",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click(
+        &cb,
+        Locator::XPath("//div[contains(@class,'pledge')]//button[.='Accept']"),
+    )
+    .await;
     wait_text(&cb, ".card.pledge .status", |t| t == "accepted").await;
-    let delivered = wait_css(&cb, ".card.pledge input[name=quantity]").await;
-    delivered.send_keys("25 kg").await.unwrap();
-    cb.find(Locator::Css(".card.pledge button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    wait_css(&cb, ".card.pledge input[name=quantity]").await;
+    type_in(&cb, ".card.pledge input[name=quantity]", "25 kg").await;
+    click(&cb, Locator::Css(".card.pledge button[type=submit]")).await;
     wait_text(&cb, ".card.pledge .status", |t| t == "partly fulfilled").await;
 
     // Both pages derive the same status for the pledge.
@@ -339,11 +361,10 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
     let tampered = root.path().join("tampered.json");
     std::fs::write(&tampered, changed).unwrap();
     go(&cb, &b, "#/verify").await;
-    let file = wait_css(&cb, "#bundle-file").await;
-    file.send_keys(bundle.to_str().unwrap()).await.unwrap();
+    wait_css(&cb, "#bundle-file").await;
+    type_in(&cb, "#bundle-file", bundle.to_str().unwrap()).await;
     wait_text(&cb, "#verdict", |t| t.starts_with("Valid: pledge")).await;
-    let file = cb.find(Locator::Css("#bundle-file")).await.unwrap();
-    file.send_keys(tampered.to_str().unwrap()).await.unwrap();
+    type_in(&cb, "#bundle-file", tampered.to_str().unwrap()).await;
     wait_text(&cb, "#verdict", |t| t.starts_with("INVALID")).await;
     screenshot(&cb, "verify").await;
 
@@ -356,14 +377,9 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
     )
     .unwrap();
     go(&cb, &b, "#/import").await;
-    let input = wait_css(&cb, "#csv-file").await;
-    input.send_keys(csv.to_str().unwrap()).await.unwrap();
-    cb.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    wait_css(&cb, "#csv-file").await;
+    type_in(&cb, "#csv-file", csv.to_str().unwrap()).await;
+    click(&cb, Locator::Css("main form button[type=submit]")).await;
     let said = wait_text(&cb, "#import-result", |t| !t.is_empty()).await;
     assert!(said.contains("row 3"), "{said}");
     screenshot(&cb, "import").await;
@@ -374,18 +390,9 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
 
     // Editing: the page changes the offer's title, the CLI its notes; both stand.
     go(&ca, &a, &format!("#/record/{offer}")).await;
-    let title = wait_css(&ca, "form input[name=title]").await;
-    title.clear().await.unwrap();
-    title
-        .send_keys("Harina 000, bolsas de 25 kg")
-        .await
-        .unwrap();
-    ca.find(Locator::Css("form.card button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    wait_css(&ca, "form input[name=title]").await;
+    type_in(&ca, "form input[name=title]", "Harina 000, bolsas de 25 kg").await;
+    click(&ca, Locator::Css("form.card button[type=submit]")).await;
     wait_text(&ca, "main h1", |t| {
         t.ends_with("Harina 000, bolsas de 25 kg")
     })
@@ -405,7 +412,8 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
 
     // In Spanish, with the switch.
     go(&cb, &b, "#/board").await;
-    wait_css(&cb, "#lang").await.click().await.unwrap();
+    wait_css(&cb, "#lang").await;
+    click(&cb, Locator::Css("#lang")).await;
     wait_text(&cb, "nav a[aria-current=page]", |t| t == "Tablero").await;
     wait_text(&cb, "main h1", |t| t == "Tablero").await;
     screenshot(&cb, "board-es").await;

@@ -431,24 +431,44 @@ impl ApiState {
     /// A trusted co-op by its id or a unique prefix.
     async fn coop(&self, given: &str) -> Result<CoopId, ApiError> {
         let given = given.trim().to_ascii_lowercase();
-        let matches: Vec<CoopId> = self
+        let matches = self
             .node
             .coops()
             .await?
             .into_iter()
-            .map(|c| c.genesis.coop_id())
-            .filter(|c| c.to_string().starts_with(&given))
-            .collect();
-        match matches.as_slice() {
-            [one] if given.len() >= 4 => Ok(*one),
-            [] | [_] => Err(ApiError::not_found(
+            .map(|c| c.genesis.coop_id());
+        one_by_prefix(
+            &given,
+            matches,
+            ToString::to_string,
+            "co-ops",
+            ApiError::not_found(
                 format!("no trusted co-op {given}"),
                 "list them with `minga coop show`",
-            )),
-            _ => Err(ApiError::bad(
-                format!("{given} names several co-ops"),
-                "give more digits of the id",
-            )),
-        }
+            ),
+        )
+    }
+}
+
+/// The one item whose id begins with `given` (at least 4 characters): `missing` when none does
+/// (or `given` is shorter), a request for more digits when several do.
+pub(crate) fn one_by_prefix<T>(
+    given: &str,
+    items: impl IntoIterator<Item = T>,
+    id: impl Fn(&T) -> String,
+    what: &str,
+    missing: ApiError,
+) -> Result<T, ApiError> {
+    let mut found: Vec<T> = items
+        .into_iter()
+        .filter(|i| id(i).starts_with(given))
+        .collect();
+    match found.len() {
+        1 if given.len() >= 4 => Ok(found.remove(0)),
+        0 | 1 => Err(missing),
+        _ => Err(ApiError::bad(
+            format!("{given} names several {what}"),
+            "give more digits of the id",
+        )),
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::records::{Answer, signed, write};
-use super::{Body, Shared};
+use super::{Body, Shared, one_by_prefix};
 use crate::net::NetworkState;
 
 #[derive(Deserialize)]
@@ -130,18 +130,16 @@ async fn network(s: &Shared, given: &str) -> Result<NetworkState, ApiError> {
             )),
         };
     }
-    nets.retain(|n| n.id.to_string().starts_with(&given));
-    match nets.len() {
-        1 if given.len() >= 4 => Ok(nets.remove(0)),
-        0 | 1 => Err(ApiError::not_found(
+    one_by_prefix(
+        &given,
+        nets,
+        |n| n.id.to_string(),
+        "networks",
+        ApiError::not_found(
             format!("no network {given} here"),
             "list them with `minga network list`",
-        )),
-        _ => Err(ApiError::bad(
-            format!("{given} names several networks"),
-            "give more digits of the id",
-        )),
-    }
+        ),
+    )
 }
 
 pub(super) async fn show(
@@ -246,23 +244,16 @@ pub(super) async fn join(State(s): State<Shared>, Body(input): Body<JoinInput>) 
 /// A co-op by id or unique prefix among those asking to join or vouched for.
 fn candidate(net: &NetworkState, given: &str) -> Result<CoopId, ApiError> {
     let given = given.trim().to_ascii_lowercase();
-    let found: Vec<CoopId> = net
-        .geneses
-        .keys()
-        .filter(|c| c.to_string().starts_with(&given))
-        .copied()
-        .collect();
-    match found.as_slice() {
-        [one] if given.len() >= 4 => Ok(*one),
-        [] | [_] => Err(ApiError::not_found(
+    one_by_prefix(
+        &given,
+        net.geneses.keys().copied(),
+        ToString::to_string,
+        "co-ops",
+        ApiError::not_found(
             format!("no co-op {given} asks to join this network here"),
             "the co-op runs `minga join CODE` with this network's invite; its request then shows in `minga network show`",
-        )),
-        _ => Err(ApiError::bad(
-            format!("{given} names several co-ops"),
-            "give more digits of the id",
-        )),
-    }
+        ),
+    )
 }
 
 pub(super) async fn vouch(
