@@ -167,6 +167,21 @@ async fn type_in(c: &Client, css: &str, text: &str) {
     }
 }
 
+/// An attribute of the first element `css` finds, once it is there (found again if redrawn).
+async fn attr_of(c: &Client, css: &str, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    loop {
+        let got = async { c.find(Locator::Css(css)).await?.attr(name).await };
+        match got.await {
+            Ok(Some(v)) => return v,
+            Ok(None) | Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => panic!("{css} has no {name}: {other:?}"),
+        }
+    }
+}
+
 /// Clicks the first element `locator` finds, finding it again if the page redrew it.
 async fn click(c: &Client, locator: Locator<'_>) {
     let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
@@ -278,20 +293,20 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
 
     // On A's page: B's need on the board, most urgent first, and on the map.
     go(&ca, &a, "#/board").await;
-    let row = wait_css(&ca, &format!("a[href='#/record/{need}']")).await;
-    assert_eq!(row.text().await.unwrap(), "Harina para el comedor");
+    wait_text(&ca, &format!("a[href='#/record/{need}']"), |t| {
+        t == "Harina para el comedor"
+    })
+    .await;
     wait_text(&ca, "#count", |t| t.contains("of 1")).await;
     screenshot(&ca, "board").await;
     go(&ca, &a, "#/map").await;
-    let point = wait_css(&ca, &format!("svg.map a[href='#/record/{need}']")).await;
-    assert!(
-        point
-            .attr("aria-label")
-            .await
-            .unwrap()
-            .unwrap()
-            .contains("Harina para el comedor")
-    );
+    let label = attr_of(
+        &ca,
+        &format!("svg.map a[href='#/record/{need}']"),
+        "aria-label",
+    )
+    .await;
+    assert!(label.contains("Harina para el comedor"), "{label}");
     screenshot(&ca, "map").await;
     click(
         &ca,
@@ -320,8 +335,7 @@ async fn a_coordinator_matches_pledges_and_confirms_in_two_browsers() {
     .await;
 
     // On B's page, without reloading: the pledge arrives, is accepted, then 25 kg delivered.
-    let card = wait_css(&cb, ".card.pledge").await;
-    let pledge = card.attr("data-id").await.unwrap().unwrap();
+    let pledge = attr_of(&cb, ".card.pledge", "data-id").await;
     wait_text(&cb, ".card.pledge .status", |t| t == "proposed").await;
     screenshot(&cb, "inbox").await;
     click(
