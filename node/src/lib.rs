@@ -14,6 +14,7 @@ pub mod disk;
 pub mod fuzzing;
 mod ledger;
 pub mod matching;
+pub mod metrics;
 mod net;
 pub mod store;
 pub mod upgrade;

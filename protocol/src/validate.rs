@@ -212,6 +212,38 @@ impl EntryError {
         }
     }
 
+    /// A short name for the rule the entry broke, for counting refusals (a metric's label).
+    pub fn label(&self) -> &'static str {
+        match self {
+            EntryError::Decode(..) => "decode",
+            EntryError::BadSignature => "bad_signature",
+            EntryError::WrongCoop { .. } => "wrong_coop",
+            EntryError::Gap { .. } => "gap",
+            EntryError::BackLink { .. } => "back_link",
+            EntryError::PayloadMismatch => "payload_mismatch",
+            EntryError::Equivocation(..) => "equivocation",
+            EntryError::Forked { .. } => "forked",
+            EntryError::Expelled { .. } => "expelled",
+            EntryError::Membership(..) => "membership",
+            EntryError::ForeignActor => "foreign_actor",
+            EntryError::BadChange(..) => "bad_change",
+            EntryError::PayloadMissing => "payload_missing",
+            EntryError::UnknownRecord(..) => "unknown_record",
+            EntryError::MissingDependencies(..) => "missing_dependencies",
+            EntryError::Apply(..) => "apply",
+            EntryError::Schema(..) => "schema",
+            EntryError::Immutable(..) => "immutable",
+            EntryError::KindChanged { .. } => "kind_changed",
+            EntryError::ForeignStatement => "foreign_statement",
+            EntryError::PrunePayload => "prune_payload",
+            EntryError::Ahead { .. } => "ahead",
+            EntryError::TimeBackwards { .. } => "time_backwards",
+            EntryError::PruneKind(..) => "prune_kind",
+            EntryError::CoopKeyLog => "coop_key_log",
+            EntryError::PendingFull(..) => "pending_full",
+        }
+    }
+
     /// Whether the entry breaks a rule whatever the receiving node holds, so the peer that
     /// sent it is at fault: gossip rejects it and lowers that peer's score. The other
     /// refusals depend on what this node holds (a revocation, an equivocating twin or an

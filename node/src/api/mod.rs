@@ -151,6 +151,7 @@ fn router(state: Shared) -> Router {
             ),
         )
         .route("/v1/web/link", post(web_link))
+        .route("/metrics", get(metrics))
         .route("/v1/status", get(admin::status))
         .route("/v1/peers", get(admin::peers))
         .route("/v1/equivocations", get(admin::equivocations))
@@ -291,6 +292,22 @@ async fn authorize(
         });
     }
     next.run(req).await
+}
+
+/// `GET /metrics`: the node's metrics in the Prometheus text format (OpenMetrics), for a
+/// scraper that sends the API token (Prometheus's `authorization` setting).
+async fn metrics(State(s): State<Shared>) -> Response {
+    let m = s.node.metrics();
+    if let Some(dir) = s.config.snapshots.as_deref() {
+        m.store_bytes.set(crate::disk::size_of(&dir.join("store")));
+    }
+    axum::response::IntoResponse::into_response((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    ))
 }
 
 /// `POST /v1/web/link`: a one-time link that signs a browser in to the page (`minga open`).

@@ -78,6 +78,8 @@ pub(super) struct EventLoop {
     data_dir: std::path::PathBuf,
     /// When free disk space was last checked.
     disk_checked: Option<Instant>,
+    /// What `/metrics` reports.
+    pub(super) metrics: crate::metrics::Metrics,
 }
 
 impl EventLoop {
@@ -93,6 +95,7 @@ impl EventLoop {
         views: Views,
         policy: DialPolicy,
         config: &NodeConfig,
+        metrics: crate::metrics::Metrics,
     ) -> EventLoop {
         let stored = store.peers().unwrap_or_else(|e| {
             tracing::warn!(error = %e, "could not read remembered peers");
@@ -104,6 +107,7 @@ impl EventLoop {
         }
         let networks = super::networks::Networks::load(store.as_ref());
         EventLoop {
+            metrics,
             networks,
             swarm,
             commands,
@@ -208,6 +212,9 @@ impl EventLoop {
     }
 
     pub(super) fn emit(&self, event: NodeEvent) {
+        if let NodeEvent::Applied { entries, .. } = &event {
+            self.metrics.entries_applied.inc_by(entries.len() as u64);
+        }
         // No subscriber is fine.
         let _ = self.events.send(event);
     }
@@ -666,6 +673,11 @@ impl EventLoop {
         if self.networks.dirty {
             self.review_networks();
         }
+        let m = &self.metrics;
+        m.gossip_queue.set(self.outbox.len() as i64);
+        m.peers.set(self.swarm.connected_peers().count() as i64);
+        m.coops.set(self.ledgers.len() as i64);
+        m.records.set(self.views.len() as i64);
         let now = Instant::now();
         if self
             .disk_checked

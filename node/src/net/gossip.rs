@@ -28,6 +28,7 @@ impl EventLoop {
         let entry = match Entry::decode(data) {
             Ok(e) => e,
             Err(e) => {
+                self.metrics.rejected("undecodable");
                 self.emit(NodeEvent::Rejected {
                     from,
                     reason: e.to_string(),
@@ -92,6 +93,7 @@ impl EventLoop {
             let mut applied: BTreeMap<PeerId, Vec<_>> = BTreeMap::new();
             for (g, hash) in batch.iter().zip(&hashes) {
                 let acceptance = if let Some(reason) = rejected.get(hash) {
+                    self.metrics.rejected(reason.label());
                     tracing::warn!(peer = %g.from, %reason, "rejected a gossiped entry");
                     self.emit(NodeEvent::Rejected {
                         from: g.from,

@@ -326,6 +326,7 @@ pub struct NodeHandle {
     events: broadcast::Sender<NodeEvent>,
     peer_id: PeerId,
     listen_addrs: Vec<Multiaddr>,
+    metrics: crate::metrics::Metrics,
 }
 
 /// Starts nodes.
@@ -339,6 +340,8 @@ impl Node {
             .map_err(|e| NodeError::Store(StoreError::Backend(e.to_string())))?;
         let t0 = std::time::Instant::now();
         let sled = Arc::new(SledStore::open(&config.data_dir.join("store"))?);
+        let metrics = crate::metrics::Metrics::new();
+        sled.observe_commits(metrics.commit_seconds.clone());
         let store: Arc<dyn Store> = sled.clone();
         // Before anything reads it: a newer format is refused, an older one brought up to date.
         crate::upgrade::upgrade(store.as_ref())?;
@@ -450,6 +453,7 @@ impl Node {
             views,
             policy,
             &config,
+            metrics.clone(),
         );
         tokio::spawn(event_loop.run());
         Ok(NodeHandle {
@@ -457,6 +461,7 @@ impl Node {
             events,
             peer_id,
             listen_addrs,
+            metrics,
         })
     }
 }
@@ -486,6 +491,11 @@ impl NodeHandle {
             .await
             .map_err(|_| NodeError::Stopped)?;
         rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// The node's metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// This node's peer id.

@@ -57,6 +57,7 @@ impl EventLoop {
             .map(|(c, l)| (*c, l.ledger().known()))
             .collect();
         let (session, actions) = SyncSession::start_with(digests, known, Instant::now());
+        self.metrics.sync_sessions.inc();
         self.sessions.insert(peer, session);
         self.drive(peer, actions);
     }
@@ -71,6 +72,7 @@ impl EventLoop {
                     let s = self.stats.entry(peer).or_default();
                     s.round_trips += 1;
                     s.wire_out += wire_len(&message);
+                    self.metrics.sync_bytes_out.inc_by(wire_len(&message));
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, message);
                     self.requests.insert(id, (peer, tag));
                 }
@@ -173,6 +175,7 @@ impl EventLoop {
                 self.tell_proofs(&report.proofs);
                 probes = report.probes;
                 for (_, reason) in report.rejected {
+                    self.metrics.rejected(reason.label());
                     self.emit(NodeEvent::Rejected {
                         from: peer,
                         reason: reason.to_string(),
@@ -198,6 +201,7 @@ impl EventLoop {
         channel: ResponseChannel<SyncMessage>,
     ) {
         self.stats.entry(peer).or_default().wire_in += wire_len(&request);
+        self.metrics.sync_bytes_in.inc_by(wire_len(&request));
         #[cfg(feature = "test-utils")]
         if let Some(answer) = self.script.as_ref().and_then(|s| s(&request)) {
             let _ = self
@@ -279,6 +283,7 @@ impl EventLoop {
             }
         };
         self.stats.entry(peer).or_default().wire_out += wire_len(&response);
+        self.metrics.sync_bytes_out.inc_by(wire_len(&response));
         let _ = self
             .swarm
             .behaviour_mut()
@@ -324,6 +329,7 @@ impl EventLoop {
         };
         let s = self.stats.entry(peer).or_default();
         s.wire_in += wire_len(&response);
+        self.metrics.sync_bytes_in.inc_by(wire_len(&response));
         if let SyncMessage::Entries { entries, .. } = &response {
             s.entries_in += entries.len() as u64;
             s.bytes_in += entries.iter().map(|e| e.len() as u64).sum::<u64>();

@@ -13,6 +13,8 @@ const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct SledStore {
     db: sled::Db,
+    /// Where each commit's duration goes, once the node sets it.
+    commits: std::sync::Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
 }
 
 impl SledStore {
@@ -30,7 +32,12 @@ impl SledStore {
                 .flush_every_ms(None)
                 .open();
             match opened {
-                Ok(db) => return Ok(SledStore { db }),
+                Ok(db) => {
+                    return Ok(SledStore {
+                        db,
+                        commits: Default::default(),
+                    });
+                }
                 // sled 0.34 reports a held lock only as an `Other` error with this text.
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                     if attempts == 100 {
@@ -45,6 +52,11 @@ impl SledStore {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Observes every commit's duration (batch and flush), in seconds, from now on.
+    pub fn observe_commits(&self, into: prometheus_client::metrics::histogram::Histogram) {
+        let _ = self.commits.set(into);
     }
 
     /// Bytes on disk, as sled reports them.
@@ -69,9 +81,13 @@ impl KeyValue for SledStore {
         for (k, v) in pairs {
             batch.insert(k, v);
         }
+        let started = std::time::Instant::now();
         self.db.apply_batch(batch)?;
         // Durable before the caller acknowledges anything.
         self.db.flush()?;
+        if let Some(h) = self.commits.get() {
+            h.observe(started.elapsed().as_secs_f64());
+        }
         Ok(())
     }
 

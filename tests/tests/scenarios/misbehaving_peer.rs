@@ -84,6 +84,23 @@ async fn forged_entries_are_dropped_and_their_sender_penalised() {
         .await
         .unwrap();
     assert!(rejected.await.unwrap() >= 2);
+    // An operator sees them on /metrics, counted by the rule they broke (each is counted as
+    // its event is sent, so the last may still be on its way).
+    let counted = |rule: &str| {
+        h1.handle
+            .metrics()
+            .encode()
+            .contains(&format!("minga_entries_rejected_total{{rule=\"{rule}\"}}"))
+    };
+    eventually(&h1.handle, || async {
+        counted("bad_signature") && counted("undecodable")
+    })
+    .await;
+    let text = h1.handle.metrics().encode();
+    assert!(
+        !text.contains("minga_entries_applied_total 0\n"),
+        "the honest entry counts: {text}"
+    );
 
     // Penalised.
     eventually(&h1.handle, || async {
