@@ -228,8 +228,14 @@ impl EventLoop {
             entries: entries.iter().map(Entry::hash).collect(),
             from: None,
         });
+        let was_idle = self.outbox.is_empty();
         for entry in entries {
             self.queue_gossip(entry);
+        }
+        // A lone write goes out now rather than at the next pacing tick (up to 10 ms later);
+        // a burst, or entries joining a queue, keep the pace.
+        if was_idle && self.outbox.len() <= self.publish_per_tick {
+            self.publish_some();
         }
     }
 
