@@ -577,6 +577,12 @@ impl Views {
     /// selective index narrows the candidates first, so a listing never scans every record
     /// when a filter names a kind, category or place.
     pub fn query(&self, q: &Query, now: Timestamp) -> Vec<(&RecordView, Option<Status>)> {
+        self.page(q, now).1
+    }
+
+    /// [`Views::query`], with how many records match in all, whatever the query's offset and
+    /// limit: one pass over the views for both.
+    pub fn page(&self, q: &Query, now: Timestamp) -> (usize, Vec<(&RecordView, Option<Status>)>) {
         let candidates: Box<dyn Iterator<Item = &Slot>> = if let Some((p, km)) = &q.near {
             // Cells within reach: a degree of latitude is about 111 km, one of longitude
             // that times the cosine of the latitude. Far reaches cover the whole grid.
@@ -670,24 +676,14 @@ impl Views {
                 )
             });
         }
+        let total = out.len();
         if q.offset > 0 {
             out.drain(..q.offset.min(out.len()));
         }
         if let Some(n) = q.limit {
             out.truncate(n);
         }
-        out
-    }
-
-    /// How many records match `q`, whatever its offset and limit.
-    pub fn count(&self, q: &Query, now: Timestamp) -> usize {
-        let all = Query {
-            limit: None,
-            offset: 0,
-            urgent_first: false,
-            ..q.clone()
-        };
-        self.query(&all, now).len()
+        (total, out)
     }
 }
 
@@ -764,12 +760,12 @@ mod tests {
             .map(|(r, _)| r.id)
             .collect();
         assert_eq!(got, vec![id(1), id(2)]);
-        assert_eq!(v.count(&page, Timestamp(0)), 4);
+        assert_eq!(v.page(&page, Timestamp(0)).0, 4);
         let by_day_5 = Query {
             until_before: ends(5),
             ..q
         };
-        assert_eq!(v.count(&by_day_5, Timestamp(0)), 3);
+        assert_eq!(v.page(&by_day_5, Timestamp(0)).0, 3);
     }
 
     fn commitment(

@@ -324,13 +324,11 @@ impl EventLoop {
                 reply,
                 total,
             } => {
-                let now = now();
+                let (count, page) = self.views.page(&query, now());
                 if let Some(t) = total {
-                    let _ = t.send(self.views.count(&query, now));
+                    let _ = t.send(count);
                 }
-                let found = self
-                    .views
-                    .query(&query, now)
+                let found = page
                     .into_iter()
                     .map(|(v, status)| super::Listed {
                         totals: self.views.totals(v),
