@@ -28,7 +28,7 @@ pub use net::SyncScript;
 pub use net::{
     CoopSummary, JoinRequest, Joining, Listed, Listings, MAX_EDITS, MAX_JOIN_REQUESTS,
     MAX_NETWORKS, NetworkState, Node, NodeError, NodeEvent, NodeHandle, PROTOCOL_VERSION,
-    RecordDetail, SyncStats, network_topic, peer_of, topic,
+    RecordDetail, SyncStats, gossip_behaviour, network_topic, peer_of, topic,
 };
 
 pub use ledger::{

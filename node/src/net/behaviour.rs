@@ -46,14 +46,13 @@ pub fn network_topic(network: &minga_protocol::network::NetworkId) -> gossipsub:
     gossipsub::IdentTopic::new(format!("minga/1/net/{network}"))
 }
 
-/// Builds the behaviours for `key`.
-pub fn build(
+/// The gossip behaviour a node runs, subscribed to `network`'s topic: entries are forwarded
+/// only once the application accepts them, ids are content hashes, and peers are scored.
+/// Public so that `minga-bench` measures plain gossipsub with exactly these settings.
+pub fn gossip(
     key: &libp2p::identity::Keypair,
-    relay_client: relay::client::Behaviour,
     network: &str,
-    lan: bool,
-) -> Result<Behaviour, String> {
-    let peer_id = key.public().to_peer_id();
+) -> Result<gossipsub::Behaviour, String> {
     let gossip_config = gossipsub::ConfigBuilder::default()
         .validation_mode(gossipsub::ValidationMode::Strict)
         // Forward only after the node has stored and accepted the entry.
@@ -84,7 +83,18 @@ pub fn build(
     gossipsub
         .subscribe(&topic(network))
         .map_err(|e| e.to_string())?;
+    Ok(gossipsub)
+}
 
+/// Builds the behaviours for `key`.
+pub fn build(
+    key: &libp2p::identity::Keypair,
+    relay_client: relay::client::Behaviour,
+    network: &str,
+    lan: bool,
+) -> Result<Behaviour, String> {
+    let peer_id = key.public().to_peer_id();
+    let gossipsub = gossip(key, network)?;
     let sync = request_response::Behaviour::new(
         [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
         request_response::Config::default()

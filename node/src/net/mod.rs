@@ -32,7 +32,7 @@ use crate::store::{SledStore, Store, StoreError};
 use crate::views::{Query, RecordView, Status, Totals};
 use dial_policy::DialPolicy;
 
-pub use behaviour::{PROTOCOL_VERSION, network_topic, topic};
+pub use behaviour::{PROTOCOL_VERSION, gossip as gossip_behaviour, network_topic, topic};
 pub use networks::{JoinRequest, Joining, MAX_JOIN_REQUESTS, MAX_NETWORKS, NetworkState};
 
 /// Commands waiting for the event loop; senders wait when it is full.

@@ -10,6 +10,7 @@ mod automerge_versions;
 mod board;
 mod catchup;
 mod data;
+mod plain;
 mod propagation;
 mod startup;
 

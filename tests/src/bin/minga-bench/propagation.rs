@@ -4,7 +4,8 @@
 //! node applies it; then a burst is written back to back and timed until every node holds
 //! all of it, counting anything still missing after two minutes as lost.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use minga_node::NodeEvent;
@@ -13,7 +14,7 @@ use minga_tests::{TestNode, World, connect, offer, spawn};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::{figure, ms, quantile};
+use crate::{figure, ms, plain, quantile};
 
 /// How long delivery may take before what is missing counts as lost.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -27,45 +28,43 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
-/// Applies seen on the other nodes: (entry, node) → when.
-struct Seen {
-    rx: mpsc::Receiver<(usize, EntryHash, Instant)>,
-    at: HashMap<EntryHash, Vec<Instant>>,
+/// Arrivals on the other nodes: (message, node) → when.
+struct Seen<K> {
+    rx: mpsc::Receiver<(usize, K, Instant)>,
+    at: HashMap<K, Vec<Instant>>,
 }
 
-impl Seen {
-    /// Waits until `others` nodes applied `entry`; returns when the last did, or `None`
-    /// after `patience`.
-    async fn all(
-        &mut self,
-        entry: EntryHash,
-        others: usize,
-        patience: Duration,
-    ) -> Option<Instant> {
+impl<K: Eq + Hash + Copy> Seen<K> {
+    fn new(rx: mpsc::Receiver<(usize, K, Instant)>) -> Seen<K> {
+        Seen {
+            rx,
+            at: HashMap::new(),
+        }
+    }
+
+    /// Waits until `others` nodes have `key`; returns when the last did, or `None` after
+    /// `patience`.
+    async fn all(&mut self, key: K, others: usize, patience: Duration) -> Option<Instant> {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            if let Some(times) = self.at.get(&entry)
+            if let Some(times) = self.at.get(&key)
                 && times.len() >= others
             {
                 return times.iter().max().copied();
             }
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some((_, hash, t))) => self.at.entry(hash).or_default().push(t),
+                Ok(Some((_, k, t))) => self.at.entry(k).or_default().push(t),
                 _ => return None,
             }
         }
     }
 }
 
-pub async fn run(n: usize, records: usize, burst: usize) {
-    eprintln!("propagation: starting {n} nodes");
-    let world = World::new(1);
-    let mut nodes: Vec<TestNode> = Vec::with_capacity(n);
-    for i in 0..n {
-        nodes.push(spawn(&world, 10 + i as u8).await);
-    }
+/// A random tree on `n` nodes (so the mesh is connected) plus two random links per node,
+/// the same for a given `n`.
+fn mesh(n: usize) -> BTreeSet<(usize, usize)> {
     let mut rng = 0x2545_F491_4F6C_DD1Du64 ^ n as u64;
-    let mut links = std::collections::BTreeSet::new();
+    let mut links = BTreeSet::new();
     for i in 1..n {
         let j = (next(&mut rng) % i as u64) as usize;
         links.insert((j, i));
@@ -76,10 +75,178 @@ pub async fn run(n: usize, records: usize, burst: usize) {
             }
         }
     }
-    for &(a, b) in &links {
+    links
+}
+
+/// What one system measured on one mesh.
+struct Measured {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    burst_written: f64,
+    burst_delivered: f64,
+    lost: usize,
+    idle_cores: f64,
+    /// CPU time per message per receiving node while records go one at a time.
+    cpu_ms_per_received: f64,
+    peers_mean: f64,
+    peers_max: usize,
+}
+
+/// The CPU time this process has used (user and system), from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; Linux
+    // counts them in 1/100 s (USER_HZ) on every architecture it runs on here.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// The cores this process uses while nothing is written: measured over `window` after
+/// `settle`.
+async fn idle_cores(settle: Duration, window: Duration) -> f64 {
+    tokio::time::sleep(settle).await;
+    let before = cpu_time();
+    tokio::time::sleep(window).await;
+    (cpu_time() - before).as_secs_f64() / window.as_secs_f64()
+}
+
+/// Writes `WARM_UP + records` messages one at a time, timing each until `others` nodes have
+/// it, then measures idle CPU, then writes `burst` back to back.
+async fn measure<K, F, Fut>(
+    seen: &mut Seen<K>,
+    others: usize,
+    records: usize,
+    burst: usize,
+    peers: Vec<usize>,
+    mut publish: F,
+) -> Measured
+where
+    K: Eq + Hash + Copy,
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = K>,
+{
+    let mut latencies = Vec::with_capacity(records);
+    let mut cpu_start = cpu_time();
+    for i in 0..WARM_UP + records {
+        if i == WARM_UP {
+            cpu_start = cpu_time();
+        }
+        let t0 = Instant::now();
+        let key = publish(format!("p{i}")).await;
+        let last = seen
+            .all(key, others, PATIENCE)
+            .await
+            .expect("a record did not reach every node");
+        if i >= WARM_UP {
+            latencies.push(last.duration_since(t0).as_secs_f64() * 1000.0);
+        }
+    }
+    let cpu_ms_per_received =
+        (cpu_time() - cpu_start).as_secs_f64() * 1000.0 / (records * others).max(1) as f64;
+    latencies.sort_by(f64::total_cmp);
+    let idle = idle_cores(Duration::from_secs(3), Duration::from_secs(10)).await;
+
+    let t0 = Instant::now();
+    let mut keys = Vec::with_capacity(burst);
+    for i in 0..burst {
+        keys.push(publish(format!("b{i}")).await);
+    }
+    let written = t0.elapsed().as_secs_f64();
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = t0;
+    let mut lost = 0;
+    for k in keys {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match seen.all(k, others, left).await {
+            Some(t) => last = last.max(t),
+            None => lost += 1,
+        }
+    }
+    Measured {
+        p50: quantile(&latencies, 0.5),
+        p99: quantile(&latencies, 0.99),
+        max: quantile(&latencies, 1.0),
+        burst_written: written,
+        burst_delivered: last.duration_since(t0).as_secs_f64(),
+        lost,
+        idle_cores: idle,
+        cpu_ms_per_received,
+        peers_mean: peers.iter().sum::<usize>() as f64 / peers.len().max(1) as f64,
+        peers_max: peers.iter().copied().max().unwrap_or(0),
+    }
+}
+
+/// Prints one system's figures.
+fn report(system: &str, n: usize, links: usize, records: usize, burst: usize, m: &Measured) {
+    figure(
+        &format!("propagation_{n}_nodes"),
+        &[
+            ("system", json!(system)),
+            ("nodes", json!(n)),
+            ("links_given", json!(links)),
+            ("peers_per_node_mean", ms(m.peers_mean)),
+            ("peers_per_node_max", json!(m.peers_max)),
+            ("records", json!(records)),
+            ("p50_ms", ms(m.p50)),
+            ("p99_ms", ms(m.p99)),
+            ("max_ms", ms(m.max)),
+            ("idle_cores", ms(m.idle_cores)),
+            ("cpu_ms_per_received", ms(m.cpu_ms_per_received)),
+            ("burst", json!(burst)),
+            ("burst_write_seconds", ms(m.burst_written)),
+            ("burst_delivered_seconds", ms(m.burst_delivered)),
+            ("burst_lost", json!(m.lost)),
+        ],
+    );
+}
+
+/// Runs minga on the mesh, then plain gossipsub on the same mesh, in this process one after
+/// the other, and prints both and their ratios.
+pub async fn run(n: usize, records: usize, burst: usize) {
+    let links = mesh(n);
+    let (minga, entry_bytes) = run_minga(n, &links, records, burst).await;
+    report("minga", n, links.len(), records, burst, &minga);
+    let plain = run_plain(n, &links, records, burst, entry_bytes).await;
+    report("plain_gossipsub", n, links.len(), records, burst, &plain);
+    figure(
+        &format!("propagation_{n}_nodes_ratio"),
+        &[
+            ("nodes", json!(n)),
+            ("p50_x", ms(minga.p50 / plain.p50)),
+            ("p99_x", ms(minga.p99 / plain.p99)),
+            (
+                "burst_delivered_x",
+                ms(minga.burst_delivered / plain.burst_delivered),
+            ),
+        ],
+    );
+}
+
+async fn run_minga(
+    n: usize,
+    links: &BTreeSet<(usize, usize)>,
+    records: usize,
+    burst: usize,
+) -> (Measured, usize) {
+    eprintln!("propagation: starting {n} minga nodes");
+    let world = World::new(1);
+    let mut nodes: Vec<TestNode> = Vec::with_capacity(n);
+    for i in 0..n {
+        nodes.push(spawn(&world, 10 + i as u8).await);
+    }
+    for &(a, b) in links {
         connect(&nodes[a].handle, &nodes[b].handle).await;
     }
-    eprintln!("propagation: {} links; measuring", links.len());
+    eprintln!("propagation: {} links; measuring minga", links.len());
 
     let (tx, rx) = mpsc::channel(1 << 20);
     for (i, node) in nodes.iter().enumerate().skip(1) {
@@ -105,88 +272,91 @@ pub async fn run(n: usize, records: usize, burst: usize) {
             }
         });
     }
-    let mut seen = Seen {
-        rx,
-        at: HashMap::new(),
-    };
+    let mut seen: Seen<EntryHash> = Seen::new(rx);
     let writer = &nodes[0].handle;
     let coop = world.coop();
-    let others = n - 1;
-
-    let mut latencies = Vec::with_capacity(records);
-    for i in 0..WARM_UP + records {
-        let t0 = Instant::now();
-        let entry = writer
-            .write(
-                coop,
-                &world.founder,
-                DeviceId(1),
-                None,
-                offer(&format!("p{i}")),
-            )
-            .await
-            .unwrap();
-        let last = seen
-            .all(entry.hash(), others, PATIENCE)
-            .await
-            .expect("a record did not reach every node");
-        if i >= WARM_UP {
-            latencies.push(last.duration_since(t0).as_secs_f64() * 1000.0);
-        }
+    let entry_bytes = std::cell::Cell::new(0);
+    let mut peers = Vec::with_capacity(n);
+    let settle = Instant::now() + Duration::from_secs(3);
+    tokio::time::sleep_until(settle.into()).await;
+    for node in &nodes {
+        peers.push(node.handle.peers().await.map(|p| p.len()).unwrap_or(0));
     }
-    latencies.sort_by(f64::total_cmp);
-    figure(
-        &format!("propagation_{n}_nodes"),
-        &[
-            ("nodes", json!(n)),
-            ("links", json!(links.len())),
-            ("records", json!(records)),
-            ("p50_ms", ms(quantile(&latencies, 0.5))),
-            ("p99_ms", ms(quantile(&latencies, 0.99))),
-            ("max_ms", ms(quantile(&latencies, 1.0))),
-        ],
-    );
-
-    let t0 = Instant::now();
-    let mut hashes = Vec::with_capacity(burst);
-    for i in 0..burst {
-        let e = writer
-            .write(
-                coop,
-                &world.founder,
-                DeviceId(1),
-                None,
-                offer(&format!("b{i}")),
-            )
-            .await
-            .unwrap();
-        hashes.push(e.hash());
-    }
-    let written = t0.elapsed().as_secs_f64();
-    let deadline = Instant::now() + PATIENCE;
-    let mut last = t0;
-    let mut lost = 0;
-    for h in &hashes {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match seen.all(*h, others, left).await {
-            Some(t) => last = last.max(t),
-            None => lost += 1,
-        }
-    }
-    figure(
-        &format!("burst_{n}_nodes"),
-        &[
-            ("nodes", json!(n)),
-            ("records", json!(burst)),
-            ("write_seconds", ms(written)),
-            (
-                "all_delivered_seconds",
-                ms(last.duration_since(t0).as_secs_f64()),
-            ),
-            ("records_lost", json!(lost)),
-        ],
-    );
+    let (world, entry_bytes) = (&world, &entry_bytes);
+    let measured = measure(
+        &mut seen,
+        n - 1,
+        records,
+        burst,
+        peers,
+        |title| async move {
+            let e = writer
+                .write(coop, &world.founder, DeviceId(1), None, offer(&title))
+                .await
+                .unwrap();
+            entry_bytes.set(e.encode().len());
+            e.hash()
+        },
+    )
+    .await;
     for node in nodes {
         let _ = node.handle.shutdown().await;
     }
+    (measured, entry_bytes.get())
+}
+
+async fn run_plain(
+    n: usize,
+    links: &BTreeSet<(usize, usize)>,
+    records: usize,
+    burst: usize,
+    entry_bytes: usize,
+) -> Measured {
+    eprintln!("propagation: starting {n} plain gossipsub nodes");
+    let (tx, rx) = mpsc::channel(1 << 20);
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        nodes.push(plain::spawn(i, "test", tx.clone()).await);
+    }
+    let mut degree = vec![0; n];
+    for &(a, b) in links {
+        nodes[a].dial(nodes[b].addr.clone()).await;
+        degree[a] += 1;
+        degree[b] += 1;
+    }
+    // Connected when every node counts its links (a link dialled both ways counts once).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut all = true;
+        for (i, node) in nodes.iter().enumerate() {
+            all &= node.peers().await >= degree[i];
+        }
+        if all || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("propagation: measuring plain gossipsub");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut peers = Vec::with_capacity(n);
+    for node in &nodes {
+        peers.push(node.peers().await);
+    }
+    // The same eight-byte prefix never repeats: the sequence numbers count up.
+    let mut seq = 0u64;
+    let mut seen: Seen<u64> = Seen::new(rx);
+    let writer = &nodes[0];
+    let measured = measure(&mut seen, n - 1, records, burst, peers, |_| {
+        seq += 1;
+        let s = seq;
+        async move {
+            writer.publish(s, entry_bytes.saturating_sub(8)).await;
+            s
+        }
+    })
+    .await;
+    for node in nodes {
+        node.stop();
+    }
+    measured
 }
