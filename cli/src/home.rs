@@ -77,6 +77,8 @@ pub struct NetworkConfig {
     pub relay: Option<String>,
     /// Seconds between catch-up rounds.
     pub sync_interval_secs: Option<u64>,
+    /// Peers kept on this node's own initiative.
+    pub peers: Option<usize>,
 }
 
 /// `[api]`.
@@ -117,8 +119,13 @@ const CONFIG_TEMPLATE: &str = r#"# minga node configuration. Every setting is sh
 # only_given_peers = false
 # A relay to listen through when behind NAT ("/ip4/.../tcp/.../p2p/<relay id>").
 # relay = ""
-# Seconds between catch-up rounds with every connected peer.
+# Seconds between catch-up rounds, each with one connected peer in turn (gossip carries new
+# records; a gap in it, or a new link, starts a catch-up at once).
 # sync_interval_secs = 30
+# How many peers this node links to on its own initiative, found by Kademlia or remembered:
+# past it, the newest links outside the gossip mesh are closed. Peers given here, in
+# bootstrap or by an invite, and peers that dial in, do not count.
+# peers = 8
 
 [api]
 # Where the local HTTP API listens. Keep it on loopback: anyone who can reach it and read

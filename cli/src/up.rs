@@ -85,6 +85,9 @@ pub fn run(home: &Home, args: UpArgs) -> Result<(), Failure> {
     config.lan = args.lan || net.lan.unwrap_or(false);
     config.private_addresses = net.private_addresses.unwrap_or(false);
     config.only_given_peers = net.only_given_peers.unwrap_or(false);
+    if let Some(peers) = net.peers {
+        config.peer_target = peers.min(256);
+    }
     if let Some(secs) = net.sync_interval_secs {
         config.sync_interval = Duration::from_secs(secs.clamp(1, 86_400));
     }

@@ -33,8 +33,15 @@ pub struct NodeConfig {
     pub only_given_peers: bool,
     /// A relay to listen through when behind NAT (`…/p2p/<relay id>`).
     pub relay: Option<Multiaddr>,
-    /// How often to reconcile with every connected peer.
+    /// How often to run a catch-up on the timer, with one connected peer each time (the one
+    /// caught up with longest ago).
     pub sync_interval: Duration,
+    /// How many peers this node keeps connections to on its own initiative: peers it dialled
+    /// that it was not given (Kademlia found them, or they were remembered). Past it, the
+    /// newest links outside the gossip mesh are closed, so a node that hears of a thousand
+    /// peers does not link to them all. Given peers (bootstrap, relay, `dial`, invites) and
+    /// peers that dial in do not count; incoming links are capped separately.
+    pub peer_target: usize,
     /// How many gossip messages to publish per pacing tick (10 ms).
     pub publish_per_tick: usize,
 }
@@ -53,6 +60,7 @@ impl NodeConfig {
             only_given_peers: false,
             relay: None,
             sync_interval: Duration::from_secs(30),
+            peer_target: 8,
             publish_per_tick: 32,
         }
     }

@@ -55,12 +55,17 @@ impl DialPolicy {
         self.state().given.insert(without_peer(addr));
     }
 
+    /// Whether `addr` was given (or remembered from a past run).
+    pub fn is_given(&self, addr: &Multiaddr) -> bool {
+        self.state().given.contains(&without_peer(addr))
+    }
+
     /// Whether `addr` may be dialled.
     pub fn allows(&self, addr: &Multiaddr) -> bool {
-        let s = self.state();
-        if s.given.contains(&without_peer(addr)) {
+        if self.is_given(addr) {
             return true;
         }
+        let s = self.state();
         !s.only_given && (s.private || is_routable(addr))
     }
 

@@ -60,6 +60,17 @@ pub(super) struct EventLoop {
     /// Peers to start another session with when the current one ends (a sync was asked for
     /// while one ran). At most one per connected peer.
     pub(super) resync: std::collections::HashSet<PeerId>,
+    /// When the last session with each connected peer started: the timer picks the oldest.
+    pub(super) sync_started: HashMap<PeerId, Instant>,
+    /// Peers whose session (running or just ended) brought entries: when it ends, this node
+    /// announces them to its other peers.
+    pub(super) fresh: std::collections::HashSet<PeerId>,
+    /// The last summary of each connected peer that made this node catch up from it.
+    pub(super) pulled_back: HashMap<PeerId, minga_protocol::Hash>,
+    /// Peers this node dialled without being given them, with when the link opened: at most
+    /// `peer_target` are kept (see `links`).
+    dialled: HashMap<PeerId, Instant>,
+    peer_target: usize,
     pub(super) stats: BTreeMap<PeerId, SyncStats>,
     pub(super) views: Views,
     pub(super) gossip: Vec<super::gossip::Gossiped>,
@@ -122,6 +133,11 @@ impl EventLoop {
             requests: HashMap::new(),
             sessions: HashMap::new(),
             resync: std::collections::HashSet::new(),
+            sync_started: HashMap::new(),
+            fresh: std::collections::HashSet::new(),
+            pulled_back: HashMap::new(),
+            dialled: HashMap::new(),
+            peer_target: config.peer_target,
             stats: BTreeMap::new(),
             views,
             gossip: Vec::new(),
@@ -169,7 +185,7 @@ impl EventLoop {
                 _ = pace.tick(), if !self.outbox.is_empty() => self.publish_some(),
                 _ = sync_tick.tick() => {
                     self.retry_waiting();
-                    self.sync_all();
+                    self.sync_next();
                     self.ask_all_to_join();
                     self.expire_requests();
                 }
@@ -584,6 +600,9 @@ impl EventLoop {
                 if let ConnectedPoint::Dialer { address, .. } = &endpoint {
                     let changed = self.known.reached(peer_id, address, Instant::now());
                     self.remember(changed);
+                    if !self.policy.is_given(address) {
+                        self.dialled.entry(peer_id).or_insert_with(Instant::now);
+                    }
                 }
                 if num_established.get() == 1 {
                     tracing::info!(peer = %peer_id, "connected");
@@ -605,6 +624,7 @@ impl EventLoop {
                 ..
             } => {
                 self.last_pong.remove(&connection_id);
+                self.dialled.remove(&peer_id);
                 self.known.lost(&peer_id, Instant::now());
                 self.end_session(peer_id);
                 self.trim_stats();
@@ -709,6 +729,7 @@ impl EventLoop {
             self.swarm.close_connection(connection);
         }
         self.check_deadlines();
+        self.trim_links(now);
         for (peer, addr) in self.known.due(Instant::now()) {
             let opts = DialOpts::peer_id(peer)
                 .addresses(vec![addr])
@@ -717,6 +738,36 @@ impl EventLoop {
             if let Err(e) = self.swarm.dial(opts) {
                 tracing::debug!(%peer, error = %e, "could not dial a lost peer again");
             }
+        }
+    }
+
+    /// Closes the links this node keeps past its target (see `links`); a peer closed here is
+    /// not dialled again on this node's initiative until Kademlia finds it again.
+    fn trim_links(&mut self, now: Instant) {
+        if self.dialled.len() <= self.peer_target {
+            return;
+        }
+        let mesh: std::collections::HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_mesh_peers()
+            .copied()
+            .collect();
+        let sessions = &self.sessions;
+        let close = super::links::to_close(
+            &self.dialled,
+            &mesh,
+            |p| sessions.contains_key(p),
+            self.peer_target,
+            now,
+        );
+        for peer in close {
+            tracing::debug!(%peer, "closing a link past the peer target");
+            self.dialled.remove(&peer);
+            let forgotten = self.known.forget(&peer);
+            self.remember(forgotten);
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 

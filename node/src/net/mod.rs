@@ -7,6 +7,7 @@ mod dial_policy;
 mod event_loop;
 mod gossip;
 mod known_peers;
+mod links;
 mod local;
 mod networks;
 mod sync;
@@ -396,7 +397,13 @@ impl Node {
                     .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
             })
             .map_err(|e| net(&e))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .with_swarm_config(|c| {
+                // Links are closed on purpose (past the peer target, silent, misbehaving),
+                // not for being quiet: a kept link outside the gossip mesh may carry nothing
+                // for minutes between catch-ups, and closing it would only make the node
+                // dial it again.
+                c.with_idle_connection_timeout(Duration::from_secs(3600))
+            })
             .build();
 
         let mut unbound = std::collections::HashSet::new();

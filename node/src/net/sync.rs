@@ -9,7 +9,7 @@ use std::time::Instant;
 use libp2p::PeerId;
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use minga_protocol::{
-    CoopId, Entry, MAX_BATCH_BYTES, SyncAction, SyncMessage, SyncSession, VersionVector,
+    CoopId, Entry, Hash, MAX_BATCH_BYTES, SyncAction, SyncMessage, SyncSession, VersionVector,
     differing_vectors, serve_wants,
 };
 
@@ -26,6 +26,25 @@ fn wire_len(m: &SyncMessage) -> u64 {
 }
 
 impl EventLoop {
+    /// Catch-up on the timer: one connected peer a tick, the one whose last session started
+    /// longest ago (or never). Gossip carries new entries, a gap in it starts a session with
+    /// its sender at once, and every new connection starts one: the timer is only the net
+    /// under those, so an idle node pays one summary round trip per interval however many
+    /// peers it has, not one per peer.
+    pub(super) fn sync_next(&mut self) {
+        let next = self
+            .swarm
+            .connected_peers()
+            .filter(|p| !self.sessions.contains_key(p))
+            .min_by_key(|p| self.sync_started.get(p).copied())
+            .copied();
+        if let Some(peer) = next {
+            self.start_sync(peer);
+        }
+    }
+
+    /// Starts a catch-up with every connected peer: when this node has just taken on a co-op
+    /// (or been asked to).
     pub(super) fn sync_all(&mut self) {
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for p in peers {
@@ -57,6 +76,7 @@ impl EventLoop {
             .map(|(c, l)| (*c, l.ledger().known()))
             .collect();
         let (session, actions) = SyncSession::start_with(digests, known, Instant::now());
+        self.sync_started.insert(peer, Instant::now());
         self.metrics.sync_sessions.inc();
         self.sessions.insert(peer, session);
         self.drive(peer, actions);
@@ -118,6 +138,9 @@ impl EventLoop {
                 }
                 SyncAction::Done => {
                     self.end_session(peer);
+                    if self.fresh.remove(&peer) {
+                        self.announce(peer);
+                    }
                     if self.resync.remove(&peer) && self.swarm.is_connected(&peer) {
                         self.start_sync(peer);
                     }
@@ -130,6 +153,9 @@ impl EventLoop {
         self.sessions.remove(&peer);
         if !self.swarm.is_connected(&peer) {
             self.resync.remove(&peer);
+            self.sync_started.remove(&peer);
+            self.pulled_back.remove(&peer);
+            self.fresh.remove(&peer);
         }
         self.requests.retain(|_, (p, _)| *p != peer);
     }
@@ -182,6 +208,7 @@ impl EventLoop {
                     });
                 }
                 if !report.accepted.is_empty() {
+                    self.fresh.insert(peer);
                     self.emit(NodeEvent::Applied {
                         coop,
                         entries: report.accepted,
@@ -211,8 +238,11 @@ impl EventLoop {
                 .send_response(channel, answer);
             return;
         }
+        // A summary that differs from this node's co-ops may hold what this node lacks.
+        let mut summary_key = None;
         let response = match request {
             SyncMessage::Summary(digests) => {
+                summary_key = Some(Hash::of(&SyncMessage::Summary(digests.clone()).encode()));
                 let mine: Vec<(CoopId, VersionVector)> = self
                     .ledgers
                     .iter()
@@ -282,6 +312,8 @@ impl EventLoop {
                 return;
             }
         };
+        let differs =
+            matches!(&response, SyncMessage::Vectors { vectors, .. } if !vectors.is_empty());
         self.stats.entry(peer).or_default().wire_out += wire_len(&response);
         self.metrics.sync_bytes_out.inc_by(wire_len(&response));
         let _ = self
@@ -289,6 +321,39 @@ impl EventLoop {
             .behaviour_mut()
             .sync
             .send_response(channel, response);
+        if let Some(key) = summary_key.filter(|_| differs) {
+            self.pull_back(peer, key);
+        }
+    }
+
+    /// A peer's summary differs from this node's: the peer may hold entries this node lacks
+    /// (it is announcing them, see [`EventLoop::announce`]), so this node catches up from it
+    /// in turn, once per distinct summary. Two nodes that stay different (one holds entries
+    /// the other refuses) therefore do not pull from each other in a loop; a new summary,
+    /// from an entry either side gains, is worth one more look.
+    fn pull_back(&mut self, peer: PeerId, key: Hash) {
+        if self.pulled_back.get(&peer) == Some(&key) {
+            return;
+        }
+        self.pulled_back.insert(peer, key);
+        self.start_sync(peer);
+    }
+
+    /// A session brought entries gossip had not: this node's other peers may lack them as
+    /// well (gossip never carried them), so it catches up with each. Its summary then tells
+    /// each peer that it differs, and a peer that lacks the entries pulls them back
+    /// ([`EventLoop::pull_back`]). Entries that arrive by catch-up so spread at once, not at
+    /// the timer's next turn.
+    fn announce(&mut self, except: PeerId) {
+        let peers: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| **p != except)
+            .copied()
+            .collect();
+        for p in peers {
+            self.start_sync(p);
+        }
     }
 
     /// The entries of `coop` with these hashes that this node holds whole, encoded, within

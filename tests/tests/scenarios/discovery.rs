@@ -42,3 +42,42 @@ async fn addresses_learnt_from_peers_are_dialled_only_when_allowed() {
     })
     .await;
 }
+
+/// Kademlia finds every peer of a network, and a node would stay linked to all it found; it
+/// keeps `peer_target` of them, closing the rest once their grace has passed, and keeps the
+/// peer it was given whatever the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_keeps_at_most_its_target_of_the_peers_it_found() {
+    init_tracing();
+    let w = World::new(12);
+    // The hub's routing table keeps the loopback addresses of the eight nodes linked to it.
+    let hub = spawn_with(&w, 120, |c| c.private_addresses = true).await;
+    let mut spokes = Vec::new();
+    for i in 0..8 {
+        let s = spawn(&w, 121 + i).await;
+        connect(&s.handle, &hub.handle).await;
+        spokes.push(s);
+    }
+    // A is given the hub only, may dial what it is told of, and keeps two peers it found.
+    let a = spawn_with(&w, 130, |c| {
+        c.private_addresses = true;
+        c.peer_target = 2;
+    })
+    .await;
+    connect(&a.handle, &hub.handle).await;
+    let hub_id = hub.handle.peer_id();
+    // Kademlia links A to more than its target...
+    eventually(&a.handle, || async {
+        a.handle.peers().await.unwrap().len() > 1 + 2
+    })
+    .await;
+    // ...and once the grace has passed, A is down to the hub and two others.
+    eventually(&a.handle, || async {
+        let peers = a.handle.peers().await.unwrap();
+        peers.len() == 1 + 2 && peers.contains(&hub_id)
+    })
+    .await;
+    let kept = a.handle.peers().await.unwrap();
+    assert!(kept.contains(&hub_id), "the given peer stays");
+    assert_eq!(kept.len(), 3);
+}
