@@ -88,12 +88,12 @@ impl Metrics {
         );
         r.register(
             "sync_received_bytes",
-            "Bytes of catch-up messages received",
+            "Bytes of catch-up messages received, as they crossed the wire (compressed, framed)",
             m.sync_bytes_in.clone(),
         );
         r.register(
             "sync_sent_bytes",
-            "Bytes of catch-up messages sent",
+            "Bytes of catch-up messages sent, as they crossed the wire (compressed, framed)",
             m.sync_bytes_out.clone(),
         );
         r.register(

@@ -11,7 +11,7 @@ use libp2p::{
 };
 use minga_protocol::{Hash, MAX_ENTRY_BYTES};
 
-use super::codec::{SYNC_PROTOCOL, SyncCodec};
+use super::codec::{SYNC_PROTOCOL, SYNC_PROTOCOL_2, SyncCodec};
 
 /// The identify protocol version all minga nodes announce.
 pub const PROTOCOL_VERSION: &str = "/minga/1.0.0";
@@ -92,11 +92,17 @@ pub fn build(
     relay_client: relay::client::Behaviour,
     network: &str,
     lan: bool,
+    codec: SyncCodec,
 ) -> Result<Behaviour, String> {
     let peer_id = key.public().to_peer_id();
     let gossipsub = gossip(key, network)?;
-    let sync = request_response::Behaviour::new(
-        [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+    // Both versions, the newer first: negotiation picks the newest both sides speak.
+    let sync = request_response::Behaviour::with_codec(
+        codec,
+        [
+            (SYNC_PROTOCOL_2, request_response::ProtocolSupport::Full),
+            (SYNC_PROTOCOL, request_response::ProtocolSupport::Full),
+        ],
         request_response::Config::default()
             .with_request_timeout(Duration::from_secs(30))
             .with_max_concurrent_streams(64),

@@ -200,9 +200,10 @@ pub struct SyncStats {
     pub last_synced: Option<Timestamp>,
     /// Catch-up requests sent to the peer (each one round trip).
     pub round_trips: u64,
-    /// Bytes of every catch-up message received from the peer, as encoded.
+    /// Bytes of every catch-up message received from the peer, as encoded before compression
+    /// (the node's `sync_received_bytes` metric counts what crossed the wire).
     pub wire_in: u64,
-    /// Bytes of every catch-up message sent to the peer, as encoded.
+    /// Bytes of every catch-up message sent to the peer, as encoded before compression.
     pub wire_out: u64,
 }
 
@@ -393,7 +394,11 @@ impl Node {
             .with_relay_client(noise::Config::new, yamux::Config::default)
             .map_err(|e| net(&e))?
             .with_behaviour(|key, relay| {
-                behaviour::build(key, relay, &network, lan)
+                let codec = codec::SyncCodec::counting(
+                    metrics.sync_bytes_in.clone(),
+                    metrics.sync_bytes_out.clone(),
+                );
+                behaviour::build(key, relay, &network, lan, codec)
                     .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
             })
             .map_err(|e| net(&e))?

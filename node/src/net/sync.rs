@@ -92,7 +92,6 @@ impl EventLoop {
                     let s = self.stats.entry(peer).or_default();
                     s.round_trips += 1;
                     s.wire_out += wire_len(&message);
-                    self.metrics.sync_bytes_out.inc_by(wire_len(&message));
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, message);
                     self.requests.insert(id, (peer, tag));
                 }
@@ -228,7 +227,6 @@ impl EventLoop {
         channel: ResponseChannel<SyncMessage>,
     ) {
         self.stats.entry(peer).or_default().wire_in += wire_len(&request);
-        self.metrics.sync_bytes_in.inc_by(wire_len(&request));
         #[cfg(feature = "test-utils")]
         if let Some(answer) = self.script.as_ref().and_then(|s| s(&request)) {
             let _ = self
@@ -315,7 +313,6 @@ impl EventLoop {
         let differs =
             matches!(&response, SyncMessage::Vectors { vectors, .. } if !vectors.is_empty());
         self.stats.entry(peer).or_default().wire_out += wire_len(&response);
-        self.metrics.sync_bytes_out.inc_by(wire_len(&response));
         let _ = self
             .swarm
             .behaviour_mut()
@@ -394,7 +391,6 @@ impl EventLoop {
         };
         let s = self.stats.entry(peer).or_default();
         s.wire_in += wire_len(&response);
-        self.metrics.sync_bytes_in.inc_by(wire_len(&response));
         if let SyncMessage::Entries { entries, .. } = &response {
             s.entries_in += entries.len() as u64;
             s.bytes_in += entries.iter().map(|e| e.len() as u64).sum::<u64>();

@@ -101,12 +101,16 @@ pub async fn run(records: usize, missing: &[usize]) {
             .get(&b.peer_id())
             .copied()
             .unwrap_or_default();
-        let wire = at_a.wire_in + at_b.wire_in;
+        // The messages as encoded, and what crossed the wire: compressed where it helps
+        // (/minga/sync/2), with each frame's length and encoding byte.
+        let encoded = at_a.wire_in + at_b.wire_in;
+        let wire = a.metrics().sync_bytes_in.get() + b.metrics().sync_bytes_in.get();
         figure(
             &format!("catchup_{pct}pct_of_{records}"),
             &[
                 ("missing_entries", json!(miss.len())),
                 ("missing_bytes", json!(missing_bytes)),
+                ("encoded_bytes", json!(encoded)),
                 ("wire_bytes", json!(wire)),
                 (
                     "ratio_to_missing",

@@ -37,6 +37,17 @@ enum Bench {
         /// Records written back to back.
         #[arg(long, default_value_t = 1000)]
         burst: usize,
+        /// Let nodes dial the loopback addresses Kademlia tells them of, as they dial global
+        /// addresses on the internet (by default only the mesh's links are dialled).
+        #[arg(long)]
+        discover: bool,
+        /// The links each node keeps on its own initiative (`[network] peers`).
+        #[arg(long, default_value_t = minga_node::NodeConfig::new(".").peer_target)]
+        peer_target: usize,
+        /// Seconds between the catch-up timer's turns (the tests' 2 s by default; a node's
+        /// own default is 30 s).
+        #[arg(long, default_value_t = 2)]
+        sync_interval_secs: u64,
     },
     /// A node missing part of a co-op's records catches up from a peer; automerge's sync
     /// protocol on the same data in the same run.
@@ -129,9 +140,17 @@ fn main() {
             nodes,
             records,
             burst,
+            discover,
+            peer_target,
+            sync_interval_secs,
         } => runtime.block_on(async {
+            let setup = propagation::Setup {
+                discover,
+                peer_target,
+                sync_interval: std::time::Duration::from_secs(sync_interval_secs.max(1)),
+            };
             for n in nodes {
-                propagation::run(n, records, burst).await;
+                propagation::run(n, records, burst, &setup).await;
             }
         }),
         Bench::Catchup { records, missing } => runtime.block_on(catchup::run(records, &missing)),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use minga_node::NodeEvent;
 use minga_protocol::{DeviceId, EntryHash};
-use minga_tests::{TestNode, World, connect, offer, spawn};
+use minga_tests::{TestNode, World, connect, offer, spawn_with};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -211,9 +211,27 @@ fn report(system: &str, n: usize, links: usize, records: usize, burst: usize, m:
 
 /// Runs minga on the mesh, then plain gossipsub on the same mesh, in this process one after
 /// the other, and prints both and their ratios.
-pub async fn run(n: usize, records: usize, burst: usize) {
+/// How the minga nodes are configured.
+pub struct Setup {
+    /// Whether nodes dial the loopback addresses Kademlia tells them of.
+    pub discover: bool,
+    /// `[network] peers`.
+    pub peer_target: usize,
+    /// The catch-up timer.
+    pub sync_interval: Duration,
+}
+
+pub async fn run(n: usize, records: usize, burst: usize, setup: &Setup) {
     let links = mesh(n);
-    let (minga, entry_bytes) = run_minga(n, &links, records, burst).await;
+    figure(
+        &format!("propagation_{n}_nodes_setup"),
+        &[
+            ("discover", json!(setup.discover)),
+            ("peer_target", json!(setup.peer_target)),
+            ("sync_interval_secs", json!(setup.sync_interval.as_secs())),
+        ],
+    );
+    let (minga, entry_bytes) = run_minga(n, &links, records, burst, setup).await;
     report("minga", n, links.len(), records, burst, &minga);
     let plain = run_plain(n, &links, records, burst, entry_bytes).await;
     report("plain_gossipsub", n, links.len(), records, burst, &plain);
@@ -236,12 +254,20 @@ async fn run_minga(
     links: &BTreeSet<(usize, usize)>,
     records: usize,
     burst: usize,
+    setup: &Setup,
 ) -> (Measured, usize) {
     eprintln!("propagation: starting {n} minga nodes");
     let world = World::new(1);
     let mut nodes: Vec<TestNode> = Vec::with_capacity(n);
     for i in 0..n {
-        nodes.push(spawn(&world, 10 + i as u8).await);
+        nodes.push(
+            spawn_with(&world, 10 + i as u8, |c| {
+                c.private_addresses = setup.discover;
+                c.peer_target = setup.peer_target;
+                c.sync_interval = setup.sync_interval;
+            })
+            .await,
+        );
     }
     for &(a, b) in links {
         connect(&nodes[a].handle, &nodes[b].handle).await;
