@@ -327,9 +327,11 @@ impl EventLoop {
     /// (it is announcing them, see [`EventLoop::announce`]), so this node catches up from it
     /// in turn, once per distinct summary. Two nodes that stay different (one holds entries
     /// the other refuses) therefore do not pull from each other in a loop; a new summary,
-    /// from an entry either side gains, is worth one more look.
+    /// from an entry either side gains, is worth one more look. A session already running
+    /// with the peer is already pulling from it: no second one is queued behind it (that
+    /// would cost every catch-up a redundant round trip).
     fn pull_back(&mut self, peer: PeerId, key: Hash) {
-        if self.pulled_back.get(&peer) == Some(&key) {
+        if self.sessions.contains_key(&peer) || self.pulled_back.get(&peer) == Some(&key) {
             return;
         }
         self.pulled_back.insert(peer, key);
