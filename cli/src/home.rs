@@ -125,7 +125,7 @@ const CONFIG_TEMPLATE: &str = r#"# minga node configuration. Every setting is sh
 # How many peers this node links to on its own initiative, found by Kademlia or remembered:
 # past it, the newest links outside the gossip mesh are closed. Peers given here, in
 # bootstrap or by an invite, and peers that dial in, do not count.
-# peers = 8
+# peers = 4
 
 [api]
 # Where the local HTTP API listens. Keep it on loopback: anyone who can reach it and read

@@ -60,7 +60,7 @@ impl NodeConfig {
             only_given_peers: false,
             relay: None,
             sync_interval: Duration::from_secs(30),
-            peer_target: 8,
+            peer_target: 4,
             publish_per_tick: 32,
         }
     }

@@ -303,8 +303,10 @@ async fn run_minga(
     let coop = world.coop();
     let entry_bytes = std::cell::Cell::new(0);
     let mut peers = Vec::with_capacity(n);
-    let settle = Instant::now() + Duration::from_secs(3);
-    tokio::time::sleep_until(settle.into()).await;
+    // With discovery, Kademlia's links open in the first seconds and those past the target
+    // close after their 10 s grace: the figures are taken once that has settled.
+    let settle = Duration::from_secs(if setup.discover { 20 } else { 3 });
+    tokio::time::sleep(settle).await;
     for node in &nodes {
         peers.push(node.handle.peers().await.map(|p| p.len()).unwrap_or(0));
     }
