@@ -74,6 +74,9 @@ pub(super) struct EventLoop {
     pub(super) stats: BTreeMap<PeerId, SyncStats>,
     pub(super) views: Views,
     pub(super) gossip: Vec<super::gossip::Gossiped>,
+    /// Gossip commits waiting for their flush, oldest first (at most
+    /// [`super::gossip::MAX_UNFLUSHED`]).
+    pub(super) unflushed: futures::stream::FuturesOrdered<super::gossip::Flushing>,
     /// What this node may dial; `dial` commands and invites add to it.
     pub(super) policy: DialPolicy,
     /// The networks this node belongs to.
@@ -141,6 +144,7 @@ impl EventLoop {
             stats: BTreeMap::new(),
             views,
             gossip: Vec::new(),
+            unflushed: futures::stream::FuturesOrdered::new(),
             policy,
             known: KnownPeers::from_stored(&stored, Instant::now()),
             last_pong: HashMap::new(),
@@ -181,6 +185,10 @@ impl EventLoop {
                     }
                     Some(c) => self.on_command(c),
                 },
+                // Before new events: a commit on disk releases its messages to be forwarded.
+                Some(durable) = self.unflushed.next(), if !self.unflushed.is_empty() => {
+                    self.on_durable(durable);
+                }
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = pace.tick(), if !self.outbox.is_empty() => self.publish_some(),
                 _ = sync_tick.tick() => {

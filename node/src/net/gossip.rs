@@ -1,6 +1,9 @@
 //! Gossiped entries: each message is decoded as it arrives, and those that arrive together are
-//! validated and stored in one durable commit; only then is each message accepted (and
-//! forwarded by gossipsub) or rejected (and its sender penalised).
+//! validated and stored in one commit. A message breaking a rule is rejected (its sender
+//! penalised) at once; one whose entry was stored is accepted (and so forwarded by gossipsub)
+//! only once the commit is on disk. The flush runs on sled's own thread while the event loop
+//! goes on: the node keeps serving its peers, its API and its other gossip while its disk
+//! works, and acknowledges nothing before it is durable.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +16,20 @@ use super::event_loop::EventLoop;
 
 /// The most gossiped entries held before they are committed.
 const GOSSIP_BATCH: usize = 256;
+
+/// The most commits waiting for their flush; past it, a commit flushes before the event loop
+/// goes on (a disk slower than the gossip it gets holds the node back, not its memory).
+pub(super) const MAX_UNFLUSHED: usize = 64;
+
+/// What waits for a commit's flush: the messages to accept, and the events to emit.
+pub(super) struct Durable {
+    flushed: Result<(), crate::store::StoreError>,
+    accept: Vec<(MessageId, PeerId)>,
+    events: Vec<NodeEvent>,
+}
+
+/// A commit's flush, resolving to what waited for it.
+pub(super) type Flushing = futures::future::BoxFuture<'static, Durable>;
 
 /// A gossiped entry waiting for its batch's commit.
 pub(super) struct Gossiped {
@@ -61,6 +78,13 @@ impl EventLoop {
     /// the buffer full, or waiting for what it depends on (which catch-up with its sender
     /// then fetches).
     pub(super) fn flush_gossip(&mut self) {
+        if self.gossip.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let deferred = (self.unflushed.len() < MAX_UNFLUSHED).then(|| store.defer_flushes());
+        let mut accept = Vec::new();
+        let mut events = Vec::new();
         let mut by_coop: BTreeMap<CoopId, Vec<Gossiped>> = BTreeMap::new();
         for g in std::mem::take(&mut self.gossip) {
             by_coop.entry(g.entry.header.coop).or_default().push(g);
@@ -102,7 +126,8 @@ impl EventLoop {
                     MessageAcceptance::Reject
                 } else if accepted.contains(hash) {
                     applied.entry(g.from).or_default().push(*hash);
-                    MessageAcceptance::Accept
+                    accept.push((g.id.clone(), g.from));
+                    continue;
                 } else {
                     if report.waiting > 0 {
                         self.start_sync(g.from);
@@ -120,19 +145,56 @@ impl EventLoop {
                 .copied()
                 .collect();
             for (from, entries) in applied {
-                self.emit(NodeEvent::Applied {
+                events.push(NodeEvent::Applied {
                     coop,
                     entries,
                     from: Some(from),
                 });
             }
             if !unblocked.is_empty() {
-                self.emit(NodeEvent::Applied {
+                events.push(NodeEvent::Applied {
                     coop,
                     entries: unblocked,
                     from: None,
                 });
             }
+        }
+        if deferred.is_none() {
+            // Flushed already, commit by commit.
+            self.on_durable(Durable {
+                flushed: Ok(()),
+                accept,
+                events,
+            });
+            return;
+        }
+        drop(deferred);
+        let flushed = store.flushed();
+        self.unflushed.push_back(Box::pin(async move {
+            Durable {
+                flushed: flushed.await,
+                accept,
+                events,
+            }
+        }));
+    }
+
+    /// A commit is on disk: its messages are accepted (gossipsub forwards them) and its
+    /// entries announced. If the flush failed they are ignored instead: not forwarded, and
+    /// not held against their senders.
+    pub(super) fn on_durable(&mut self, durable: Durable) {
+        let acceptance = match durable.flushed {
+            Ok(()) => MessageAcceptance::Accept,
+            Err(e) => {
+                tracing::error!(error = %e, "could not flush gossiped entries to disk");
+                MessageAcceptance::Ignore
+            }
+        };
+        for (id, from) in &durable.accept {
+            self.report(id, from, acceptance);
+        }
+        for event in durable.events {
+            self.emit(event);
         }
     }
 }

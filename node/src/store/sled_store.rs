@@ -1,4 +1,5 @@
-//! The sled backend: one tree, every commit one atomic batch followed by a flush.
+//! The sled backend: one tree, every commit one atomic batch followed by a flush (unless the
+//! caller defers the flush and awaits [`SledStore::flushed`] itself before acknowledging).
 
 use std::path::Path;
 
@@ -15,6 +16,20 @@ pub struct SledStore {
     db: sled::Db,
     /// Where each commit's duration goes, once the node sets it.
     commits: std::sync::Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
+    /// Whether commits leave their flush to the caller (see [`SledStore::defer_flushes`]).
+    deferred: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// While alive, commits through this store skip their flush: the caller must await
+/// [`SledStore::flushed`] before it acknowledges anything they wrote.
+pub struct Deferred<'a>(&'a SledStore);
+
+impl Drop for Deferred<'_> {
+    fn drop(&mut self) {
+        self.0
+            .deferred
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl SledStore {
@@ -36,6 +51,7 @@ impl SledStore {
                     return Ok(SledStore {
                         db,
                         commits: Default::default(),
+                        deferred: Default::default(),
                     });
                 }
                 // sled 0.34 reports a held lock only as an `Other` error with this text.
@@ -69,6 +85,33 @@ impl SledStore {
         self.db.flush()?;
         Ok(())
     }
+
+    /// Commits made while the guard lives are applied (readable at once) but not flushed.
+    /// Only the node's event loop writes, so the flag covers its commits alone.
+    pub fn defer_flushes(&self) -> Deferred<'_> {
+        self.deferred
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Deferred(self)
+    }
+
+    /// Resolves once everything written before the call is on disk. The flush runs on one
+    /// of tokio's blocking threads, so the caller's task goes on meanwhile. (Not sled's own
+    /// `flush_async`: it runs on sled's global thread pool, which sled also needs for writing
+    /// its log buffers, and with many stores flushing at once in one process it was seen to
+    /// stall for good.)
+    pub fn flushed(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
+        let db = self.db.clone();
+        async move {
+            match tokio::task::spawn_blocking(move || db.flush()).await {
+                Ok(flushed) => flushed.map(|_| ()).map_err(StoreError::from),
+                Err(e) => Err(StoreError::Backend(format!(
+                    "the flush did not finish: {e}"
+                ))),
+            }
+        }
+    }
 }
 
 impl KeyValue for SledStore {
@@ -83,8 +126,11 @@ impl KeyValue for SledStore {
         }
         let started = std::time::Instant::now();
         self.db.apply_batch(batch)?;
-        // Durable before the caller acknowledges anything.
-        self.db.flush()?;
+        // Durable before the caller acknowledges anything: here, or by the caller that
+        // deferred the flush.
+        if !self.deferred.load(std::sync::atomic::Ordering::SeqCst) {
+            self.db.flush()?;
+        }
         if let Some(h) = self.commits.get() {
             h.observe(started.elapsed().as_secs_f64());
         }

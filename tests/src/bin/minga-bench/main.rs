@@ -48,6 +48,9 @@ enum Bench {
         /// own default is 30 s).
         #[arg(long, default_value_t = 2)]
         sync_interval_secs: u64,
+        /// Skip the plain-gossipsub baseline (for a profile of minga's nodes alone).
+        #[arg(long, hide = true)]
+        no_baseline: bool,
     },
     /// A node missing part of a co-op's records catches up from a peer; automerge's sync
     /// protocol on the same data in the same run.
@@ -143,11 +146,13 @@ fn main() {
             discover,
             peer_target,
             sync_interval_secs,
+            no_baseline,
         } => runtime.block_on(async {
             let setup = propagation::Setup {
                 discover,
                 peer_target,
                 sync_interval: std::time::Duration::from_secs(sync_interval_secs.max(1)),
+                baseline: !no_baseline,
             };
             for n in nodes {
                 propagation::run(n, records, burst, &setup).await;

@@ -219,6 +219,8 @@ pub struct Setup {
     pub peer_target: usize,
     /// The catch-up timer.
     pub sync_interval: Duration,
+    /// Whether plain gossipsub runs on the same mesh after minga.
+    pub baseline: bool,
 }
 
 pub async fn run(n: usize, records: usize, burst: usize, setup: &Setup) {
@@ -233,6 +235,9 @@ pub async fn run(n: usize, records: usize, burst: usize, setup: &Setup) {
     );
     let (minga, entry_bytes) = run_minga(n, &links, records, burst, setup).await;
     report("minga", n, links.len(), records, burst, &minga);
+    if !setup.baseline {
+        return;
+    }
     let plain = run_plain(n, &links, records, burst, entry_bytes).await;
     report("plain_gossipsub", n, links.len(), records, burst, &plain);
     figure(
