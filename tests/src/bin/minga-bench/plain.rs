@@ -43,8 +43,8 @@ pub async fn spawn(
             yamux::Config::default,
         )
         .unwrap()
-        .with_behaviour(|key| {
-            minga_node::gossip_behaviour(key, &network)
+        .with_behaviour(|_| {
+            minga_node::gossip_behaviour(&network)
                 .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
         })
         .unwrap()
