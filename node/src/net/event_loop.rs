@@ -173,6 +173,7 @@ impl EventLoop {
                 biased;
                 cmd = self.commands.recv() => match cmd {
                     None => {
+                        self.settle_flushes().await;
                         if let Err(e) = self.flush() {
                             tracing::error!(error = %e, "flushing the store at exit failed");
                         }
@@ -180,6 +181,7 @@ impl EventLoop {
                     }
                     Some(Command::Shutdown { reply }) => {
                         self.flush_gossip();
+                        self.settle_flushes().await;
                         let _ = reply.send(self.flush());
                         return;
                     }
@@ -202,6 +204,14 @@ impl EventLoop {
                 // waiting, so a burst costs one flush, and a lone message waits for nothing.
                 _ = std::future::ready(()), if !self.gossip.is_empty() => self.flush_gossip(),
             }
+        }
+    }
+
+    /// Waits for the gossip flushes under way (each holds the store open on a thread of its
+    /// own): a node that has stopped leaves its data directory free for the next at once.
+    async fn settle_flushes(&mut self) {
+        while let Some(durable) = self.unflushed.next().await {
+            self.on_durable(durable);
         }
     }
 

@@ -1,9 +1,12 @@
 //! Gossiped entries: each message is decoded as it arrives, and those that arrive together are
 //! validated and stored in one commit. A message breaking a rule is rejected (its sender
 //! penalised) at once; one whose entry was stored is accepted (and so forwarded by gossipsub)
-//! only once the commit is on disk. The flush runs on sled's own thread while the event loop
-//! goes on: the node keeps serving its peers, its API and its other gossip while its disk
-//! works, and acknowledges nothing before it is durable.
+//! only once the commit is on disk. The flush runs on one of tokio's blocking threads while
+//! the event loop goes on: the node keeps serving its peers, its API and its other gossip
+//! while its disk works, and acknowledges nothing before it is durable. (The node's own views
+//! and its API see the entry as soon as it is committed, before the flush; so may a catch-up
+//! it serves meanwhile. If the machine stops in that fraction of a millisecond, the entry is
+//! gone from this node, which fetches it again; no peer was told this node holds it.)
 
 use std::collections::BTreeMap;
 

@@ -240,14 +240,13 @@ impl EventLoop {
         let mut summary_key = None;
         let response = match request {
             SyncMessage::Summary(digests) => {
-                summary_key = Some(Hash::of(&SyncMessage::Summary(digests.clone()).encode()));
                 let mine: Vec<(CoopId, VersionVector)> = self
                     .ledgers
                     .iter()
                     .map(|(c, l)| (*c, l.ledger().version_vector()))
                     .collect();
                 let ledgers = &self.ledgers;
-                differing_vectors(&digests, mine.iter().map(|(c, v)| (c, v)), |c| {
+                let answer = differing_vectors(&digests, mine.iter().map(|(c, v)| (c, v)), |c| {
                     ledgers
                         .get(c)
                         .map(|l| {
@@ -256,7 +255,16 @@ impl EventLoop {
                                 .collect::<Vec<_>>()
                         })
                         .unwrap_or_default()
-                })
+                });
+                // Hashed only when it differs: a summary may name thousands of co-ops.
+                if matches!(&answer, SyncMessage::Vectors { vectors, .. } if !vectors.is_empty()) {
+                    let parts: Vec<&[u8]> = digests
+                        .iter()
+                        .flat_map(|(c, d)| [c.0.as_bytes().as_slice(), d.as_bytes().as_slice()])
+                        .collect();
+                    summary_key = Some(Hash::of_parts(&parts));
+                }
+                answer
             }
             SyncMessage::WantProof { coop, log, seq } => SyncMessage::Entries {
                 coop,
@@ -310,15 +318,13 @@ impl EventLoop {
                 return;
             }
         };
-        let differs =
-            matches!(&response, SyncMessage::Vectors { vectors, .. } if !vectors.is_empty());
         self.stats.entry(peer).or_default().wire_out += wire_len(&response);
         let _ = self
             .swarm
             .behaviour_mut()
             .sync
             .send_response(channel, response);
-        if let Some(key) = summary_key.filter(|_| differs) {
+        if let Some(key) = summary_key {
             self.pull_back(peer, key);
         }
     }
