@@ -11,7 +11,11 @@ use crate::views::RecordView;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets, by name, as `cargo fuzz run NAME` knows them.
-pub const TARGETS: [(&str, Target); 2] = [("view_layout", view_layout), ("csv_import", csv_import)];
+pub const TARGETS: [(&str, Target); 3] = [
+    ("view_layout", view_layout),
+    ("csv_import", csv_import),
+    ("sync_frame", sync_frame),
+];
 
 /// A stored view either fails to decode or decodes to a view whose encoding decodes to the
 /// same view.
@@ -28,6 +32,18 @@ pub fn view_layout(data: &[u8]) {
 /// Any bytes, as a CSV file to import, give listings or a typed error.
 pub fn csv_import(data: &[u8]) {
     let _ = crate::api::read_listings_csv(data, |_| {});
+}
+
+/// Any bytes, as a catch-up frame on `/minga/sync/2` (compressed or not), read as a request
+/// and as an answer: a message within the limit, or an error; never a panic, and never more
+/// than the limit held. A message read writes back to a frame that reads as the same message.
+pub fn sync_frame(data: &[u8]) {
+    crate::net::codec::fuzz_frame(data);
+}
+
+/// A `/minga/sync/2` frame holding `message` (for seeding the corpus).
+pub fn encode_sync_frame(message: minga_protocol::SyncMessage) -> Vec<u8> {
+    crate::net::codec::frame_bytes(message)
 }
 
 /// A view's stored bytes (for seeding the corpus).

@@ -27,6 +27,17 @@ fn every_kept_fuzz_input_runs_clean() {
     }
 }
 
+/// A `/minga/sync/2` frame packing a message of 16 MB of zeros: a few kilobytes on the wire,
+/// past every limit once unpacked.
+fn zstd_bomb() -> Vec<u8> {
+    let zeros = SyncMessage::Entries {
+        coop: CoopId(Hash([0; 32])),
+        entries: vec![vec![0u8; 16_000]; 1024],
+        more: false,
+    };
+    fuzzing::encode_sync_frame(zeros)
+}
+
 fn write_seeds() {
     let t0 = Timestamp(1_793_491_200_000);
     let key = CoopSecret::from_seed(&[1; 32]);
@@ -40,9 +51,23 @@ fn write_seeds() {
         "300 kg".parse().unwrap(),
     );
     offer.notes = Some("from the October harvest".into());
-    l.write(&founder, DeviceId(1), None, &Record::Offer(offer), t0)
+    let written = l
+        .write(&founder, DeviceId(1), None, &Record::Offer(offer), t0)
         .unwrap();
     let mut seeds: Vec<(&str, Vec<u8>)> = Vec::new();
+    // Catch-up frames: a small summary (sent as it is), a batch of entries (compressed),
+    // and a bomb (a few kilobytes of zstd unpacking far past every limit).
+    let coop = l.genesis().coop_id();
+    let summary = SyncMessage::Summary(vec![(coop, Hash::of(b"digest"))]);
+    seeds.push(("sync_frame", fuzzing::encode_sync_frame(summary)));
+    let batch = SyncMessage::Entries {
+        coop,
+        entries: vec![written.encode(); 20],
+        more: true,
+    };
+    seeds.push(("sync_frame", fuzzing::encode_sync_frame(batch)));
+    let bomb = zstd_bomb();
+    seeds.push(("sync_frame", bomb));
     for (_, view) in l.take_view_changes() {
         let view = view.unwrap();
         seeds.push(("view_layout", fuzzing::encode_view(&view)));

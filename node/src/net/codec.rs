@@ -214,6 +214,41 @@ impl libp2p::request_response::Codec for SyncCodec {
     }
 }
 
+/// The body of the `sync_frame` fuzz target (see `crate::fuzzing`): a fuzz target reports a
+/// broken property by panicking.
+#[cfg(feature = "fuzzing")]
+#[allow(clippy::panic)]
+pub(crate) fn fuzz_frame(data: &[u8]) {
+    use futures::executor::block_on;
+    for limit in [MAX_REQUEST_BYTES, MAX_MESSAGE_BYTES] {
+        let mut wire = futures::io::Cursor::new(data);
+        let Ok((message, wire_len)) = block_on(read_frame(&SYNC_PROTOCOL_2, &mut wire, limit))
+        else {
+            continue;
+        };
+        if wire_len > data.len() {
+            panic!("read {wire_len} bytes from {} given", data.len());
+        }
+        let again = frame_bytes(message.clone());
+        let mut wire = futures::io::Cursor::new(again.as_slice());
+        match block_on(read_frame(&SYNC_PROTOCOL_2, &mut wire, MAX_MESSAGE_BYTES)) {
+            Ok((back, _)) if back == message => {}
+            other => panic!("a frame read does not survive writing: {:?}", other.err()),
+        }
+    }
+}
+
+/// A `/minga/sync/2` frame holding `message`, as it goes on the wire.
+#[cfg(feature = "fuzzing")]
+#[allow(clippy::panic)]
+pub(crate) fn frame_bytes(message: SyncMessage) -> Vec<u8> {
+    let mut wire = futures::io::Cursor::new(Vec::new());
+    match futures::executor::block_on(write_frame(&SYNC_PROTOCOL_2, &mut wire, message)) {
+        Ok(_) => wire.into_inner(),
+        Err(e) => panic!("writing to memory failed: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

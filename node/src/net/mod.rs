@@ -2,7 +2,7 @@
 //! commands over a bounded channel, each with a oneshot reply.
 
 mod behaviour;
-mod codec;
+pub(crate) mod codec;
 mod dial_policy;
 mod event_loop;
 mod gossip;
