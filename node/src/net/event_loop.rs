@@ -69,8 +69,8 @@ pub(super) struct EventLoop {
     pub(super) pulled_back: HashMap<PeerId, minga_protocol::Hash>,
     /// Peers this node dialled without being given them, with when the link opened: at most
     /// `peer_target` are kept (see `links`).
-    dialled: HashMap<PeerId, Instant>,
-    peer_target: usize,
+    pub(super) dialled: HashMap<PeerId, Instant>,
+    pub(super) peer_target: usize,
     pub(super) stats: BTreeMap<PeerId, SyncStats>,
     pub(super) views: Views,
     pub(super) gossip: Vec<super::gossip::Gossiped>,
@@ -756,36 +756,6 @@ impl EventLoop {
             if let Err(e) = self.swarm.dial(opts) {
                 tracing::debug!(%peer, error = %e, "could not dial a lost peer again");
             }
-        }
-    }
-
-    /// Closes the links this node keeps past its target (see `links`); a peer closed here is
-    /// not dialled again on this node's initiative until Kademlia finds it again.
-    fn trim_links(&mut self, now: Instant) {
-        if self.dialled.len() <= self.peer_target {
-            return;
-        }
-        let mesh: std::collections::HashSet<PeerId> = self
-            .swarm
-            .behaviour()
-            .gossipsub
-            .all_mesh_peers()
-            .copied()
-            .collect();
-        let sessions = &self.sessions;
-        let close = super::links::to_close(
-            &self.dialled,
-            &mesh,
-            |p| sessions.contains_key(p),
-            self.peer_target,
-            now,
-        );
-        for peer in close {
-            tracing::debug!(%peer, "closing a link past the peer target");
-            self.dialled.remove(&peer);
-            let forgotten = self.known.forget(&peer);
-            self.remember(forgotten);
-            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 
+use super::event_loop::EventLoop;
+
 /// How long a new link is kept whatever the count.
 pub const GRACE: Duration = Duration::from_secs(10);
 
@@ -41,6 +43,38 @@ pub fn to_close(
         .take(excess)
         .map(|(_, _, p)| p)
         .collect()
+}
+
+impl EventLoop {
+    /// Closes the links this node keeps past its target (the rules above); a peer closed here is
+    /// not dialled again on this node's initiative until Kademlia finds it again.
+    pub(super) fn trim_links(&mut self, now: Instant) {
+        if self.dialled.len() <= self.peer_target {
+            return;
+        }
+        let mesh: std::collections::HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_mesh_peers()
+            .copied()
+            .collect();
+        let sessions = &self.sessions;
+        let close = to_close(
+            &self.dialled,
+            &mesh,
+            |p| sessions.contains_key(p),
+            self.peer_target,
+            now,
+        );
+        for peer in close {
+            tracing::debug!(%peer, "closing a link past the peer target");
+            self.dialled.remove(&peer);
+            let forgotten = self.known.forget(&peer);
+            self.remember(forgotten);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
 }
 
 #[cfg(test)]
