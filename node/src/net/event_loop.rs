@@ -230,9 +230,10 @@ impl EventLoop {
             self.networks.dirty |= view.as_ref().is_none_or(|v| v.kind.is_network());
             match view {
                 Some(v) => {
-                    let new = self.views.get(&key.0, &key.1).is_none();
+                    let held = self.views.get(&key.0, &key.1);
+                    let new = held.is_none();
                     // Only changes worth telling: a view rewritten unchanged is not news.
-                    if new || self.views.get(&key.0, &key.1) != Some(&v) {
+                    if held.as_ref() != Some(&v) {
                         let _ = self.events.send(NodeEvent::Record {
                             view: Box::new(v.clone()),
                             new,
@@ -362,15 +363,7 @@ impl EventLoop {
                 if let Some(t) = total {
                     let _ = t.send(count);
                 }
-                let found = page
-                    .into_iter()
-                    .map(|(v, status)| super::Listed {
-                        totals: self.views.totals(v),
-                        view: v.clone(),
-                        status,
-                    })
-                    .collect();
-                let _ = reply.send(found);
+                let _ = reply.send(page);
             }
             Command::Vector { coop, reply } => {
                 let r = self

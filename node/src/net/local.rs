@@ -59,11 +59,8 @@ impl EventLoop {
                     Some(f) => vec![f],
                     None => self
                         .views
-                        .of_kind(RecordKind::Fund)
-                        .map(|v| RecordRef {
-                            coop: v.coop,
-                            record: v.id,
-                        })
+                        .keys_of_kind(RecordKind::Fund)
+                        .map(|(coop, record)| RecordRef { coop, record })
                         .collect(),
                 };
                 let facts = funds.iter().filter_map(|f| self.fund_facts(*f)).collect();
@@ -78,13 +75,13 @@ impl EventLoop {
                 ] {
                     for v in self.views.of_kind(kind) {
                         let open = matches!(
-                            self.views.status(v, now),
+                            self.views.status(&v, now),
                             Some(Status::Need(NeedStatus::Open | NeedStatus::PartlyPledged))
                                 | Some(Status::Offer(
                                     OfferStatus::Open | OfferStatus::PartlyPledged
                                 ))
                         );
-                        if open && let Some(l) = Listing::of(v, self.views.totals(v).as_ref()) {
+                        if open && let Some(l) = Listing::of(&v, self.views.totals(&v).as_ref()) {
                             into.push(l);
                         }
                     }
@@ -189,9 +186,9 @@ impl EventLoop {
             .views
             .referring_to(me, view.kind == RecordKind::Offer)
             .map(|v| Listed {
-                view: v.clone(),
-                status: self.views.status(v, now),
-                totals: self.views.totals(v),
+                status: self.views.status(&v, now),
+                totals: self.views.totals(&v),
+                view: v,
             })
             .collect();
         related.sort_by_key(|l| (l.view.issued, l.view.id));
@@ -201,9 +198,9 @@ impl EventLoop {
                 .get(&view.coop)
                 .and_then(|l| l.document(&view.id))
                 .unwrap_or_default(),
-            status: self.views.status(view, now),
-            totals: self.views.totals(view),
-            view: view.clone(),
+            status: self.views.status(&view, now),
+            totals: self.views.totals(&view),
+            view,
             record,
             related,
         })

@@ -30,6 +30,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::config::NodeConfig;
 use crate::ledger::{CoopLedger, LedgerError, load_views};
 use crate::store::{SledStore, Store, StoreError};
+pub use crate::views::Listed;
 use crate::views::{Query, RecordView, Status, Totals};
 use dial_policy::DialPolicy;
 
@@ -97,17 +98,6 @@ pub struct CoopSummary {
     pub missing_payloads: usize,
     /// Entries waiting because they are stamped ahead of this machine's clock.
     pub waiting_ahead: usize,
-}
-
-/// One record in a listing.
-#[derive(Clone, Debug)]
-pub struct Listed {
-    /// Its compact view.
-    pub view: RecordView,
-    /// Its derived status.
-    pub status: Option<Status>,
-    /// Pledged and delivered totals (needs, offers and pledges).
-    pub totals: Option<Totals>,
 }
 
 /// Every open need and offer, as matching takes them, each sorted by co-op and id.

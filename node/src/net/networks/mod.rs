@@ -301,20 +301,17 @@ impl EventLoop {
             expels: Vec::new(),
         };
         for kind in [RecordKind::Vouch, RecordKind::Unvouch, RecordKind::Expel] {
-            for v in self.views.of_kind(kind) {
-                let Some(ledger) = self.ledgers.get(&v.coop) else {
+            for (coop, id) in self.views.keys_of_kind(kind) {
+                let Some(ledger) = self.ledgers.get(&coop) else {
                     continue;
                 };
-                let Some(record) = ledger.ledger().record(&v.id) else {
+                let Some(record) = ledger.ledger().record(&id) else {
                     continue;
                 };
-                let Ok(Some(pos)) = self.store.entry_pos(&EntryHash(v.id.0)) else {
+                let Ok(Some(pos)) = self.store.entry_pos(&EntryHash(id.0)) else {
                     continue;
                 };
-                let at = RecordRef {
-                    coop: v.coop,
-                    record: v.id,
-                };
+                let at = RecordRef { coop, record: id };
                 fn place<T>(
                     at: RecordRef,
                     pos: &crate::store::EntryPos,
@@ -351,12 +348,14 @@ impl EventLoop {
 
     /// The genesis of a co-op as the vouches for it carry it.
     fn vouched_genesis(&self, coop: &CoopId) -> Option<Signed<Genesis>> {
-        self.views.of_kind(RecordKind::Vouch).find_map(|v| {
-            match self.ledgers.get(&v.coop)?.ledger().record(&v.id)? {
-                Record::Vouch(r) if r.genesis.coop_id() == *coop => Some(r.genesis),
-                _ => None,
-            }
-        })
+        self.views
+            .keys_of_kind(RecordKind::Vouch)
+            .find_map(
+                |(c, id)| match self.ledgers.get(&c)?.ledger().record(&id)? {
+                    Record::Vouch(r) if r.genesis.coop_id() == *coop => Some(r.genesis),
+                    _ => None,
+                },
+            )
     }
 
     /// Decides again who is in each network, and acts on it: admitted co-ops are replicated,

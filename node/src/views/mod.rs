@@ -6,6 +6,7 @@
 //! starts by reading views, never by replaying history.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 
 use minga_protocol::{
     Answer, Category, CoopId, Decision, Location, NeedStatus, OfferStatus, PledgeState,
@@ -13,6 +14,12 @@ use minga_protocol::{
     Urgency, need_status_from, offer_status_from, pledge_status_from, pledge_totals,
 };
 use serde::{Deserialize, Serialize};
+
+mod held;
+#[cfg(test)]
+mod tests;
+
+use held::{ENDS, Held, ISSUED, Interned, UNTIL};
 
 /// What listing, filtering and status need of one record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,14 +306,46 @@ fn cell_of(p: &Point) -> Cell {
 /// Where a view sits in [`Views`]: indexes hold these 4-byte slots rather than 64-byte keys.
 type Slot = u32;
 
+/// What a status or totals are derived from, whichever form the view is in.
+struct Facts {
+    kind: RecordKind,
+    me: RecordRef,
+    quantity: Option<Quantity>,
+    withdrawn: bool,
+    ends: Option<Timestamp>,
+    refers_to: Option<RecordRef>,
+}
+
+impl Facts {
+    fn of(v: &RecordView) -> Facts {
+        Facts {
+            kind: v.kind,
+            me: RecordRef {
+                coop: v.coop,
+                record: v.id,
+            },
+            quantity: v.quantity,
+            withdrawn: v.withdrawn,
+            ends: v.ends,
+            refers_to: v.refers_to.as_deref().copied(),
+        }
+    }
+}
+
 /// Every view the node holds, with its indexes.
 #[derive(Debug, Default)]
 pub struct Views {
-    slots: HashMap<Key, Slot>,
-    records: Vec<Option<RecordView>>,
+    /// Slots by the hash of (co-op index, record id); the key itself is read from the slot.
+    index: hashbrown::HashTable<Slot>,
+    hasher: std::hash::RandomState,
+    records: Vec<Option<Held>>,
     free: Vec<Slot>,
+    coops: Interned<CoopId>,
+    /// Category texts, each with its parse (none for a text that is not a category).
+    categories: Interned<Box<str>>,
+    parsed: Vec<Option<Category>>,
     by_kind: BTreeMap<RecordKind, BTreeSet<Slot>>,
-    by_category: BTreeMap<String, BTreeSet<Slot>>,
+    by_category: BTreeMap<Box<str>, BTreeSet<Slot>>,
     by_cell: BTreeMap<Cell, BTreeSet<Slot>>,
     by_ref: HashMap<RecordRef, BTreeSet<Slot>>,
     by_offer: HashMap<RecordRef, BTreeSet<Slot>>,
@@ -324,53 +363,115 @@ pub struct Totals {
 impl Views {
     /// Adds or replaces a view, updating every index.
     pub fn upsert(&mut self, v: RecordView) {
-        let key = v.key();
-        self.remove(&key);
-        let key = match self.free.pop() {
+        self.remove(&v.key());
+        let held = self.hold(v);
+        let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
                 self.records.push(None);
                 (self.records.len() - 1) as Slot
             }
         };
-        self.slots.insert(v.key(), key);
-        self.by_kind.entry(v.kind).or_default().insert(key);
-        if let Some(c) = &v.category {
-            self.by_category.entry(c.clone()).or_default().insert(key);
+        let Views {
+            index,
+            hasher,
+            records,
+            ..
+        } = self;
+        index.insert_unique(hasher.hash_one((held.coop, held.id)), slot, |s| {
+            records[*s as usize]
+                .as_ref()
+                .map_or(0, |h| hasher.hash_one((h.coop, h.id)))
+        });
+        self.by_kind.entry(held.kind).or_default().insert(slot);
+        if let Some(c) = self.category_text(&held) {
+            self.by_category.entry(c.into()).or_default().insert(slot);
         }
-        if let Some(p) = v.location() {
-            self.by_cell.entry(cell_of(&p)).or_default().insert(key);
+        if let Some(p) = held.location() {
+            self.by_cell.entry(cell_of(&p)).or_default().insert(slot);
         }
-        if let Some(r) = v.refers_to.as_deref() {
-            self.by_ref.entry(*r).or_default().insert(key);
+        if let Some(r) = held.refers_to() {
+            self.by_ref.entry(r).or_default().insert(slot);
         }
-        if let Some(o) = v.offer.as_deref() {
-            self.by_offer.entry(*o).or_default().insert(key);
+        if let Some(o) = held.offer() {
+            self.by_offer.entry(o).or_default().insert(slot);
         }
-        self.records[key as usize] = Some(v);
+        self.records[slot as usize] = Some(held);
+    }
+
+    fn coop_of(&self, h: &Held) -> CoopId {
+        self.coops.get(h.coop).copied().unwrap_or_default()
+    }
+
+    fn category_text(&self, h: &Held) -> Option<&str> {
+        let id = h.category.checked_sub(1)?;
+        self.categories.get(id).map(|c| &**c)
+    }
+
+    fn category(&self, h: &Held) -> Option<&Category> {
+        let id = h.category.checked_sub(1)?;
+        self.parsed.get(id as usize).and_then(Option::as_ref)
+    }
+
+    fn key_of(&self, h: &Held) -> Key {
+        (self.coop_of(h), h.id)
+    }
+
+    fn facts(&self, h: &Held) -> Facts {
+        Facts {
+            kind: h.kind,
+            me: RecordRef {
+                coop: self.coop_of(h),
+                record: h.id,
+            },
+            quantity: h.quantity,
+            withdrawn: h.withdrawn,
+            ends: h.time(ENDS),
+            refers_to: h.refers_to(),
+        }
+    }
+
+    /// The slot of a view, if held.
+    fn slot(&self, coop: &CoopId, id: &RecordId) -> Option<Slot> {
+        let coop = self.coops.id(coop)?;
+        self.index
+            .find(self.hasher.hash_one((coop, *id)), |s| {
+                self.at(s).is_some_and(|h| h.coop == coop && h.id == *id)
+            })
+            .copied()
     }
 
     /// The view in a slot.
-    fn at(&self, slot: &Slot) -> Option<&RecordView> {
+    fn at(&self, slot: &Slot) -> Option<&Held> {
         self.records.get(*slot as usize).and_then(Option::as_ref)
     }
 
     /// Every view held.
-    fn all(&self) -> impl Iterator<Item = &RecordView> {
+    fn all(&self) -> impl Iterator<Item = &Held> {
         self.records.iter().flatten()
     }
 
     /// Removes a view from every index.
     pub fn remove(&mut self, key: &Key) {
-        let Some(slot) = self.slots.remove(key) else {
+        let Some(slot) = self.slot(&key.0, &key.1) else {
             return;
         };
         let Some(old) = self.records.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
+        if let Ok(found) = self
+            .index
+            .find_entry(self.hasher.hash_one((old.coop, old.id)), |s| *s == slot)
+        {
+            found.remove();
+        }
         self.free.push(slot);
         let key = &slot;
-        fn drop_from<K: Ord>(map: &mut BTreeMap<K, BTreeSet<Slot>>, k: &K, key: &Slot) {
+        fn drop_from<K: Ord + ?Sized, B: std::borrow::Borrow<K> + Ord>(
+            map: &mut BTreeMap<B, BTreeSet<Slot>>,
+            k: &K,
+            key: &Slot,
+        ) {
             if let Some(set) = map.get_mut(k) {
                 set.remove(key);
                 if set.is_empty() {
@@ -379,15 +480,17 @@ impl Views {
             }
         }
         drop_from(&mut self.by_kind, &old.kind, key);
-        if let Some(c) = &old.category {
-            drop_from(&mut self.by_category, c, key);
+        if let Some(id) = old.category.checked_sub(1)
+            && let Some(c) = self.categories.get(id)
+        {
+            drop_from(&mut self.by_category, &**c, key);
         }
         if let Some(p) = old.location() {
             drop_from(&mut self.by_cell, &cell_of(&p), key);
         }
         for (map, r) in [
-            (&mut self.by_ref, old.refers_to.as_deref().copied()),
-            (&mut self.by_offer, old.offer.as_deref().copied()),
+            (&mut self.by_ref, old.refers_to()),
+            (&mut self.by_offer, old.offer()),
         ] {
             let Some(r) = r else { continue };
             let emptied = map.get_mut(&r).is_some_and(|set| {
@@ -401,7 +504,16 @@ impl Views {
     }
 
     /// Every view of one kind, in no particular order.
-    pub fn of_kind(&self, kind: RecordKind) -> impl Iterator<Item = &RecordView> {
+    pub fn of_kind(&self, kind: RecordKind) -> impl Iterator<Item = RecordView> + '_ {
+        self.slots_of_kind(kind).map(|h| self.view(h))
+    }
+
+    /// The co-op and id of every view of one kind, in no particular order.
+    pub fn keys_of_kind(&self, kind: RecordKind) -> impl Iterator<Item = Key> + '_ {
+        self.slots_of_kind(kind).map(|h| self.key_of(h))
+    }
+
+    fn slots_of_kind(&self, kind: RecordKind) -> impl Iterator<Item = &Held> {
         self.by_kind
             .get(&kind)
             .into_iter()
@@ -411,50 +523,55 @@ impl Views {
 
     /// The keys of every view of one co-op.
     pub fn keys_of(&self, coop: &CoopId) -> Vec<(CoopId, RecordId)> {
-        self.slots
-            .keys()
-            .filter(|(c, _)| c == coop)
-            .copied()
+        let Some(c) = self.coops.id(coop) else {
+            return Vec::new();
+        };
+        self.all()
+            .filter(|h| h.coop == c)
+            .map(|h| (*coop, h.id))
             .collect()
     }
 
     /// Views whose record id, in hex, starts with `prefix` (lower-case hex digits).
-    pub fn find_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a RecordView> {
+    pub fn find_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = RecordView> + 'a {
         let nibbles: Vec<u8> = prefix
             .bytes()
             .filter_map(|b| char::from(b).to_digit(16).map(|d| d as u8))
             .collect();
-        self.all().filter(move |v| {
-            let id = v.id.as_bytes();
-            nibbles.iter().enumerate().all(|(i, n)| {
-                let byte = id.get(i / 2).copied().unwrap_or(0);
-                let nib = if i % 2 == 0 { byte >> 4 } else { byte & 0xf };
-                nib == *n
+        self.all()
+            .filter(move |v| {
+                let id = v.id.as_bytes();
+                nibbles.iter().enumerate().all(|(i, n)| {
+                    let byte = id.get(i / 2).copied().unwrap_or(0);
+                    let nib = if i % 2 == 0 { byte >> 4 } else { byte & 0xf };
+                    nib == *n
+                })
             })
-        })
+            .map(|h| self.view(h))
     }
 
     /// The records that reference `to`: pledges of a need, answers and deliveries of a
     /// pledge, and, with `offers`, the pledges that draw on an offer.
-    pub fn referring_to(&self, to: RecordRef, offers: bool) -> impl Iterator<Item = &RecordView> {
+    pub fn referring_to(
+        &self,
+        to: RecordRef,
+        offers: bool,
+    ) -> impl Iterator<Item = RecordView> + '_ {
         let drawing = offers.then(|| self.by_offer.get(&to)).flatten();
         self.referring(to)
             .chain(drawing.into_iter().flatten().filter_map(|k| self.at(k)))
+            .map(|h| self.view(h))
     }
 
     /// Pledged and delivered totals of a need, an offer or a pledge.
     pub fn totals(&self, v: &RecordView) -> Option<Totals> {
-        let me = RecordRef {
-            coop: v.coop,
-            record: v.id,
-        };
+        self.totals_of(&Facts::of(v))
+    }
+
+    fn totals_of(&self, v: &Facts) -> Option<Totals> {
         let statuses: Vec<PledgeStatus> = match v.kind {
-            RecordKind::Need => self
-                .referring(me)
-                .filter(|p| p.kind == RecordKind::Pledge)
-                .filter_map(|p| self.pledge_status(p))
-                .collect(),
-            RecordKind::Offer => self.offer_pledges(me),
+            RecordKind::Need => self.need_pledges(v.me),
+            RecordKind::Offer => self.offer_pledges(v.me),
             RecordKind::Pledge => vec![self.pledge_status(v)?],
             _ => return None,
         };
@@ -462,35 +579,50 @@ impl Views {
         Some(Totals { pledged, delivered })
     }
 
+    fn need_pledges(&self, need: RecordRef) -> Vec<PledgeStatus> {
+        self.referring(need)
+            .filter(|p| p.kind == RecordKind::Pledge)
+            .filter_map(|p| self.pledge_status(&self.facts(p)))
+            .collect()
+    }
+
     /// The pledges that draw on an offer: only its own co-op's. A pledge by another co-op
     /// naming it promises what that co-op does not hold, and takes nothing from the offer.
     fn offer_pledges(&self, offer: RecordRef) -> Vec<PledgeStatus> {
+        let coop = self.coops.id(&offer.coop);
         self.by_offer
             .get(&offer)
             .into_iter()
             .flatten()
             .filter_map(|k| self.at(k))
-            .filter(|p| p.kind == RecordKind::Pledge && p.coop == offer.coop)
-            .filter_map(|p| self.pledge_status(p))
+            .filter(|p| p.kind == RecordKind::Pledge && Some(p.coop) == coop)
+            .filter_map(|p| self.pledge_status(&self.facts(p)))
             .collect()
     }
 
     /// One view.
-    pub fn get(&self, coop: &CoopId, id: &RecordId) -> Option<&RecordView> {
-        self.slots.get(&(*coop, *id)).and_then(|s| self.at(s))
+    pub fn get(&self, coop: &CoopId, id: &RecordId) -> Option<RecordView> {
+        self.slot(coop, id)
+            .and_then(|s| self.at(&s))
+            .map(|h| self.view(h))
+    }
+
+    /// Whether a view is held.
+    pub fn contains(&self, coop: &CoopId, id: &RecordId) -> bool {
+        self.slot(coop, id).is_some()
     }
 
     /// How many views are held.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.index.len()
     }
 
     /// Whether none are held.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.index.is_empty()
     }
 
-    fn referring(&self, to: RecordRef) -> impl Iterator<Item = &RecordView> {
+    fn referring(&self, to: RecordRef) -> impl Iterator<Item = &Held> {
         self.by_ref
             .get(&to)
             .into_iter()
@@ -499,28 +631,25 @@ impl Views {
     }
 
     /// A pledge's status from the answers and deliveries that reference it.
-    fn pledge_status(&self, pledge: &RecordView) -> Option<PledgeStatus> {
-        let need = pledge.refers_to.as_deref().copied()?;
-        let me = RecordRef {
-            coop: pledge.coop,
-            record: pledge.id,
-        };
+    fn pledge_status(&self, pledge: &Facts) -> Option<PledgeStatus> {
+        let need = pledge.refers_to?;
+        let me = pledge.me;
         let answers = self.referring(me).filter_map(|v| {
             Some(Answer {
-                coop: v.coop,
+                coop: self.coop_of(v),
                 decision: v.decision?,
-                issued: v.issued?,
+                issued: v.time(ISSUED)?,
             })
         });
         let deliveries = self.referring(me).filter_map(|v| {
             (v.kind == RecordKind::Delivery).then_some(Received {
-                coop: v.coop,
+                coop: self.coop_of(v),
                 quantity: v.quantity?,
             })
         });
         let cancelled = self
             .referring(me)
-            .any(|v| v.kind == RecordKind::Cancellation && v.coop == pledge.coop);
+            .any(|v| v.kind == RecordKind::Cancellation && self.coop_of(v) == me.coop);
         Some(pledge_status_from(
             need.coop,
             pledge.quantity?,
@@ -532,10 +661,10 @@ impl Views {
 
     /// A record's derived status at `now` (offers, needs and pledges).
     pub fn status(&self, v: &RecordView, now: Timestamp) -> Option<Status> {
-        let me = RecordRef {
-            coop: v.coop,
-            record: v.id,
-        };
+        self.status_of(&Facts::of(v), now)
+    }
+
+    fn status_of(&self, v: &Facts, now: Timestamp) -> Option<Status> {
         match v.kind {
             // Withdrawn for real, its content is gone: nothing else to derive.
             RecordKind::Need if v.withdrawn && v.quantity.is_none() => {
@@ -544,45 +673,35 @@ impl Views {
             RecordKind::Offer if v.withdrawn && v.quantity.is_none() => {
                 Some(Status::Offer(OfferStatus::Withdrawn))
             }
-            RecordKind::Need => {
-                let pledges: Vec<PledgeStatus> = self
-                    .referring(me)
-                    .filter(|p| p.kind == RecordKind::Pledge)
-                    .filter_map(|p| self.pledge_status(p))
-                    .collect();
-                Some(Status::Need(need_status_from(
-                    v.quantity?,
-                    v.withdrawn,
-                    v.ends,
-                    &pledges,
-                    now,
-                )))
-            }
-            RecordKind::Offer => {
-                let pledges = self.offer_pledges(me);
-                Some(Status::Offer(offer_status_from(
-                    v.quantity?,
-                    v.withdrawn,
-                    v.ends,
-                    &pledges,
-                    now,
-                )))
-            }
+            RecordKind::Need => Some(Status::Need(need_status_from(
+                v.quantity?,
+                v.withdrawn,
+                v.ends,
+                &self.need_pledges(v.me),
+                now,
+            ))),
+            RecordKind::Offer => Some(Status::Offer(offer_status_from(
+                v.quantity?,
+                v.withdrawn,
+                v.ends,
+                &self.offer_pledges(v.me),
+                now,
+            ))),
             RecordKind::Pledge => self.pledge_status(v).map(|s| Status::Pledge(s.state)),
             _ => None,
         }
     }
 
-    /// The records a query selects, with their status, ordered by co-op and id. The most
-    /// selective index narrows the candidates first, so a listing never scans every record
-    /// when a filter names a kind, category or place.
-    pub fn query(&self, q: &Query, now: Timestamp) -> Vec<(&RecordView, Option<Status>)> {
+    /// The records a query selects, with their status and totals, ordered by co-op and id.
+    /// The most selective index narrows the candidates first, so a listing never scans
+    /// every record when a filter names a kind, category or place.
+    pub fn query(&self, q: &Query, now: Timestamp) -> Vec<Listed> {
         self.page(q, now).1
     }
 
     /// [`Views::query`], with how many records match in all, whatever the query's offset and
-    /// limit: one pass over the views for both.
-    pub fn page(&self, q: &Query, now: Timestamp) -> (usize, Vec<(&RecordView, Option<Status>)>) {
+    /// limit: one pass over the views for both. Only the page is turned into views.
+    pub fn page(&self, q: &Query, now: Timestamp) -> (usize, Vec<Listed>) {
         let candidates: Box<dyn Iterator<Item = &Slot>> = if let Some((p, km)) = &q.near {
             // Cells within reach: a degree of latitude is about 111 km, one of longitude
             // that times the cosine of the latitude. Far reaches cover the whole grid.
@@ -615,43 +734,44 @@ impl Views {
                 )
             }
         } else if let Some(c) = &q.category {
-            let prefix = c.as_str().to_string();
+            let prefix = c.as_str();
             Box::new(
                 self.by_category
-                    .range(prefix.clone()..)
-                    .take_while(move |(k, _)| k.starts_with(&prefix))
+                    .range::<str, _>((
+                        std::ops::Bound::Included(prefix),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take_while(move |(k, _)| k.starts_with(prefix))
                     .filter(|(k, _)| k.parse::<Category>().is_ok_and(|k| c.contains(&k)))
                     .flat_map(|(_, set)| set),
             )
         } else if let Some(kind) = q.kind {
             Box::new(self.by_kind.get(&kind).into_iter().flatten())
         } else {
-            Box::new(self.slots.values())
+            Box::new(self.by_kind.values().flatten())
         };
-        let mut out: Vec<(&RecordView, Option<Status>)> = candidates
+        let coop = q.coop.map(|c| self.coops.id(&c));
+        let mut out: Vec<(&Held, Option<Status>)> = candidates
             .filter_map(|k| self.at(k))
             .filter(|v| q.kind.is_none_or(|k| v.kind == k))
             .filter(|v| !q.no_membership || v.kind.is_listed_by_default())
-            .filter(|v| q.coop.is_none_or(|c| v.coop == c))
+            .filter(|v| coop.is_none_or(|c| c == Some(v.coop)))
             .filter(|v| {
-                q.category.as_ref().is_none_or(|c| {
-                    v.category
-                        .as_deref()
-                        .and_then(|s| s.parse::<Category>().ok())
-                        .is_some_and(|k| c.contains(&k))
-                })
+                q.category
+                    .as_ref()
+                    .is_none_or(|c| self.category(v).is_some_and(|k| c.contains(k)))
             })
             .filter(|v| q.urgency.is_none_or(|u| v.urgency.is_some_and(|x| x >= u)))
             .filter(|v| {
                 q.until_before
-                    .is_none_or(|d| v.until.is_some_and(|u| u <= d))
+                    .is_none_or(|d| v.time(UNTIL).is_some_and(|u| u <= d))
             })
             .filter(|v| {
                 q.near
                     .as_ref()
                     .is_none_or(|(p, km)| v.location().is_some_and(|l| l.distance_km(p) <= *km))
             })
-            .map(|v| (v, self.status(v, now)))
+            .map(|v| (v, self.status_of(&self.facts(v), now)))
             .filter(|(_, s)| q.statuses.is_empty() || s.is_some_and(|s| q.statuses.contains(&s)))
             .filter(|(v, s)| {
                 q.all
@@ -665,418 +785,39 @@ impl Views {
                         ))
             })
             .collect();
-        out.sort_by_key(|(v, _)| v.key());
-        out.dedup_by_key(|(v, _)| v.key());
+        out.sort_by_cached_key(|(v, _)| self.key_of(v));
+        out.dedup_by_key(|(v, _)| (v.coop, v.id));
         if q.urgent_first {
             // Stable: equal ones stay by co-op and id. No urgency and no date sort last.
             out.sort_by_key(|(v, _)| {
                 (
                     std::cmp::Reverse(v.urgency),
-                    v.until.or(v.ends).map_or(i64::MAX, |t| t.0),
+                    v.time(UNTIL).or(v.time(ENDS)).map_or(i64::MAX, |t| t.0),
                 )
             });
         }
         let total = out.len();
-        if q.offset > 0 {
-            out.drain(..q.offset.min(out.len()));
-        }
-        if let Some(n) = q.limit {
-            out.truncate(n);
-        }
-        (total, out)
+        let page = out
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit.unwrap_or(usize::MAX))
+            .map(|(h, status)| Listed {
+                totals: self.totals_of(&self.facts(h)),
+                view: self.view(h),
+                status,
+            })
+            .collect();
+        (total, page)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use minga_protocol::{Hash, Location, Need, Offer, TimeWindow};
-
-    fn coop(n: u8) -> CoopId {
-        CoopId(Hash::of(&[n]))
-    }
-
-    fn id(n: u8) -> RecordId {
-        RecordId(Hash::of(&[b'r', n]))
-    }
-
-    fn need(cat: &str, point: Option<&str>) -> Record {
-        Record::Need(Need {
-            title: "x".into(),
-            category: cat.parse().unwrap(),
-            quantity: "200 kg".parse().unwrap(),
-            location: point.map(|p| Location {
-                point: p.parse().unwrap(),
-                place: None,
-                radius_km: None,
-            }),
-            needed: TimeWindow::default(),
-            urgency: Urgency::High,
-            expires: None,
-            notes: None,
-            withdrawn: false,
-        })
-    }
-
-    #[test]
-    fn a_page_sorts_by_urgency_then_end_skips_and_counts() {
-        let mut v = Views::default();
-        let ends = |day: i64| Some(Timestamp(day * 86_400_000));
-        let urgencies = [
-            Urgency::Low,
-            Urgency::Critical,
-            Urgency::Normal,
-            Urgency::Critical,
-        ];
-        for (n, (urgency, until)) in urgencies.into_iter().zip([9, 5, 1, 2]).enumerate() {
-            let Record::Need(mut need) = need("food", None) else {
-                unreachable!()
-            };
-            need.urgency = urgency;
-            need.needed.until = ends(until);
-            v.upsert(RecordView::of(coop(1), id(n as u8), &Record::Need(need)));
-        }
-        let q = Query {
-            urgent_first: true,
-            ..Query::default()
-        };
-        let order: Vec<RecordId> = v
-            .query(&q, Timestamp(0))
-            .iter()
-            .map(|(r, _)| r.id)
-            .collect();
-        // Critical first, the sooner needed of the two first; then normal, then low.
-        assert_eq!(order, vec![id(3), id(1), id(2), id(0)]);
-        let page = Query {
-            offset: 1,
-            limit: Some(2),
-            ..q.clone()
-        };
-        let got: Vec<RecordId> = v
-            .query(&page, Timestamp(0))
-            .iter()
-            .map(|(r, _)| r.id)
-            .collect();
-        assert_eq!(got, vec![id(1), id(2)]);
-        assert_eq!(v.page(&page, Timestamp(0)).0, 4);
-        let by_day_5 = Query {
-            until_before: ends(5),
-            ..q
-        };
-        assert_eq!(v.page(&by_day_5, Timestamp(0)).0, 3);
-    }
-
-    fn commitment(
-        kind: RecordKind,
-        c: CoopId,
-        n: u8,
-        to: RecordRef,
-        qty: &str,
-        day: i64,
-    ) -> RecordView {
-        RecordView {
-            coop: c,
-            id: id(n),
-            kind,
-            title: None,
-            category: None,
-            quantity: Some(qty.parse().unwrap()),
-            point: None,
-            urgency: None,
-            ends: None,
-            withdrawn: false,
-            refers_to: Some(Box::new(to)),
-            offer: None,
-            decision: (kind == RecordKind::Acceptance).then_some(Decision::Accept),
-            issued: Some(Timestamp(day * 86_400_000)),
-            radius_km: None,
-            from: None,
-            until: None,
-            minimum: None,
-            created: None,
-        }
-    }
-
-    #[test]
-    fn near_reaches_across_high_latitudes_and_any_radius() {
-        let mut v = Views::default();
-        // 20 degrees of longitude at 85° N is about 194 km.
-        v.upsert(RecordView::of(coop(1), id(1), &need("food", Some("85,20"))));
-        v.upsert(RecordView::of(
-            coop(1),
-            id(2),
-            &need("food", Some("-54.8,-68.3")),
-        ));
-        v.upsert(RecordView::of(
-            coop(1),
-            id(3),
-            &need("food", Some("0,179.9")),
-        ));
-        let near = |p: &str, km: f64| {
-            let q = Query {
-                near: Some((p.parse().unwrap(), km)),
-                ..Query::default()
-            };
-            v.query(&q, Timestamp(0)).len()
-        };
-        assert_eq!(near("85,0", 250.0), 1);
-        assert_eq!(near("85,0", 150.0), 0);
-        // Across the antimeridian.
-        assert_eq!(near("0,-179.9", 50.0), 1);
-        // A reach larger than the Earth covers every located record, and never overflows.
-        assert_eq!(near("0,0", 1e12), 3);
-    }
-
-    #[test]
-    fn indexes_answer_kind_category_place_and_coop() {
-        let mut v = Views::default();
-        v.upsert(RecordView::of(
-            coop(1),
-            id(1),
-            &need("food/grain/rice", Some("-32.95,-60.66")),
-        ));
-        v.upsert(RecordView::of(
-            coop(1),
-            id(2),
-            &need("food/oil", Some("-34.60,-58.38")),
-        ));
-        v.upsert(RecordView::of(
-            coop(2),
-            id(3),
-            &need("labour/electrical", None),
-        ));
-        fn ids(v: &Views, q: Query) -> Vec<RecordId> {
-            v.query(&q, Timestamp(0))
-                .iter()
-                .map(|(r, _)| r.id)
-                .collect()
-        }
-        let food: Category = "food".parse().unwrap();
-        assert_eq!(
-            ids(
-                &v,
-                Query {
-                    category: Some(food),
-                    ..Query::default()
-                }
-            )
-            .len(),
-            2
-        );
-        let rosario: Point = "-32.9468,-60.6393".parse().unwrap();
-        assert_eq!(
-            ids(
-                &v,
-                Query {
-                    near: Some((rosario, 50.0)),
-                    ..Query::default()
-                }
-            ),
-            vec![id(1)]
-        );
-        assert_eq!(
-            ids(
-                &v,
-                Query {
-                    near: Some((rosario, 400.0)),
-                    ..Query::default()
-                }
-            )
-            .len(),
-            2
-        );
-        assert_eq!(
-            ids(
-                &v,
-                Query {
-                    coop: Some(coop(2)),
-                    ..Query::default()
-                }
-            ),
-            vec![id(3)]
-        );
-        assert_eq!(
-            ids(
-                &v,
-                Query {
-                    kind: Some(RecordKind::Offer),
-                    ..Query::default()
-                }
-            )
-            .len(),
-            0
-        );
-        // An edit moves a record between index entries; a removal drops it everywhere.
-        v.upsert(RecordView::of(coop(1), id(1), &need("tools", None)));
-        let food: Category = "food".parse().unwrap();
-        assert_eq!(
-            ids(
-                &v,
-                Query {
-                    category: Some(food),
-                    ..Query::default()
-                }
-            ),
-            vec![id(2)]
-        );
-        v.remove(&(coop(1), id(2)));
-        assert_eq!(v.len(), 2);
-        assert_eq!(
-            ids(
-                &v,
-                Query {
-                    near: Some((rosario, 400.0)),
-                    ..Query::default()
-                }
-            )
-            .len(),
-            0
-        );
-    }
-
-    #[test]
-    fn only_the_offers_own_coop_draws_on_it_and_excess_shows_as_over_pledged() {
-        let (a, b) = (coop(1), coop(2));
-        let mut v = Views::default();
-        let offer = Record::Offer(Offer::new(
-            "rice",
-            "food/grain/rice".parse().unwrap(),
-            "100 kg".parse().unwrap(),
-        ));
-        v.upsert(RecordView::of(a, id(1), &offer));
-        v.upsert(RecordView::of(b, id(2), &need("food/grain/rice", None)));
-        let offer_ref = RecordRef {
-            coop: a,
-            record: id(1),
-        };
-        let need_ref = RecordRef {
-            coop: b,
-            record: id(2),
-        };
-        let drawing = |c, n, qty| {
-            let mut p = commitment(RecordKind::Pledge, c, n, need_ref, qty, 1);
-            p.offer = Some(Box::new(offer_ref));
-            p
-        };
-        let status = |v: &Views| v.status(v.get(&a, &id(1)).unwrap(), Timestamp(0));
-        // B pledges to its own need naming A's offer: A's offer is untouched.
-        v.upsert(drawing(b, 3, "1000 kg"));
-        assert_eq!(status(&v), Some(Status::Offer(OfferStatus::Open)));
-        assert!(
-            v.totals(v.get(&a, &id(1)).unwrap())
-                .unwrap()
-                .pledged
-                .value()
-                .is_zero()
-        );
-        // A's own pledges draw on it, and past its quantity it is over-pledged.
-        v.upsert(drawing(a, 4, "60 kg"));
-        assert_eq!(status(&v), Some(Status::Offer(OfferStatus::PartlyPledged)));
-        v.upsert(drawing(a, 5, "60 kg"));
-        assert_eq!(status(&v), Some(Status::Offer(OfferStatus::OverPledged)));
-        // The need counts every pledge made to it, whoever drew on what.
-        assert_eq!(
-            v.status(v.get(&b, &id(2)).unwrap(), Timestamp(0)),
-            Some(Status::Need(NeedStatus::OverPledged))
-        );
-    }
-
-    #[test]
-    fn status_is_derived_across_coops_from_commitments() {
-        let (a, b) = (coop(1), coop(2));
-        let mut v = Views::default();
-        v.upsert(RecordView::of(b, id(1), &need("food/grain/rice", None)));
-        let need_ref = RecordRef {
-            coop: b,
-            record: id(1),
-        };
-        let pledge = commitment(RecordKind::Pledge, a, 2, need_ref, "120 kg", 1);
-        let pledge_ref = RecordRef {
-            coop: a,
-            record: id(2),
-        };
-        v.upsert(pledge);
-        let status = |v: &Views, c, i| v.status(v.get(&c, &i).unwrap(), Timestamp(0));
-        assert_eq!(
-            status(&v, b, id(1)),
-            Some(Status::Need(NeedStatus::PartlyPledged))
-        );
-        assert_eq!(
-            status(&v, a, id(2)),
-            Some(Status::Pledge(PledgeState::Proposed))
-        );
-        v.upsert(commitment(
-            RecordKind::Acceptance,
-            b,
-            3,
-            pledge_ref,
-            "0 kg",
-            2,
-        ));
-        v.upsert(commitment(
-            RecordKind::Delivery,
-            b,
-            4,
-            pledge_ref,
-            "70 kg",
-            3,
-        ));
-        assert_eq!(
-            status(&v, a, id(2)),
-            Some(Status::Pledge(PledgeState::PartlyFulfilled))
-        );
-        // A delivery "confirmed" by the pledging co-op itself does not count.
-        v.upsert(commitment(
-            RecordKind::Delivery,
-            a,
-            5,
-            pledge_ref,
-            "50 kg",
-            3,
-        ));
-        assert_eq!(
-            status(&v, a, id(2)),
-            Some(Status::Pledge(PledgeState::PartlyFulfilled))
-        );
-        v.upsert(commitment(
-            RecordKind::Delivery,
-            b,
-            6,
-            pledge_ref,
-            "50 kg",
-            4,
-        ));
-        assert_eq!(
-            status(&v, a, id(2)),
-            Some(Status::Pledge(PledgeState::Fulfilled))
-        );
-        let listed = v.query(
-            &Query {
-                statuses: vec![Status::Need(NeedStatus::PartlyPledged)],
-                ..Query::default()
-            },
-            Timestamp(0),
-        );
-        assert_eq!(listed.len(), 1);
-        let offer = Record::Offer(Offer {
-            expires: Some(Timestamp(10)),
-            ..Offer::new("rice", "food".parse().unwrap(), "1 t".parse().unwrap())
-        });
-        v.upsert(RecordView::of(a, id(9), &offer));
-        // Expired offers are left out unless asked for.
-        let offers = |all| {
-            v.query(
-                &Query {
-                    kind: Some(RecordKind::Offer),
-                    all,
-                    ..Query::default()
-                },
-                Timestamp(20),
-            )
-            .len()
-        };
-        assert_eq!((offers(false), offers(true)), (0, 1));
-    }
+/// One record in a listing: its view, status and totals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed {
+    /// Its compact view.
+    pub view: RecordView,
+    /// Its derived status (offers, needs and pledges).
+    pub status: Option<Status>,
+    /// Pledged and delivered totals (needs, offers and pledges).
+    pub totals: Option<Totals>,
 }

@@ -1,0 +1,207 @@
+//! The compact form in which [`Views`](super::Views) holds each view in memory.
+
+use std::collections::HashMap;
+
+use super::{RecordView, Views};
+
+use minga_protocol::{
+    Decision, Point, Quantity, RecordId, RecordKind, RecordRef, Timestamp, Urgency,
+};
+
+/// Positions in [`Held::times`].
+pub(super) const ENDS: usize = 0;
+pub(super) const ISSUED: usize = 1;
+pub(super) const FROM: usize = 2;
+pub(super) const UNTIL: usize = 3;
+pub(super) const CREATED: usize = 4;
+
+/// A view as [`Views`](super::Views) holds it in memory: the record id once (the lookup table holds only
+/// slots), the co-op and the category as small numbers, the point in millionths of a degree
+/// (points have at most six decimals, so this is exact), times without their `Option`
+/// padding, and what few records carry behind one pointer. About 150 bytes and the title,
+/// against about 465 bytes a record when views were held as [`RecordView`](super::RecordView)s keyed by copies
+/// of their keys. It converts back to the same view, whatever the view held.
+#[derive(Debug)]
+pub(super) struct Held {
+    pub(super) id: RecordId,
+    /// Index in [`Views::coops`](super::Views).
+    pub(super) coop: u32,
+    /// Index in [`Views::categories`](super::Views), plus one; 0 when none.
+    pub(super) category: u32,
+    pub(super) kind: RecordKind,
+    pub(super) urgency: Option<Urgency>,
+    pub(super) decision: Option<Decision>,
+    pub(super) withdrawn: bool,
+    /// Bit `i` set when `times[i]` holds a time.
+    pub(super) has_time: u8,
+    /// Latitude and longitude in millionths of a degree.
+    pub(super) point: Option<[i32; 2]>,
+    pub(super) quantity: Option<Quantity>,
+    pub(super) times: [i64; 5],
+    pub(super) title: Option<Box<str>>,
+    pub(super) rare: Option<Box<Rare>>,
+}
+
+/// The parts of a view that most records leave out.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Rare {
+    pub(super) refers_to: Option<RecordRef>,
+    pub(super) offer: Option<RecordRef>,
+    pub(super) radius_km: Option<rust_decimal::Decimal>,
+    pub(super) minimum: Option<Quantity>,
+    /// A point's text when it is not the way [`Point`] writes it (a damaged or foreign
+    /// view), kept so the view reads back as it was stored.
+    pub(super) point_text: Option<String>,
+}
+
+/// A point's latitude and longitude in millionths of a degree.
+pub(super) fn micro_degrees(text: &str) -> Option<[i32; 2]> {
+    use rust_decimal::prelude::ToPrimitive;
+    let p: Point = text.parse().ok()?;
+    let micro = |d: rust_decimal::Decimal| (d * rust_decimal::Decimal::from(1_000_000)).to_i32();
+    Some([micro(p.lat())?, micro(p.lon())?])
+}
+
+pub(super) fn point_of([lat, lon]: [i32; 2]) -> Option<Point> {
+    let d = |m: i32| rust_decimal::Decimal::new(i64::from(m), 6);
+    Point::new(d(lat), d(lon))
+}
+
+impl Held {
+    pub(super) fn time(&self, i: usize) -> Option<Timestamp> {
+        (self.has_time & (1 << i) != 0).then(|| Timestamp(self.times[i]))
+    }
+
+    pub(super) fn location(&self) -> Option<Point> {
+        self.point.and_then(point_of)
+    }
+
+    pub(super) fn refers_to(&self) -> Option<RecordRef> {
+        self.rare.as_ref().and_then(|r| r.refers_to)
+    }
+
+    pub(super) fn offer(&self) -> Option<RecordRef> {
+        self.rare.as_ref().and_then(|r| r.offer)
+    }
+}
+
+/// Values held once and named by their index: the co-ops and the categories of every view.
+/// An index is never reused, so the table grows with the distinct values seen since start.
+#[derive(Debug)]
+pub(super) struct Interned<T> {
+    pub(super) all: Vec<T>,
+    pub(super) ids: HashMap<T, u32>,
+}
+
+impl<T> Default for Interned<T> {
+    fn default() -> Self {
+        Interned {
+            all: Vec::new(),
+            ids: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Clone + Eq + std::hash::Hash> Interned<T> {
+    pub(super) fn id<Q>(&self, v: &Q) -> Option<u32>
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Eq + std::hash::Hash + ?Sized,
+    {
+        self.ids.get(v).copied()
+    }
+
+    pub(super) fn intern(&mut self, v: T) -> u32 {
+        if let Some(id) = self.ids.get(&v) {
+            return *id;
+        }
+        let id = self.all.len() as u32;
+        self.ids.insert(v.clone(), id);
+        self.all.push(v);
+        id
+    }
+
+    pub(super) fn get(&self, id: u32) -> Option<&T> {
+        self.all.get(id as usize)
+    }
+}
+
+impl Views {
+    /// The compact form of a view.
+    pub(super) fn hold(&mut self, v: RecordView) -> Held {
+        let coop = self.coops.intern(v.coop);
+        let category = v.category.map_or(0, |c| {
+            let id = self.categories.intern(c.into_boxed_str());
+            if self.parsed.len() <= id as usize {
+                let text = self.categories.get(id).map(|t| t.parse().ok());
+                self.parsed.push(text.flatten());
+            }
+            id + 1
+        });
+        let point = v.point.as_deref().and_then(micro_degrees);
+        let written = point.and_then(point_of).map(|p| p.to_string());
+        let mut rare = Rare {
+            refers_to: v.refers_to.as_deref().copied(),
+            offer: v.offer.as_deref().copied(),
+            radius_km: v.radius_km,
+            minimum: v.minimum,
+            point_text: v.point.filter(|t| Some(t) != written.as_ref()),
+        };
+        let mut has_time = 0;
+        let mut times = [0; 5];
+        for (i, t) in [v.ends, v.issued, v.from, v.until, v.created]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(t) = t {
+                has_time |= 1 << i;
+                times[i] = t.0;
+            }
+        }
+        Held {
+            id: v.id,
+            coop,
+            category,
+            kind: v.kind,
+            urgency: v.urgency,
+            decision: v.decision,
+            withdrawn: v.withdrawn,
+            has_time,
+            point,
+            quantity: v.quantity,
+            times,
+            title: v.title.map(String::into_boxed_str),
+            rare: (rare != Rare::default()).then(|| Box::new(std::mem::take(&mut rare))),
+        }
+    }
+
+    /// The [`RecordView`] a held view came from.
+    pub(super) fn view(&self, h: &Held) -> RecordView {
+        let rare = h.rare.as_deref();
+        let boxed = |r: Option<RecordRef>| r.map(Box::new);
+        RecordView {
+            coop: self.coop_of(h),
+            id: h.id,
+            kind: h.kind,
+            title: h.title.as_deref().map(str::to_string),
+            category: self.category_text(h).map(str::to_string),
+            quantity: h.quantity,
+            point: match rare.and_then(|r| r.point_text.clone()) {
+                Some(text) => Some(text),
+                None => h.location().map(|p| p.to_string()),
+            },
+            urgency: h.urgency,
+            ends: h.time(ENDS),
+            withdrawn: h.withdrawn,
+            refers_to: boxed(h.refers_to()),
+            offer: boxed(h.offer()),
+            decision: h.decision,
+            issued: h.time(ISSUED),
+            radius_km: rare.and_then(|r| r.radius_km),
+            from: h.time(FROM),
+            until: h.time(UNTIL),
+            minimum: rare.and_then(|r| r.minimum),
+            created: h.time(CREATED),
+        }
+    }
+}
