@@ -41,4 +41,4 @@ pub use minga_protocol as protocol;
 pub use store::{
     EntryPos, KeyValue, MemoryStore, SledStore, Store, StoreError, StoredEntry, WriteBatch,
 };
-pub use views::{Query, RecordView, Status, Totals, Views};
+pub use views::{Query, RecordView, Status, Totals, Views, snapshot as views_snapshot};

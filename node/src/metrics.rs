@@ -42,6 +42,11 @@ pub struct Metrics {
     pub records: Gauge,
     /// The store's size on disk, in bytes (measured when scraped).
     pub store_bytes: Gauge<u64, AtomicU64>,
+    /// How long the node's last start took to open its store and hold every view, in seconds.
+    pub start_seconds: Gauge<f64, AtomicU64>,
+    /// 1 when the last start read its views from the snapshot of a clean stop, 0 when from
+    /// the store.
+    pub start_from_snapshot: Gauge,
 }
 
 impl Default for Metrics {
@@ -70,6 +75,8 @@ impl Metrics {
             coops: Gauge::default(),
             records: Gauge::default(),
             store_bytes: Gauge::default(),
+            start_seconds: Gauge::default(),
+            start_from_snapshot: Gauge::default(),
         };
         r.register(
             "entries_applied",
@@ -113,6 +120,16 @@ impl Metrics {
             "store_size_bytes",
             "The store's size on disk",
             m.store_bytes.clone(),
+        );
+        r.register(
+            "start_seconds",
+            "How long the last start took to open the store and hold every view",
+            m.start_seconds.clone(),
+        );
+        r.register(
+            "start_from_snapshot",
+            "1 when the last start read its views from the snapshot a clean stop wrote",
+            m.start_from_snapshot.clone(),
         );
         Metrics {
             registry: std::sync::Arc::new(r),

@@ -10,6 +10,10 @@ use super::{KeyValue, Pair, Pairs, StoreError};
 /// the cache only speeds up reading entries and documents.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Where the stamp of a views snapshot sits: a prefix no other key uses (see
+/// [`SledStore::stamp`]).
+const STAMP: &[u8] = b"S/views-snapshot";
+
 /// A store in a sled database directory.
 #[derive(Clone, Debug)]
 pub struct SledStore {
@@ -18,6 +22,8 @@ pub struct SledStore {
     commits: std::sync::Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
     /// Whether commits leave their flush to the caller (see [`SledStore::defer_flushes`]).
     deferred: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the store may hold a snapshot's stamp, which the next write deletes.
+    stamped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// While alive, commits through this store skip their flush: the caller must await
@@ -48,10 +54,12 @@ impl SledStore {
                 .open();
             match opened {
                 Ok(db) => {
+                    let stamped = db.contains_key(STAMP)?;
                     return Ok(SledStore {
                         db,
                         commits: Default::default(),
                         deferred: Default::default(),
+                        stamped: std::sync::Arc::new(stamped.into()),
                     });
                 }
                 // sled 0.34 reports a held lock only as an `Other` error with this text.
@@ -68,6 +76,26 @@ impl SledStore {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Records that a views snapshot was written with the store exactly as it is now: the
+    /// stamp stays until the next write through this store, which deletes it in the same
+    /// atomic batch, so a snapshot is never taken for a store that changed after it. Stamps
+    /// never travel in a restore.
+    pub fn stamp(&self, stamp: [u8; 16]) -> Result<(), StoreError> {
+        self.db.insert(STAMP, &stamp)?;
+        self.db.flush()?;
+        self.stamped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The stamp of the snapshot written with the store as it is, if no write came since.
+    pub fn stamp_of(&self) -> Result<Option<[u8; 16]>, StoreError> {
+        Ok(self
+            .db
+            .get(STAMP)?
+            .and_then(|v| <[u8; 16]>::try_from(v.as_ref()).ok()))
     }
 
     /// Observes every commit's duration (batch and flush), in seconds, from now on.
@@ -117,15 +145,26 @@ impl SledStore {
 impl KeyValue for SledStore {
     fn apply(&self, pairs: Vec<Pair>, deletes: Vec<Vec<u8>>) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        // Any write makes a snapshot stale: its stamp goes in the same batch.
+        let stamped = self.stamped.load(std::sync::atomic::Ordering::SeqCst);
+        if stamped {
+            batch.remove(STAMP);
+        }
         // Later operations on a key win within a batch: deletes first, then writes.
         for k in deletes {
             batch.remove(k);
         }
         for (k, v) in pairs {
-            batch.insert(k, v);
+            if k != STAMP {
+                batch.insert(k, v);
+            }
         }
         let started = std::time::Instant::now();
         self.db.apply_batch(batch)?;
+        if stamped {
+            self.stamped
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        }
         // Durable before the caller acknowledges anything: here, or by the caller that
         // deferred the flush.
         if !self.deferred.load(std::sync::atomic::Ordering::SeqCst) {

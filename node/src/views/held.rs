@@ -34,19 +34,28 @@ pub(super) struct Held {
     pub(super) withdrawn: bool,
     /// Bit `i` set when `times[i]` holds a time.
     pub(super) has_time: u8,
+    /// The radius is `radius / 10^radius_scale` km; [`NO_RADIUS`] when there is none here
+    /// (none at all, or one too large for this form, kept in [`Rare`]).
+    pub(super) radius_scale: u8,
+    pub(super) radius: u32,
     /// Latitude and longitude in millionths of a degree.
     pub(super) point: Option<[i32; 2]>,
     pub(super) quantity: Option<Quantity>,
     pub(super) times: [i64; 5],
     pub(super) title: Option<Box<str>>,
+    pub(super) refers_to: Option<Box<RecordRef>>,
     pub(super) rare: Option<Box<Rare>>,
 }
+
+/// [`Held::radius_scale`] when the radius is not held in [`Held::radius`].
+pub(super) const NO_RADIUS: u8 = u8::MAX;
 
 /// The parts of a view that most records leave out.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Rare {
-    pub(super) refers_to: Option<RecordRef>,
     pub(super) offer: Option<RecordRef>,
+    /// A radius [`Held::radius`] cannot hold (negative, or past four billion units of its
+    /// last place).
     pub(super) radius_km: Option<rust_decimal::Decimal>,
     pub(super) minimum: Option<Quantity>,
     /// A point's text when it is not the way [`Point`] writes it (a damaged or foreign
@@ -77,7 +86,18 @@ impl Held {
     }
 
     pub(super) fn refers_to(&self) -> Option<RecordRef> {
-        self.rare.as_ref().and_then(|r| r.refers_to)
+        self.refers_to.as_deref().copied()
+    }
+
+    pub(super) fn radius_km(&self) -> Option<rust_decimal::Decimal> {
+        if self.radius_scale == NO_RADIUS {
+            return self.rare.as_ref().and_then(|r| r.radius_km);
+        }
+        rust_decimal::Decimal::try_from_i128_with_scale(
+            i128::from(self.radius),
+            u32::from(self.radius_scale),
+        )
+        .ok()
     }
 
     pub(super) fn offer(&self) -> Option<RecordRef> {
@@ -140,10 +160,14 @@ impl Views {
         });
         let point = v.point.as_deref().and_then(micro_degrees);
         let written = point.and_then(point_of).map(|p| p.to_string());
+        // A radius as its digits and its scale, exactly as written (12.50 stays 12.50).
+        let compact = v.radius_km.filter(|r| !r.is_sign_negative()).and_then(|r| {
+            let digits = u32::try_from(r.mantissa()).ok()?;
+            Some((digits, u8::try_from(r.scale()).ok()?))
+        });
         let mut rare = Rare {
-            refers_to: v.refers_to.as_deref().copied(),
             offer: v.offer.as_deref().copied(),
-            radius_km: v.radius_km,
+            radius_km: v.radius_km.filter(|_| compact.is_none()),
             minimum: v.minimum,
             point_text: v.point.filter(|t| Some(t) != written.as_ref()),
         };
@@ -167,10 +191,13 @@ impl Views {
             decision: v.decision,
             withdrawn: v.withdrawn,
             has_time,
+            radius_scale: compact.map_or(NO_RADIUS, |(_, s)| s),
+            radius: compact.map_or(0, |(d, _)| d),
             point,
             quantity: v.quantity,
             times,
             title: v.title.map(String::into_boxed_str),
+            refers_to: v.refers_to,
             rare: (rare != Rare::default()).then(|| Box::new(std::mem::take(&mut rare))),
         }
     }
@@ -197,7 +224,7 @@ impl Views {
             offer: boxed(h.offer()),
             decision: h.decision,
             issued: h.time(ISSUED),
-            radius_km: rare.and_then(|r| r.radius_km),
+            radius_km: h.radius_km(),
             from: h.time(FROM),
             until: h.time(UNTIL),
             minimum: rare.and_then(|r| r.minimum),

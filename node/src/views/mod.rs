@@ -16,6 +16,7 @@ use minga_protocol::{
 use serde::{Deserialize, Serialize};
 
 mod held;
+pub mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -365,6 +366,16 @@ impl Views {
     pub fn upsert(&mut self, v: RecordView) {
         self.remove(&v.key());
         let held = self.hold(v);
+        self.place(held);
+    }
+
+    /// Whether a view with this one's co-op and id is held.
+    fn contains_held(&self, h: &Held) -> bool {
+        self.slot_of(h.coop, &h.id).is_some()
+    }
+
+    /// Puts a view that is not held yet in a slot and in every index.
+    fn place(&mut self, held: Held) {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -433,7 +444,10 @@ impl Views {
 
     /// The slot of a view, if held.
     fn slot(&self, coop: &CoopId, id: &RecordId) -> Option<Slot> {
-        let coop = self.coops.id(coop)?;
+        self.slot_of(self.coops.id(coop)?, id)
+    }
+
+    fn slot_of(&self, coop: u32, id: &RecordId) -> Option<Slot> {
         self.index
             .find(self.hasher.hash_one((coop, *id)), |s| {
                 self.at(s).is_some_and(|h| h.coop == coop && h.id == *id)

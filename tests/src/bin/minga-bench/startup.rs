@@ -87,6 +87,13 @@ pub fn steps(dir: &std::path::Path) {
     step("store_opened");
     let ledgers = CoopLedger::open_all(store.clone()).unwrap();
     step("ledgers_opened");
+    // A clean stop's snapshot, if the directory has one (read, not consumed).
+    if let Ok(Some(s)) = minga_node::views_snapshot::read(dir) {
+        step("snapshot_read");
+        figure("startup_snapshot", &[("views", json!(s.views.len()))]);
+        drop(s);
+        step("snapshot_dropped");
+    }
     let pairs: Vec<_> = store
         .views(minga_node::RECORD_VIEW)
         .collect::<Result<_, _>>()
@@ -128,12 +135,14 @@ pub async fn child(dir: &std::path::Path) {
         .unwrap();
     let secs = t0.elapsed().as_secs_f64();
     let held: u64 = node.coops().await.unwrap().iter().map(|c| c.entries).sum();
+    let from_snapshot = node.metrics().start_from_snapshot.get() == 1;
     println!(
         "{}",
         json!({
             "seconds": (secs * 1000.0).round() / 1000.0,
             "entries_held": held,
             "first_answer_records": found.len(),
+            "views_from_snapshot": from_snapshot,
             "vm_hwm_kb": status_kb("VmHWM:"),
             "vm_rss_kb": status_kb("VmRSS:"),
         })
@@ -142,41 +151,54 @@ pub async fn child(dir: &std::path::Path) {
 }
 
 pub fn run(records: &[usize]) {
-    let mut baseline_rss = None;
+    let mut baseline_rss = [None, None];
     for &n in std::iter::once(&0).chain(records) {
         eprintln!("startup: preparing a data directory of {n} records");
         let dir = build(n);
-        let out = Command::new(std::env::current_exe().unwrap())
-            .arg("startup-child")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let rss = v["vm_rss_kb"].as_u64().unwrap_or(0);
-        let base = *baseline_rss.get_or_insert(rss);
-        let per_100k =
-            (n > 0).then(|| ((rss.saturating_sub(base)) as f64 / 1024.0) / (n as f64 / 100_000.0));
-        figure(
-            &format!("startup_{n}_records"),
-            &[
-                ("records", json!(n)),
-                ("seconds_to_first_answer", v["seconds"].clone()),
-                (
-                    "peak_rss_mb",
-                    json!(v["vm_hwm_kb"].as_u64().unwrap_or(0) / 1024),
-                ),
-                ("rss_mb", json!(rss / 1024)),
-                (
-                    "rss_mb_per_100k_records_over_empty",
-                    json!(per_100k.map(|x| (x * 10.0).round() / 10.0)),
-                ),
-                ("entries_held", v["entries_held"].clone()),
-            ],
-        );
+        // The first start reads every view from the store (nothing wrote a snapshot yet); its
+        // clean stop writes the snapshot the second start reads.
+        for (i, from) in ["store", "snapshot"].into_iter().enumerate() {
+            let v = start_once(dir.path());
+            assert_eq!(v["views_from_snapshot"], json!(i == 1), "start {i}");
+            report(n, from, &v, &mut baseline_rss[i]);
+        }
     }
+}
+
+fn start_once(dir: &std::path::Path) -> Value {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .arg("startup-child")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn report(n: usize, from: &str, v: &Value, baseline_rss: &mut Option<u64>) {
+    let rss = v["vm_rss_kb"].as_u64().unwrap_or(0);
+    let base = *baseline_rss.get_or_insert(rss);
+    let per_100k =
+        (n > 0).then(|| ((rss.saturating_sub(base)) as f64 / 1024.0) / (n as f64 / 100_000.0));
+    figure(
+        &format!("startup_{n}_records_views_from_{from}"),
+        &[
+            ("records", json!(n)),
+            ("seconds_to_first_answer", v["seconds"].clone()),
+            (
+                "peak_rss_mb",
+                json!(v["vm_hwm_kb"].as_u64().unwrap_or(0) / 1024),
+            ),
+            ("rss_mb", json!(rss / 1024)),
+            (
+                "rss_mb_per_100k_records_over_empty",
+                json!(per_100k.map(|x| (x * 10.0).round() / 10.0)),
+            ),
+            ("entries_held", v["entries_held"].clone()),
+        ],
+    );
 }
