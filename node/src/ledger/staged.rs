@@ -114,12 +114,21 @@ pub fn load_views(store: &dyn Store) -> Result<(crate::Views, usize), LedgerErro
     Ok((views, damaged))
 }
 
+/// An entry staged for the next commit, with its hash and record worked out once: ledger
+/// rules ask for a record's entries on every creation, and hashing every staged entry for
+/// each of them made a batch cost the square of its size.
+struct Staged {
+    entry: Entry,
+    hash: EntryHash,
+    record: RecordId,
+}
+
 /// The [`LedgerStore`] of one co-op over the node's store, staging writes until commit.
 pub struct StagedStore {
     coop: CoopId,
     pub(super) store: Arc<dyn Store>,
     heads: BTreeMap<LogId, (u64, EntryHash)>,
-    entries: BTreeMap<(LogId, u64), Entry>,
+    entries: BTreeMap<(LogId, u64), Staged>,
     records: BTreeMap<RecordId, RecordState>,
     truncations: Vec<(LogId, u64)>,
     removed: BTreeSet<RecordId>,
@@ -232,16 +241,16 @@ impl StagedStore {
             batch.removed_records.push((self.coop, id));
             batch.removed_views.push(self.membership_key(&id));
         }
-        for ((log, seq), e) in std::mem::take(&mut self.entries) {
+        for ((log, seq), s) in std::mem::take(&mut self.entries) {
             batch.entries.push(StoredEntry {
                 pos: EntryPos {
                     coop: self.coop,
                     log,
                     seq,
                 },
-                hash: e.hash(),
-                record: e.record_id(),
-                bytes: e.encode(),
+                hash: s.hash,
+                record: s.record,
+                bytes: s.entry.encode(),
             });
         }
         for (id, state) in std::mem::take(&mut self.records) {
@@ -269,8 +278,8 @@ impl LedgerStore for StagedStore {
         if self.heads.get(log).is_none_or(|(h, _)| seq > *h) {
             return None;
         }
-        if let Some(e) = self.entries.get(&(*log, seq)) {
-            return Some(e.clone());
+        if let Some(s) = self.entries.get(&(*log, seq)) {
+            return Some(s.entry.clone());
         }
         let bytes = self.read(self.store.entry(&self.coop, log, seq))??;
         Entry::decode(&bytes).ok()
@@ -420,7 +429,7 @@ impl LedgerStore for StagedStore {
         out.extend(
             self.entries
                 .iter()
-                .filter(|(_, e)| e.record_id() == *id)
+                .filter(|(_, s)| s.record == *id)
                 .map(|(k, _)| *k),
         );
         out.into_iter()
@@ -430,14 +439,25 @@ impl LedgerStore for StagedStore {
 
     fn put_entry(&mut self, entry: Entry) {
         let (log, seq) = (entry.header.log(), entry.header.seq);
-        if entry.creates_record() {
-            self.created
-                .insert(entry.record_id(), entry.header.timestamp);
-        }
+        let hash = entry.hash();
+        let record = if entry.creates_record() {
+            let id = RecordId(hash.0);
+            self.created.insert(id, entry.header.timestamp);
+            id
+        } else {
+            entry.header.record
+        };
         if self.heads.get(&log).is_none_or(|(h, _)| seq > *h) {
-            self.heads.insert(log, (seq, entry.hash()));
+            self.heads.insert(log, (seq, hash));
         }
-        self.entries.insert((log, seq), entry);
+        self.entries.insert(
+            (log, seq),
+            Staged {
+                entry,
+                hash,
+                record,
+            },
+        );
     }
 
     fn put_record(&mut self, id: RecordId, state: RecordState, value: Option<&Record>) {
