@@ -17,7 +17,8 @@ use crate::time::{MAX_CLOCK_SKEW_MS, Timestamp};
 pub struct RecordState {
     /// Its kind, fixed at creation; `None` while the creating entry's payload is missing.
     pub kind: Option<RecordKind>,
-    /// The saved automerge document (empty once pruned).
+    /// The automerge document: saved, or the one change that created it, which automerge
+    /// loads the same way (empty once pruned).
     pub doc: Vec<u8>,
     /// Whether a prune entry withdrew it.
     pub pruned: bool,

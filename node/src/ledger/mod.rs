@@ -273,13 +273,20 @@ impl CoopLedger {
         &self.genesis
     }
 
-    /// A record's automerge document as stored (what `export --document` hands out).
+    /// A record's automerge document, saved (what `export --document` and the API hand out).
     pub fn document(&self, id: &RecordId) -> Option<Vec<u8>> {
-        self.ledger
+        let stored = self
+            .ledger
             .store()
             .record_state(id)
-            .filter(|s| !s.pruned)
-            .map(|s| s.doc)
+            .filter(|s| !s.pruned)?
+            .doc;
+        // A new record is stored as its one creating change (automerge loads either); what
+        // leaves the node is always a saved document, the form every automerge reads.
+        match automerge::AutoCommit::load(&stored) {
+            Ok(mut doc) => Some(doc.save()),
+            Err(_) => Some(stored),
+        }
     }
 
     /// Deletes everything the store holds of a co-op (after it is no longer trusted).

@@ -365,7 +365,14 @@ impl<S: LedgerStore> Ledger<S> {
                     record,
                     RecordState {
                         kind: Some(value.kind()),
-                        doc: doc.save(),
+                        // A new record's document is its one creating change: automerge
+                        // loads a change chunk as a document, so the change's own bytes are
+                        // kept rather than the document saved again (a fifth of the work of
+                        // taking in a new record, by instructions).
+                        doc: match &entry.payload {
+                            Some(change) => change.clone(),
+                            None => doc.save(),
+                        },
                         pruned: false,
                     },
                     Some(&value),

@@ -123,3 +123,33 @@ async fn views_come_back_from_a_snapshot_unless_the_store_moved_on() {
             .any(|l| l.view.title.as_deref() == Some("written while down"))
     );
 }
+
+/// A record is stored as the change that created it, but what a node hands out as its
+/// document is a saved automerge document, which any automerge loads, with the record in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_is_handed_out_as_a_saved_automerge_document() {
+    init_tracing();
+    let w = World::new(4);
+    let a = spawn(&w, 44).await;
+    let entry = a
+        .handle
+        .write(
+            w.coop(),
+            &w.founder,
+            DeviceId(1),
+            None,
+            offer("sacks of flour"),
+        )
+        .await
+        .unwrap();
+    let detail = a
+        .handle
+        .detail(&entry.record_id().to_string())
+        .await
+        .unwrap();
+    // An automerge chunk: magic, checksum, then its type, 0 for a whole document.
+    assert_eq!(&detail.document[..4], &[0x85, 0x6f, 0x4a, 0x83]);
+    assert_eq!(detail.document[8], 0, "a document chunk, not a change");
+    let doc = automerge::AutoCommit::load(&detail.document).unwrap();
+    assert_eq!(Record::read(&doc).unwrap(), offer("sacks of flour"));
+}
