@@ -44,11 +44,17 @@ impl SledStore {
     /// while sled's background thread exits, so a locked directory is retried for up to 5 s;
     /// another process holding it is reported then.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_with_cache(dir, CACHE_BYTES)
+    }
+
+    /// [`SledStore::open`] with a page cache of `cache_bytes` instead of the node's 64 MiB
+    /// (for measuring what the cache's size does).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
         let mut attempts = 0;
         loop {
             let opened = sled::Config::new()
                 .path(dir)
-                .cache_capacity(CACHE_BYTES)
+                .cache_capacity(cache_bytes)
                 // sled's default flushes every 500 ms on its own; commits flush explicitly.
                 .flush_every_ms(None)
                 .open();

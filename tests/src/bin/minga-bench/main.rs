@@ -82,6 +82,9 @@ enum Bench {
         dir: std::path::PathBuf,
         /// How many records.
         records: usize,
+        /// sled's page cache, in MiB, instead of the node's.
+        #[arg(long)]
+        cache_mb: Option<u64>,
     },
     /// Starts a node on DIR, answers one query, reports (run by `startup`).
     #[command(hide = true)]
@@ -161,7 +164,11 @@ fn main() {
         Bench::Catchup { records, missing } => runtime.block_on(catchup::run(records, &missing)),
         Bench::Startup { records } => startup::run(&records),
         Bench::StartupChild { dir } => runtime.block_on(startup::child(&dir)),
-        Bench::StartupBuild { dir, records } => startup::build_into(&dir, records),
+        Bench::StartupBuild {
+            dir,
+            records,
+            cache_mb,
+        } => startup::build_into(&dir, records, cache_mb),
         Bench::StartupSteps { dir } => startup::steps(&dir),
         Bench::Automerge { records } => automerge_versions::run(records),
         Bench::Board { listings, queries } => runtime.block_on(board::run(listings, queries)),
