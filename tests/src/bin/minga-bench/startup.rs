@@ -34,7 +34,11 @@ pub fn build_into(dir: &std::path::Path, records: usize, cache_mb: Option<u64>) 
         Some(mb) => SledStore::open_with_cache(&path, mb << 20),
         None => SledStore::open(&path),
     };
-    let store: Arc<dyn Store> = Arc::new(sled.unwrap());
+    let sled = sled.unwrap();
+    // The store's commits (batch and flush) against the whole write, per 100,000.
+    let metrics = minga_node::metrics::Metrics::new();
+    sled.observe_commits(metrics.commit_seconds.clone());
+    let store: Arc<dyn Store> = Arc::new(sled);
     let mut ledger = CoopLedger::open(store, world.genesis.clone()).unwrap();
     let members: Vec<MemberSecret> = (0..WRITERS)
         .map(|i| MemberSecret::from_seed(&[100 + i as u8; 32]))
@@ -48,6 +52,7 @@ pub fn build_into(dir: &std::path::Path, records: usize, cache_mb: Option<u64>) 
         .unwrap();
     let t0 = Instant::now();
     let mut lap = Instant::now();
+    let mut committed_before = 0.0;
     let mut written = 0;
     while written < records {
         let n = BATCH.min(records - written);
@@ -57,6 +62,9 @@ pub fn build_into(dir: &std::path::Path, records: usize, cache_mb: Option<u64>) 
         ledger.write_all(who, DeviceId(1), &edits, at).unwrap();
         written += n;
         if written % 100_000 == 0 {
+            let committed = commit_seconds(&metrics);
+            let share = (committed - committed_before) / lap.elapsed().as_secs_f64();
+            committed_before = committed;
             figure(
                 "local_writes",
                 &[
@@ -70,11 +78,25 @@ pub fn build_into(dir: &std::path::Path, records: usize, cache_mb: Option<u64>) 
                         "per_second_overall",
                         json!((written as f64 / t0.elapsed().as_secs_f64()).round()),
                     ),
+                    (
+                        "share_in_store_commits_last_100k",
+                        json!((share * 1000.0).round() / 1000.0),
+                    ),
                 ],
             );
             lap = Instant::now();
         }
     }
+}
+
+/// Seconds spent in store commits so far, as the node's metrics count them.
+fn commit_seconds(metrics: &minga_node::metrics::Metrics) -> f64 {
+    metrics
+        .encode()
+        .lines()
+        .find_map(|l| l.strip_prefix("minga_store_commit_seconds_sum "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn status_kb(field: &str) -> u64 {
