@@ -11,10 +11,11 @@ use crate::views::RecordView;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets, by name, as `cargo fuzz run NAME` knows them.
-pub const TARGETS: [(&str, Target); 3] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("view_layout", view_layout),
     ("csv_import", csv_import),
     ("sync_frame", sync_frame),
+    ("views_snapshot", views_snapshot),
 ];
 
 /// A stored view either fails to decode or decodes to a view whose encoding decodes to the
@@ -39,6 +40,18 @@ pub fn csv_import(data: &[u8]) {
 /// than the limit held. A message read writes back to a frame that reads as the same message.
 pub fn sync_frame(data: &[u8]) {
     crate::net::codec::fuzz_frame(data);
+}
+
+/// Any bytes, as the body of a views snapshot file (what its checksum covers), read as views
+/// or as an error, never a panic; views read write back to a snapshot that reads as the same
+/// views.
+pub fn views_snapshot(data: &[u8]) {
+    crate::views::snapshot::fuzz(data);
+}
+
+/// A views snapshot's body holding these views (for seeding the corpus).
+pub fn encode_views_snapshot(views: Vec<RecordView>) -> Vec<u8> {
+    crate::views::snapshot::fuzz_seed(views)
 }
 
 /// A `/minga/sync/2` frame holding `message` (for seeding the corpus).

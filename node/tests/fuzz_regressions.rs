@@ -2,7 +2,7 @@
 //! run: crashes found (`node/fuzz/regressions/<target>/`, once fixed) and the committed corpus
 //! (`node/fuzz/corpus/<target>/`). `MINGA_WRITE_FUZZ_SEEDS=1` first writes the seeds: stored
 //! views of each kind of record, in today's layout and in the JSON that earlier versions wrote,
-//! and CSV files good and bad.
+//! views snapshots, and CSV files good and bad.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -68,11 +68,25 @@ fn write_seeds() {
     seeds.push(("sync_frame", fuzzing::encode_sync_frame(batch)));
     let bomb = zstd_bomb();
     seeds.push(("sync_frame", bomb));
+    let mut views = Vec::new();
     for (_, view) in l.take_view_changes() {
         let view = view.unwrap();
         seeds.push(("view_layout", fuzzing::encode_view(&view)));
         seeds.push(("view_layout", serde_json::to_vec(&view).unwrap()));
+        views.push(view);
     }
+    // Views snapshots: empty, and the views above with a pledge's references and a point.
+    seeds.push(("views_snapshot", fuzzing::encode_views_snapshot(Vec::new())));
+    let mut placed = views.clone();
+    if let Some(v) = placed.last_mut() {
+        v.point = Some("-32.95,-60.66".into());
+        v.radius_km = Some("12.5".parse().unwrap());
+        v.refers_to = Some(Box::new(RecordRef {
+            coop,
+            record: RecordId(Hash::of(b"need")),
+        }));
+    }
+    seeds.push(("views_snapshot", fuzzing::encode_views_snapshot(placed)));
     for csv in [
         "kind,title,category,quantity\noffer,Rice,food/grain/rice,300 kg\nneed,Flour,food/flour,50 kg\n",
         "id,coop,status,pledged,delivered,kind,title,category,quantity,minimum,location,place,radius_km,from,until,urgency,expires,notes\n,,open,,,need,Beans,food/beans,40 kg,10 kg,\"-32.95,-60.66\",Rosario,25,2026-12-01T00:00:00Z,2026-12-20T00:00:00Z,high,2026-12-31T00:00:00Z,\"dried, please\"\n",

@@ -543,3 +543,39 @@ pub(super) fn decode<R: Read>(input: &mut R, len: u64) -> Result<Snapshot, Snaps
         views,
     })
 }
+
+/// The fuzz target's body (see `crate::fuzzing::views_snapshot`).
+#[cfg(feature = "fuzzing")]
+#[allow(clippy::panic)]
+pub(crate) fn fuzz(data: &[u8]) {
+    let Ok(read) = decode(&mut &data[..], data.len() as u64) else {
+        return;
+    };
+    let mut again = Vec::new();
+    if encode(&mut again, &read.views, &read.stamp, &read.state).is_err() {
+        panic!("a snapshot read does not write back");
+    }
+    let Ok(back) = decode(&mut again.as_slice(), again.len() as u64) else {
+        panic!("a snapshot written from one read does not read");
+    };
+    let all = super::Query {
+        all: true,
+        ..super::Query::default()
+    };
+    let at = minga_protocol::Timestamp(0);
+    if back.views.query(&all, at) != read.views.query(&all, at) {
+        panic!("a snapshot read and written back holds other views");
+    }
+}
+
+/// A snapshot body of `views` (see `crate::fuzzing::encode_views_snapshot`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_seed(views: Vec<super::RecordView>) -> Vec<u8> {
+    let mut held = Views::default();
+    for v in views {
+        held.upsert(v);
+    }
+    let mut out = Vec::new();
+    let _ = encode(&mut out, &held, &[1; 16], &[2; 32]);
+    out
+}
