@@ -132,24 +132,37 @@ pub fn write(dir: &Path, views: &Views, store: &SledStore) -> Result<(), Snapsho
         .map_err(|e| std::io::Error::other(format!("no randomness for the stamp: {e}")))?;
     let state = state_digest(store).map_err(|e| std::io::Error::other(e.to_string()))?;
     let tmp = dir.join(format!("{FILE}.tmp"));
-    let file = std::fs::File::create(&tmp)?;
-    let mut out = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hash: Sha256::new(),
-    };
-    encode(&mut out, views, &stamp, &state)?;
-    let digest: [u8; 32] = out.hash.finalize().into();
-    let mut inner = out.inner;
-    inner.write_all(&digest)?;
-    let file = inner.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, dir.join(FILE))?;
-    std::fs::File::open(dir)?.sync_all()?;
+    let written = write_file(&tmp, views, &stamp, &state)
+        .and_then(|()| std::fs::rename(&tmp, dir.join(FILE)))
+        .and_then(|()| std::fs::File::open(dir)?.sync_all());
+    if let Err(e) = written {
+        // A full disk, say: no half-written file is left behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.into());
+    }
     store
         .stamp(stamp)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(())
+}
+
+fn write_file(
+    path: &Path,
+    views: &Views,
+    stamp: &[u8; 16],
+    state: &[u8; 32],
+) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut out = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hash: Sha256::new(),
+    };
+    encode(&mut out, views, stamp, state)?;
+    let digest: [u8; 32] = out.hash.finalize().into();
+    let mut inner = out.inner;
+    inner.write_all(&digest)?;
+    let file = inner.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
 }
 
 /// Reads the snapshot in `dir`, if there is one. Runs on a thread of its own while the store
