@@ -15,12 +15,13 @@ pub(super) const FROM: usize = 2;
 pub(super) const UNTIL: usize = 3;
 pub(super) const CREATED: usize = 4;
 
-/// A view as [`Views`](super::Views) holds it in memory: the record id once (the lookup table holds only
-/// slots), the co-op and the category as small numbers, the point in millionths of a degree
-/// (points have at most six decimals, so this is exact), times without their `Option`
-/// padding, and what few records carry behind one pointer. About 150 bytes and the title,
-/// against about 465 bytes a record when views were held as [`RecordView`](super::RecordView)s keyed by copies
-/// of their keys. It converts back to the same view, whatever the view held.
+/// A view as [`Views`](super::Views) holds it in memory: the record id once (the lookup
+/// table holds only slots), the co-op and the category as small numbers, the point in
+/// millionths of a degree (points have at most six decimals, so this is exact), times without
+/// their `Option` padding, the radius as digits and scale, and what few records carry behind
+/// one pointer. 160 bytes and the title, against about 465 bytes a record when views were
+/// held as [`RecordView`](super::RecordView)s keyed by copies of their keys. It converts back
+/// to the same view, whatever the view held.
 #[derive(Debug)]
 pub(super) struct Held {
     pub(super) id: RecordId,

@@ -3,7 +3,8 @@
 //! commitment references (from which status is derived).
 //!
 //! Views are written to the store in the same commit as the records they describe, so a node
-//! starts by reading views, never by replaying history.
+//! starts by reading views, never by replaying history; after a clean stop it reads them from
+//! one file instead ([`snapshot`]). In memory they are held compactly (`held.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
