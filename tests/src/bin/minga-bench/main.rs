@@ -11,6 +11,7 @@ mod board;
 mod catchup;
 mod data;
 mod plain;
+mod processes;
 mod propagation;
 mod startup;
 
@@ -51,6 +52,25 @@ enum Bench {
         /// Skip the plain-gossipsub baseline (for a profile of minga's nodes alone).
         #[arg(long, hide = true)]
         no_baseline: bool,
+        /// Also run minga with each node in its own process.
+        #[arg(long)]
+        processes: bool,
+    },
+    /// One node of `propagation --processes`, driven through stdin and stdout.
+    #[command(hide = true)]
+    PropagationNode {
+        /// Its key seed.
+        #[arg(long)]
+        seed: u8,
+        /// As for `propagation`.
+        #[arg(long)]
+        discover: bool,
+        /// As for `propagation`.
+        #[arg(long)]
+        peer_target: usize,
+        /// As for `propagation`.
+        #[arg(long)]
+        sync_interval_secs: u64,
     },
     /// A node missing part of a co-op's records catches up from a peer; automerge's sync
     /// protocol on the same data in the same run.
@@ -150,17 +170,34 @@ fn main() {
             peer_target,
             sync_interval_secs,
             no_baseline,
+            processes,
         } => runtime.block_on(async {
             let setup = propagation::Setup {
                 discover,
                 peer_target,
                 sync_interval: std::time::Duration::from_secs(sync_interval_secs.max(1)),
                 baseline: !no_baseline,
+                processes,
             };
             for n in nodes {
                 propagation::run(n, records, burst, &setup).await;
             }
         }),
+        Bench::PropagationNode {
+            seed,
+            discover,
+            peer_target,
+            sync_interval_secs,
+        } => {
+            let setup = propagation::Setup {
+                discover,
+                peer_target,
+                sync_interval: std::time::Duration::from_secs(sync_interval_secs.max(1)),
+                baseline: false,
+                processes: false,
+            };
+            runtime.block_on(processes::child(seed, &setup));
+        }
         Bench::Catchup { records, missing } => runtime.block_on(catchup::run(records, &missing)),
         Bench::Startup { records } => startup::run(&records),
         Bench::StartupChild { dir } => runtime.block_on(startup::child(&dir)),

@@ -29,13 +29,13 @@ fn next(state: &mut u64) -> u64 {
 }
 
 /// Arrivals on the other nodes: (message, node) → when.
-struct Seen<K> {
+pub struct Seen<K> {
     rx: mpsc::Receiver<(usize, K, Instant)>,
     at: HashMap<K, Vec<Instant>>,
 }
 
 impl<K: Eq + Hash + Copy> Seen<K> {
-    fn new(rx: mpsc::Receiver<(usize, K, Instant)>) -> Seen<K> {
+    pub fn new(rx: mpsc::Receiver<(usize, K, Instant)>) -> Seen<K> {
         Seen {
             rx,
             at: HashMap::new(),
@@ -79,7 +79,7 @@ fn mesh(n: usize) -> BTreeSet<(usize, usize)> {
 }
 
 /// What one system measured on one mesh.
-struct Measured {
+pub struct Measured {
     p50: f64,
     p99: f64,
     max: f64,
@@ -95,7 +95,12 @@ struct Measured {
 
 /// The CPU time this process has used (user and system), from `/proc/self/stat`.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_of("/proc/self/stat")
+}
+
+/// The CPU time (user and system) of the process whose `stat` file is at `path`.
+pub fn cpu_of(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // The command name may hold spaces: fields are counted after its closing parenthesis.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -110,23 +115,25 @@ fn cpu_time() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-/// The cores this process uses while nothing is written: measured over `window` after
-/// `settle`.
-async fn idle_cores(settle: Duration, window: Duration) -> f64 {
+/// The cores used while nothing is written (`cpu` says how much CPU has been used so far):
+/// measured over `window` after `settle`.
+async fn idle_cores(cpu: &dyn Fn() -> Duration, settle: Duration, window: Duration) -> f64 {
     tokio::time::sleep(settle).await;
-    let before = cpu_time();
+    let before = cpu();
     tokio::time::sleep(window).await;
-    (cpu_time() - before).as_secs_f64() / window.as_secs_f64()
+    (cpu() - before).as_secs_f64() / window.as_secs_f64()
 }
 
 /// Writes `WARM_UP + records` messages one at a time, timing each until `others` nodes have
-/// it, then measures idle CPU, then writes `burst` back to back.
-async fn measure<K, F, Fut>(
+/// it, then measures idle CPU, then writes `burst` back to back. `cpu` is the CPU used so
+/// far by the processes the nodes run in.
+pub async fn measure<K, F, Fut>(
     seen: &mut Seen<K>,
     others: usize,
     records: usize,
     burst: usize,
     peers: Vec<usize>,
+    cpu: &dyn Fn() -> Duration,
     mut publish: F,
 ) -> Measured
 where
@@ -135,10 +142,10 @@ where
     Fut: Future<Output = K>,
 {
     let mut latencies = Vec::with_capacity(records);
-    let mut cpu_start = cpu_time();
+    let mut cpu_start = cpu();
     for i in 0..WARM_UP + records {
         if i == WARM_UP {
-            cpu_start = cpu_time();
+            cpu_start = cpu();
         }
         let t0 = Instant::now();
         let key = publish(format!("p{i}")).await;
@@ -151,9 +158,9 @@ where
         }
     }
     let cpu_ms_per_received =
-        (cpu_time() - cpu_start).as_secs_f64() * 1000.0 / (records * others).max(1) as f64;
+        (cpu() - cpu_start).as_secs_f64() * 1000.0 / (records * others).max(1) as f64;
     latencies.sort_by(f64::total_cmp);
-    let idle = idle_cores(Duration::from_secs(3), Duration::from_secs(10)).await;
+    let idle = idle_cores(cpu, Duration::from_secs(3), Duration::from_secs(10)).await;
 
     let t0 = Instant::now();
     let mut keys = Vec::with_capacity(burst);
@@ -221,6 +228,8 @@ pub struct Setup {
     pub sync_interval: Duration,
     /// Whether plain gossipsub runs on the same mesh after minga.
     pub baseline: bool,
+    /// Whether minga also runs with each node in its own process, after the rest.
+    pub processes: bool,
 }
 
 pub async fn run(n: usize, records: usize, burst: usize, setup: &Setup) {
@@ -240,8 +249,25 @@ pub async fn run(n: usize, records: usize, burst: usize, setup: &Setup) {
     }
     let plain = run_plain(n, &links, records, burst, entry_bytes).await;
     report("plain_gossipsub", n, links.len(), records, burst, &plain);
+    ratio(n, "ratio", &minga, &plain);
+    if setup.processes {
+        let apart = crate::processes::run(n, &links, records, burst, setup).await;
+        report(
+            "minga_one_process_each",
+            n,
+            links.len(),
+            records,
+            burst,
+            &apart,
+        );
+        ratio(n, "one_process_each_ratio", &apart, &plain);
+    }
+}
+
+/// Prints minga's figures over plain gossipsub's.
+fn ratio(n: usize, name: &str, minga: &Measured, plain: &Measured) {
     figure(
-        &format!("propagation_{n}_nodes_ratio"),
+        &format!("propagation_{n}_nodes_{name}"),
         &[
             ("nodes", json!(n)),
             ("p50_x", ms(minga.p50 / plain.p50)),
@@ -249,6 +275,10 @@ pub async fn run(n: usize, records: usize, burst: usize, setup: &Setup) {
             (
                 "burst_delivered_x",
                 ms(minga.burst_delivered / plain.burst_delivered),
+            ),
+            (
+                "cpu_per_received_x",
+                ms(minga.cpu_ms_per_received / plain.cpu_ms_per_received),
             ),
         ],
     );
@@ -322,6 +352,7 @@ async fn run_minga(
         records,
         burst,
         peers,
+        &cpu_time,
         |title| async move {
             let e = writer
                 .write(coop, &world.founder, DeviceId(1), None, offer(&title))
@@ -379,7 +410,7 @@ async fn run_plain(
     let mut seq = 0u64;
     let mut seen: Seen<u64> = Seen::new(rx);
     let writer = &nodes[0];
-    let measured = measure(&mut seen, n - 1, records, burst, peers, |_| {
+    let measured = measure(&mut seen, n - 1, records, burst, peers, &cpu_time, |_| {
         seq += 1;
         let s = seq;
         async move {
