@@ -33,7 +33,7 @@ const OUTBOX_LIMIT: (usize, usize) = (100_000, 64 * 1024 * 1024);
 /// co-op's own limits (4,096 entries, 16 MiB) times hundreds of co-ops would be gigabytes.
 const NODE_MAX_PENDING: (usize, usize) = (16_384, 64 * 1024 * 1024);
 
-/// How long a connection may go without answering a ping (sent every second) before it is
+/// How long a connection may go without answering a ping (sent every 2 s) before it is
 /// closed as dead. Not libp2p's failure count: after a failure, ping negotiates a new stream,
 /// which on a dead link fails only after a 10 s timeout, and its first failure is silent.
 const SILENCE: Duration = Duration::from_secs(5);
