@@ -19,7 +19,7 @@ use minga_tests::{World, offer, spawn_with};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::propagation::{Measured, Seen, Setup, cpu_of, measure};
+use crate::propagation::{Measured, Seen, Setup, cpu_of, linked, measure};
 
 fn wall_ns() -> u128 {
     SystemTime::now()
@@ -116,6 +116,10 @@ impl Proc {
         stdin.flush().unwrap();
     }
 
+    async fn peers(&self) -> usize {
+        self.ask("peers").await["peers"].as_u64().unwrap_or(0) as usize
+    }
+
     async fn ask(&self, command: &str) -> Value {
         let mut answers = self.answers.lock().await;
         self.tell(command);
@@ -189,26 +193,12 @@ pub async fn run(
             addr,
         });
     }
-    let mut degree = vec![0; n];
     for &(a, b) in links {
         let addr = procs[b].addr.clone();
         let answer = procs[a].ask(&format!("dial {addr}")).await;
         assert_eq!(answer["dialled"], json!(true), "node {a} dialling {b}");
-        degree[a] += 1;
-        degree[b] += 1;
     }
-    // Linked when every node counts its links (a link dialled both ways counts once).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut all = true;
-        for (i, p) in procs.iter().enumerate() {
-            all &= p.ask("peers").await["peers"].as_u64().unwrap_or(0) as usize >= degree[i];
-        }
-        if all || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    linked(n, links, |i| procs[i].peers()).await;
     eprintln!(
         "propagation: {} links; measuring minga, one process each",
         links.len()
@@ -217,7 +207,7 @@ pub async fn run(
     tokio::time::sleep(settle).await;
     let mut peers = Vec::with_capacity(n);
     for p in &procs {
-        peers.push(p.ask("peers").await["peers"].as_u64().unwrap_or(0) as usize);
+        peers.push(p.peers().await);
     }
     let pids: Vec<u32> = procs.iter().map(|p| p.child.id()).collect();
     let cpu = move || {

@@ -192,6 +192,31 @@ where
     }
 }
 
+/// Waits (up to 30 s) until every node counts the links the mesh gives it, as `peers` says
+/// for node `i` (a link dialled both ways counts once).
+pub async fn linked<F, Fut>(n: usize, links: &BTreeSet<(usize, usize)>, peers: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = usize>,
+{
+    let mut degree = vec![0; n];
+    for &(a, b) in links {
+        degree[a] += 1;
+        degree[b] += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut all = true;
+        for (i, d) in degree.iter().enumerate() {
+            all &= peers(i).await >= *d;
+        }
+        if all || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Prints one system's figures.
 fn report(system: &str, n: usize, links: usize, records: usize, burst: usize, m: &Measured) {
     figure(
@@ -382,24 +407,10 @@ async fn run_plain(
     for i in 0..n {
         nodes.push(plain::spawn(i, "test", tx.clone()).await);
     }
-    let mut degree = vec![0; n];
     for &(a, b) in links {
         nodes[a].dial(nodes[b].addr.clone()).await;
-        degree[a] += 1;
-        degree[b] += 1;
     }
-    // Connected when every node counts its links (a link dialled both ways counts once).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut all = true;
-        for (i, node) in nodes.iter().enumerate() {
-            all &= node.peers().await >= degree[i];
-        }
-        if all || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    linked(n, links, |i| nodes[i].peers()).await;
     eprintln!("propagation: measuring plain gossipsub");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut peers = Vec::with_capacity(n);
