@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use minga_protocol::{Hash, Location, Need, Offer, TimeWindow};
+use minga_protocol::{Decision, Hash, Location, Need, Offer, Record, TimeWindow};
 use proptest::prelude::*;
 
 use super::snapshot;
