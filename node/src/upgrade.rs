@@ -9,7 +9,9 @@
 //! - that is older, runs each step from its version to [`FORMAT`] in order. A step writes what
 //!   it changes and the new version number in one atomic commit, so a crash leaves the store
 //!   either before the step or after it, never between: the next start runs it again, or
-//!   goes on from the next.
+//!   goes on from the next. A step that rewrites every record commits them in chunks, each
+//!   leaving the store readable, and the new version number with its last: a crash between
+//!   chunks leaves the old version number, and the next start goes on with what is left.
 //!
 //! A store without the key was written before versions existed (main until December 2026):
 //! format 0. `node/tests/fixtures/format0` is one, and `node/tests/upgrade.rs` opens it.
@@ -18,11 +20,19 @@
 //! |---|---|
 //! | 0 | (unversioned) |
 //! | 1 | the entries held as headers whose payloads are still to fetch are listed under `missing/`, so they are asked for after a restart; the step lists those a format-0 store holds |
+//! | 2 | a record's listing view is kept in its record's value instead of under a view key of its own (`view/`), and a record's entry index no longer lists its creating entry (the hash index finds it: its hash is the record's id): two keys fewer per record, since sled's memory grows with its number of keys. The step moves the views and deletes those index keys, [`CHUNK`] per commit |
 
-use crate::store::{Store, StoreError, WriteBatch};
+use minga_protocol::{CoopId, Hash, RecordId};
+
+use crate::ledger::RECORD_VIEW;
+use crate::store::{Store, StoreError, StoredRecord, WriteBatch};
 
 /// The format this version writes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
+
+/// How many records a step that rewrites every record commits at once: small enough that a
+/// million-record store is never held in one batch.
+pub const CHUNK: usize = 10_000;
 
 /// Where the format version is kept.
 const FORMAT_VIEW: &[u8] = b"meta/format";
@@ -92,6 +102,50 @@ fn step(store: &dyn Store, from: u32) -> Result<WriteBatch, StoreError> {
             views: crate::ledger::missing_payload_marks(store)?,
             ..WriteBatch::default()
         }),
+        1 => {
+            move_record_views(store)?;
+            let gone = store.unindex_creations(CHUNK)?;
+            tracing::info!(gone, "creating entries dropped from the record index");
+            Ok(WriteBatch::default())
+        }
         _ => Ok(WriteBatch::default()),
+    }
+}
+
+/// Moves format 1's record views from under [`RECORD_VIEW`] into their records' values,
+/// [`CHUNK`] at a time. Each chunk writes its records and deletes their view keys in one
+/// commit, so every view is in one place or the other and a start interrupted here goes on
+/// with those still under [`RECORD_VIEW`]. A view whose record is gone (format 1 deleted both
+/// together, so only a damaged store has one) is dropped.
+fn move_record_views(store: &dyn Store) -> Result<(), StoreError> {
+    let mut moved = 0usize;
+    loop {
+        let mut batch = WriteBatch::default();
+        for pair in store.views(RECORD_VIEW).take(CHUNK) {
+            let (key, view) = pair?;
+            let ids = key
+                .get(RECORD_VIEW.len()..)
+                .and_then(|rest| <[u8; 64]>::try_from(rest).ok());
+            if let Some(ids) = ids {
+                let (coop, id) = ids.split_at(32);
+                let coop = CoopId(Hash(coop.try_into().unwrap_or_default()));
+                let id = RecordId(Hash(id.try_into().unwrap_or_default()));
+                if let Some(state) = store.record(&coop, &id)? {
+                    batch.records.push(StoredRecord {
+                        coop,
+                        id,
+                        state,
+                        view: Some(view),
+                    });
+                }
+            }
+            batch.removed_views.push(key);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        moved += batch.records.len();
+        store.commit(&batch)?;
+        tracing::info!(moved, "record views moved into their records");
     }
 }

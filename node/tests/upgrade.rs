@@ -171,7 +171,12 @@ fn the_committed_format_0_directory_opens_with_everything_in_it() {
     copy_dir(&fixture, dir.path());
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
     assert_eq!(format_of(store.as_ref()).unwrap(), Some(0));
+    let indexed_before = record_index_keys(store.as_ref());
     assert_eq!(upgrade(store.as_ref()).unwrap(), Upgraded::From(0));
+    assert!(
+        record_index_keys(store.as_ref()) < indexed_before,
+        "creating entries dropped from the record index"
+    );
     let ledgers = CoopLedger::open_all(store.clone()).unwrap();
     let expected: serde_json::Value = serde_json::from_slice(
         &std::fs::read(fixture.parent().unwrap().join("format0.json")).unwrap(),
@@ -204,4 +209,119 @@ fn the_committed_format_0_directory_opens_with_everything_in_it() {
     let (views, damaged) = minga_node::load_views(store.as_ref()).unwrap();
     assert_eq!(damaged, 0);
     assert!(views.len() >= want.len());
+    assert_eq!(
+        store.views(minga_node::RECORD_VIEW).count(),
+        0,
+        "every view moved into its record"
+    );
+}
+
+/// How many keys the store's record entry index holds (its keys start with `x`).
+fn record_index_keys(store: &dyn Store) -> usize {
+    store
+        .dump()
+        .filter(|p| p.as_ref().unwrap().0.first() == Some(&b'x'))
+        .count()
+}
+
+/// A format-1 store as a start interrupted in the step to format 2 leaves it: some views
+/// already in their records, the rest (more than one chunk) still under `view/`, one view
+/// whose record is gone, and a record's creating entry listed in its entry index (format 2
+/// finds it by its hash).
+#[test]
+fn the_step_to_format_2_moves_every_view_into_its_record_and_goes_on_after_a_crash() {
+    use minga_node::store::StoredRecord;
+    let store = MemoryStore::default();
+    upgrade(&store).unwrap();
+    let coop = CoopId(Hash::of(b"coop"));
+    let n = minga_node::upgrade::CHUNK + 50;
+    let state = |i: usize| RecordState {
+        kind: Some(RecordKind::Offer),
+        doc: i.to_be_bytes().to_vec(),
+        pruned: i.is_multiple_of(7),
+    };
+    let mut batch = WriteBatch::default();
+    for i in 0..n {
+        let id = RecordId(Hash::of(&i.to_be_bytes()));
+        let view = format!("view {i}").into_bytes();
+        let moved = i.is_multiple_of(3);
+        if !moved {
+            let key = [minga_node::RECORD_VIEW, coop.as_bytes(), id.as_bytes()].concat();
+            batch.views.push((key, view.clone()));
+        }
+        batch.records.push(StoredRecord {
+            coop,
+            id,
+            state: state(i),
+            view: moved.then_some(view),
+        });
+    }
+    // A record created by an entry, which format 1 also listed in the record's entry index.
+    let author = MemberSecret::from_seed(&[4; 32]);
+    let e = Entry::sign(
+        &author,
+        coop,
+        DeviceId(1),
+        1,
+        EntryHash::default(),
+        RecordId::default(),
+        EntryKind::Change,
+        b"created".to_vec(),
+        T0,
+    );
+    let created = minga_node::store::StoredEntry {
+        pos: minga_node::store::EntryPos {
+            coop,
+            log: e.header.log(),
+            seq: 1,
+        },
+        hash: e.hash(),
+        record: RecordId(e.hash().0),
+        bytes: e.encode(),
+    };
+    let index_key = [
+        b"x".as_slice(),
+        coop.as_bytes(),
+        e.hash().as_bytes(),
+        author.public().as_bytes(),
+        &1u64.to_be_bytes(),
+        &1u64.to_be_bytes(),
+    ]
+    .concat();
+    batch.entries.push(created.clone());
+    let orphan = [minga_node::RECORD_VIEW, coop.as_bytes(), &[9; 32]].concat();
+    batch.views.push((orphan, b"no record".to_vec()));
+    batch
+        .views
+        .push((b"meta/format".to_vec(), 1u32.to_be_bytes().to_vec()));
+    store.commit(&batch).unwrap();
+    store.restore(vec![(index_key, Vec::new())]).unwrap();
+    assert_eq!(record_index_keys(&store), 1);
+    let id = RecordId(e.hash().0);
+    assert_eq!(
+        store.record_entries(&coop, &id).unwrap(),
+        vec![created.pos],
+        "listed once, though indexed twice"
+    );
+
+    assert_eq!(upgrade(&store).unwrap(), Upgraded::From(1));
+    assert_eq!(record_index_keys(&store), 0);
+    assert_eq!(store.record_entries(&coop, &id).unwrap(), vec![created.pos]);
+    assert_eq!(format_of(&store).unwrap(), Some(FORMAT));
+    assert_eq!(store.views(minga_node::RECORD_VIEW).count(), 0);
+    let mut held: Vec<Vec<u8>> = store.record_views().map(Result::unwrap).collect();
+    let mut want: Vec<Vec<u8>> = (0..n).map(|i| format!("view {i}").into_bytes()).collect();
+    held.sort();
+    want.sort();
+    assert_eq!(held, want, "each record's view, once; the orphan dropped");
+    for i in [0, 1, 2, 7, n - 1] {
+        let id = RecordId(Hash::of(&i.to_be_bytes()));
+        let got = store.record(&coop, &id).unwrap().unwrap();
+        let want = state(i);
+        assert_eq!(
+            (got.kind, got.pruned, got.doc),
+            (want.kind, want.pruned, want.doc),
+            "record {i} is as it was"
+        );
+    }
 }

@@ -293,7 +293,6 @@ impl CoopLedger {
     pub fn forget(store: &dyn Store, coop: &CoopId) -> Result<(), LedgerError> {
         let prefixes = [
             MEMBERSHIP_VIEW,
-            RECORD_VIEW,
             EQUIVOCATION_VIEW,
             DORMANT_VIEW,
             MISSING_VIEW,

@@ -13,7 +13,7 @@ use minga_protocol::{
 };
 
 use super::LedgerError;
-use crate::store::{EntryPos, Store, StoreError, StoredEntry, WriteBatch};
+use crate::store::{EntryPos, Store, StoreError, StoredEntry, StoredRecord, WriteBatch};
 use crate::views::RecordView;
 
 /// View-key prefix under which membership statements are kept, so opening a ledger restores
@@ -86,26 +86,20 @@ pub(super) fn missing_key(coop: &CoopId, hash: &EntryHash) -> Vec<u8> {
     [MISSING_VIEW, coop.as_bytes().as_slice(), hash.as_bytes()].concat()
 }
 
-/// View-key prefix of the compact record views a node loads at start.
+/// View-key prefix under which store format 1 kept the compact record views; format 2 keeps
+/// each in its record's value (see [`crate::upgrade`]).
 pub const RECORD_VIEW: &[u8] = b"view/";
-
-fn view_key(coop: &CoopId, id: &RecordId) -> Vec<u8> {
-    let mut k = RECORD_VIEW.to_vec();
-    k.extend_from_slice(coop.as_bytes());
-    k.extend_from_slice(id.as_bytes());
-    k
-}
 
 /// A record view to put (`Some`) or drop (`None`) after a commit.
 pub type ViewChange = ((CoopId, RecordId), Option<RecordView>);
 
-/// Reads every stored record view, for a fast start. A view that does not parse is skipped
-/// and reported; the record itself is intact.
+/// Reads every stored record view, for a start without a snapshot. A view that does not parse
+/// is skipped and reported; the record itself is intact.
 pub fn load_views(store: &dyn Store) -> Result<(crate::Views, usize), LedgerError> {
     let mut views = crate::Views::default();
     let mut damaged = 0;
-    for pair in store.views(RECORD_VIEW) {
-        let (_, bytes) = pair?;
+    for bytes in store.record_views() {
+        let bytes = bytes?;
         match crate::view_codec::decode(&bytes) {
             Some(v) => views.upsert(v),
             None => damaged += 1,
@@ -211,11 +205,12 @@ impl StagedStore {
             }
         }
         self.created.clear();
+        // A view is stored in its record's value, so it is written with the record (a record
+        // removed takes its view with it).
+        let mut encoded = BTreeMap::new();
         for (id, view) in views {
-            let key = view_key(&self.coop, &id);
-            match &view {
-                Some(v) => batch.views.push((key, crate::view_codec::encode(v))),
-                None => batch.removed_views.push(key),
+            if let Some(v) = &view {
+                encoded.insert(id, crate::view_codec::encode(v));
             }
             changes.push(((self.coop, id), view));
         }
@@ -259,7 +254,12 @@ impl StagedStore {
                     .views
                     .push((self.membership_key(&id), state.doc.clone()));
             }
-            batch.records.push((self.coop, id, state));
+            batch.records.push(StoredRecord {
+                coop: self.coop,
+                id,
+                view: encoded.remove(&id),
+                state,
+            });
         }
         (batch, changes)
     }

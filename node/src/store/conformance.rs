@@ -7,7 +7,7 @@ use minga_protocol::{
     RecordState, Timestamp,
 };
 
-use super::{EntryPos, Store, StoredEntry, StoredGenesis, WriteBatch};
+use super::{EntryPos, Store, StoredEntry, StoredGenesis, StoredRecord, WriteBatch};
 
 type Check = Result<(), String>;
 
@@ -83,7 +83,46 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Check {
     records_geneses_views_and_peers_round_trip(&fresh())?;
     truncation_removes_a_log_tail_everywhere(&fresh())?;
     forgetting_a_coop_leaves_the_others(&fresh())?;
+    a_record_lists_its_creating_entry_and_its_changes(&fresh())?;
     Ok(())
+}
+
+/// A record's entries are its creating entry (whose hash is the record's id) and the entries
+/// that change it, in log order, and never another co-op's; a cut entry leaves the list.
+pub fn a_record_lists_its_creating_entry_and_its_changes(s: &impl Store) -> Check {
+    let c = coop(8);
+    let mut creating = entry(c, log(1, 1), 1);
+    creating.record = RecordId(creating.hash.0);
+    let id = creating.record;
+    let mut change = entry(c, log(2, 1), 1);
+    change.record = id;
+    let other = entry(c, log(1, 1), 2);
+    let want = |mut v: Vec<EntryPos>| {
+        v.sort_by_key(|p| (p.log, p.seq));
+        v
+    };
+    s.commit(&WriteBatch {
+        entries: vec![creating.clone(), change.clone(), other],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    ensure(
+        s.record_entries(&c, &id).map_err(err)? == want(vec![creating.pos, change.pos]),
+        "a record's entries are not its creating entry and its change",
+    )?;
+    ensure(
+        s.record_entries(&coop(9), &id).map_err(err)?.is_empty(),
+        "a record lists another co-op's entries",
+    )?;
+    s.commit(&WriteBatch {
+        truncations: vec![(c, log(1, 1), 1)],
+        ..WriteBatch::default()
+    })
+    .map_err(err)?;
+    ensure(
+        s.record_entries(&c, &id).map_err(err)? == vec![change.pos],
+        "a cut creating entry is still listed",
+    )
 }
 
 /// A new store answers every read with nothing.
@@ -173,15 +212,16 @@ pub fn coops_are_kept_apart(s: &impl Store) -> Check {
     let l = log(3, 3);
     s.commit(&WriteBatch {
         entries: vec![entry(coop(3), l, 1)],
-        records: vec![(
-            coop(3),
-            RecordId(Hash::of(b"r")),
-            RecordState {
+        records: vec![StoredRecord {
+            coop: coop(3),
+            id: RecordId(Hash::of(b"r")),
+            state: RecordState {
                 kind: Some(RecordKind::Offer),
                 doc: vec![1, 2, 3],
                 pruned: false,
             },
-        )],
+            view: None,
+        }],
         ..WriteBatch::default()
     })
     .map_err(err)?;
@@ -214,7 +254,12 @@ pub fn forgetting_a_coop_leaves_the_others(s: &impl Store) -> Check {
         let e = entry(c, l, 1);
         hashes.push(e.hash);
         s.commit(&WriteBatch {
-            records: vec![(c, e.record, state.clone())],
+            records: vec![StoredRecord {
+                coop: c,
+                id: e.record,
+                state: state.clone(),
+                view: Some(c.as_bytes().to_vec()),
+            }],
             entries: vec![e],
             geneses: vec![genesis(c)],
             views: vec![([b"v/".as_slice(), c.as_bytes()].concat(), b"x".to_vec())],
@@ -245,6 +290,13 @@ pub fn forgetting_a_coop_leaves_the_others(s: &impl Store) -> Check {
         "the forgotten co-op's views are still there, or the other's are gone",
     )?;
     ensure(
+        s.record_views()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?
+            == vec![kept.as_bytes().to_vec()],
+        "the forgotten co-op's record views are still there, or the other's are gone",
+    )?;
+    ensure(
         !s.version_vector(&kept).map_err(err)?.is_empty()
             && s.record_ids(&kept).map_err(err)?.len() == 1
             && s.entry_pos(&hashes[1]).map_err(err)?.is_some(),
@@ -252,7 +304,8 @@ pub fn forgetting_a_coop_leaves_the_others(s: &impl Store) -> Check {
     )
 }
 
-/// Records (replaced on rewrite), geneses, views and peers read back as written.
+/// Records and their views (replaced on rewrite), geneses, views and peers read back as
+/// written.
 pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
     let c = coop(5);
     let ids: Vec<RecordId> = (0u8..3).map(|i| RecordId(Hash::of(&[i]))).collect();
@@ -273,12 +326,20 @@ pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
             pruned: true,
         },
     ];
+    // A view of any length, none, and an empty one.
+    let views = [Some(vec![7; 300]), None, Some(Vec::new())];
     s.commit(&WriteBatch {
         records: ids
             .iter()
             .copied()
             .zip(states.iter().cloned())
-            .map(|(i, st)| (c, i, st))
+            .zip(views.iter().cloned())
+            .map(|((id, state), view)| StoredRecord {
+                coop: c,
+                id,
+                state,
+                view,
+            })
             .collect(),
         geneses: vec![genesis(c)],
         views: vec![(b"needs".to_vec(), b"view bytes".to_vec())],
@@ -294,6 +355,11 @@ pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
             "a record state reads back different",
         )?;
     }
+    let mut held: Vec<Vec<u8>> = s.record_views().collect::<Result<_, _>>().map_err(err)?;
+    let mut want: Vec<Vec<u8>> = views.iter().flatten().cloned().collect();
+    held.sort();
+    want.sort();
+    ensure(held == want, "record views read back different")?;
     let mut sorted = ids.clone();
     sorted.sort();
     ensure(
@@ -306,7 +372,12 @@ pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
         pruned: false,
     };
     s.commit(&WriteBatch {
-        records: vec![(c, ids[0], replaced.clone())],
+        records: vec![StoredRecord {
+            coop: c,
+            id: ids[0],
+            state: replaced.clone(),
+            view: None,
+        }],
         ..WriteBatch::default()
     })
     .map_err(err)?;
@@ -315,6 +386,13 @@ pub fn records_geneses_views_and_peers_round_trip(s: &impl Store) -> Check {
             .map_err(err)?
             .is_some_and(|g| g.doc == replaced.doc),
         "a rewritten record keeps its old state",
+    )?;
+    ensure(
+        s.record_views()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?
+            == vec![Vec::<u8>::new()],
+        "a record rewritten without a view keeps its old one",
     )?;
     ensure(
         s.geneses().map_err(err)? == vec![genesis(c)],

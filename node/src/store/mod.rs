@@ -2,8 +2,8 @@
 //! [`conformance`]) rather than assumed, whatever the backend.
 //!
 //! What a store keeps, per co-op: log entries by (log, sequence) and by hash, each log's head
-//! (so the version vector is read, not recomputed), record documents, and the co-op's genesis;
-//! plus compact views and peer addresses. [`Store::commit`] writes a [`WriteBatch`] atomically
+//! (so the version vector is read, not recomputed), record documents with their listing views,
+//! and the co-op's genesis; plus other small views and peer addresses. [`Store::commit`] writes a [`WriteBatch`] atomically
 //! and durably: when it returns, everything in it survives a crash, and nothing of a batch is
 //! ever half-written.
 
@@ -89,13 +89,29 @@ pub struct StoredEntry {
     pub bytes: Vec<u8>,
 }
 
+/// One record to store: its state and, when it is listed, its view (as
+/// [`view_codec`](crate::view_codec) encodes it). Both sit in one value under the record's
+/// key, so a record costs the store one key instead of two: sled's memory grows with its
+/// number of keys (see BENCHMARKS.md).
+#[derive(Clone, Debug)]
+pub struct StoredRecord {
+    /// The co-op whose ledger holds it.
+    pub coop: CoopId,
+    /// The record.
+    pub id: RecordId,
+    /// Its state (replacing any earlier one).
+    pub state: RecordState,
+    /// Its listing view, replacing any earlier one (`None`: it has none).
+    pub view: Option<Vec<u8>>,
+}
+
 /// Everything one commit writes, all or nothing.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
     /// Entries, in log order within each log. Each log's head advances to its highest entry.
     pub entries: Vec<StoredEntry>,
-    /// Record states to put (replacing any earlier state).
-    pub records: Vec<(CoopId, RecordId, RecordState)>,
+    /// Records to put (replacing any earlier state and view).
+    pub records: Vec<StoredRecord>,
     /// Geneses of co-ops this node carries: (co-op, signed bytes, signature).
     pub geneses: Vec<StoredGenesis>,
     /// Compact views and other small values, by key.
@@ -161,6 +177,9 @@ pub trait Store: Send + Sync + 'static {
     fn record_entries(&self, coop: &CoopId, id: &RecordId) -> Result<Vec<EntryPos>, StoreError>;
     /// One record's state.
     fn record(&self, coop: &CoopId, id: &RecordId) -> Result<Option<RecordState>, StoreError>;
+    /// Every record's listing view (the bytes given in [`StoredRecord::view`]), of every
+    /// co-op, read as the iterator advances.
+    fn record_views(&self) -> Box<dyn Iterator<Item = Result<Vec<u8>, StoreError>> + '_>;
     /// Every record id of one co-op, in order.
     fn record_ids(&self, coop: &CoopId) -> Result<Vec<RecordId>, StoreError>;
     /// Co-ops whose genesis is stored, with the signed bytes and signature.
@@ -180,6 +199,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes everything held of a co-op, atomically: its genesis, entries, heads, records,
     /// and the views under each of `view_prefixes`.
     fn forget_coop(&self, coop: &CoopId, view_prefixes: &[Vec<u8>]) -> Result<(), StoreError>;
+    /// For the upgrade from store format 1, which also listed each record's creating entry in
+    /// the record's entry index (format 2 finds it by its hash, the record's id): deletes those
+    /// index keys, `chunk` per commit. Any of them deleted or not, the store reads the same.
+    /// Returns how many went.
+    fn unindex_creations(&self, chunk: usize) -> Result<usize, StoreError>;
 }
 
 // Keys share one keyspace, each kind under its own one-byte prefix, so a commit is a single
@@ -218,6 +242,14 @@ fn record_key(coop: &CoopId, id: &RecordId) -> Vec<u8> {
     let mut k = vec![RECORD];
     k.extend_from_slice(coop.as_bytes());
     k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The key under which the record's entry index lists an entry that changes it.
+fn record_entry_key(coop: &CoopId, id: &RecordId, pos: &EntryPos) -> Vec<u8> {
+    let mut k = record_key(coop, id);
+    k[0] = RECORD_ENTRY;
+    k.extend_from_slice(&encode_pos(pos)[32..]);
     k
 }
 
@@ -266,24 +298,76 @@ fn decode_log(key: &[u8], b: &[u8]) -> Result<LogId, StoreError> {
     })
 }
 
-fn encode_record(state: &RecordState) -> Vec<u8> {
+// A record's value: its kind (0 none, else 1 + its place in `RecordKind::ALL`), a flags byte,
+// the view when the flags say one follows (u32 big-endian length, then the bytes), then the
+// document. Store format 1 wrote no views here, and its flags byte was 0 or 1 (pruned): those
+// values read the same way.
+const PRUNED: u8 = 1;
+const HAS_VIEW: u8 = 2;
+
+fn encode_record(record: &StoredRecord) -> Vec<u8> {
+    let state = &record.state;
     let kind = state.kind.map_or(0, |k| {
         1 + RecordKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as u8
     });
-    let mut v = Vec::with_capacity(2 + state.doc.len());
+    let view = record.view.as_deref();
+    let mut v = Vec::with_capacity(6 + view.map_or(0, <[u8]>::len) + state.doc.len());
     v.push(kind);
-    v.push(u8::from(state.pruned));
+    let flags = if state.pruned { PRUNED } else { 0 };
+    match view {
+        Some(view) => {
+            v.push(flags | HAS_VIEW);
+            v.extend_from_slice(&(view.len() as u32).to_be_bytes());
+            v.extend_from_slice(view);
+        }
+        None => v.push(flags),
+    }
     v.extend_from_slice(&state.doc);
     v
 }
 
+/// A record's value, split into its parts.
+struct RecordValue<'a> {
+    kind: u8,
+    flags: u8,
+    view: Option<&'a [u8]>,
+    doc: &'a [u8],
+}
+
+fn split_record<'a>(key: &[u8], v: &'a [u8]) -> Result<RecordValue<'a>, StoreError> {
+    let [kind, flags, rest @ ..] = v else {
+        return Err(corrupt(key, "record state is short"));
+    };
+    let (kind, flags) = (*kind, *flags);
+    if flags & !(PRUNED | HAS_VIEW) != 0 {
+        return Err(corrupt(key, "record state has unknown flags"));
+    }
+    if flags & HAS_VIEW == 0 {
+        return Ok(RecordValue {
+            kind,
+            flags,
+            view: None,
+            doc: rest,
+        });
+    }
+    let (len, rest) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| corrupt(key, "record view is cut short"))?;
+    let (view, doc) = rest
+        .split_at_checked(u32::from_be_bytes(*len) as usize)
+        .ok_or_else(|| corrupt(key, "record view is cut short"))?;
+    Ok(RecordValue {
+        kind,
+        flags,
+        view: Some(view),
+        doc,
+    })
+}
+
 fn decode_record(key: &[u8], v: &[u8]) -> Result<RecordState, StoreError> {
-    let (&kind, rest) = v
-        .split_first()
-        .ok_or_else(|| corrupt(key, "record state is empty"))?;
-    let (&pruned, doc) = rest
-        .split_first()
-        .ok_or_else(|| corrupt(key, "record state is short"))?;
+    let RecordValue {
+        kind, flags, doc, ..
+    } = split_record(key, v)?;
     let kind = match kind {
         0 => None,
         k => Some(
@@ -294,7 +378,7 @@ fn decode_record(key: &[u8], v: &[u8]) -> Result<RecordState, StoreError> {
     };
     Ok(RecordState {
         kind,
-        pruned: pruned != 0,
+        pruned: flags & PRUNED != 0,
         doc: doc.to_vec(),
     })
 }
@@ -323,10 +407,11 @@ fn batch_pairs(
             e.bytes.clone(),
         ));
         out.push((hash_key(&e.hash), encode_pos(&e.pos)));
-        let mut ix = record_key(&e.pos.coop, &e.record);
-        ix[0] = RECORD_ENTRY;
-        ix.extend_from_slice(&encode_pos(&e.pos)[32..]);
-        out.push((ix, Vec::new()));
+        // A creating entry's hash is its record's id, so the hash index already finds it:
+        // only the entries that change a record take a key of the record's entry index.
+        if e.record.0 != e.hash.0 {
+            out.push((record_entry_key(&e.pos.coop, &e.record, &e.pos), Vec::new()));
+        }
         let hk = log_key(HEAD, &e.pos.coop, &e.pos.log);
         let held = match heads.get(&hk) {
             Some(h) => *h,
@@ -350,8 +435,8 @@ fn batch_pairs(
         v.extend_from_slice(hash.as_bytes());
         out.push((k, v));
     }
-    for (coop, id, state) in &batch.records {
-        out.push((record_key(coop, id), encode_record(state)));
+    for r in &batch.records {
+        out.push((record_key(&r.coop, &r.id), encode_record(r)));
     }
     for g in &batch.geneses {
         let mut v = g.signature.to_vec();
@@ -418,10 +503,12 @@ impl<K: KeyValue> Store for K {
                 let e = minga_protocol::Entry::decode(&v)
                     .map_err(|_| corrupt(&k, "stored entry does not decode"))?;
                 deletes.push(hash_key(&e.hash()));
-                let mut ix = record_key(coop, &e.record_id());
-                ix[0] = RECORD_ENTRY;
-                ix.extend_from_slice(&k[33..]);
-                deletes.push(ix);
+                let pos = EntryPos {
+                    coop: *coop,
+                    log: *log,
+                    seq,
+                };
+                deletes.push(record_entry_key(coop, &e.record_id(), &pos));
                 deletes.push(k);
             }
             let new_head = match from.checked_sub(1).filter(|s| *s > 0) {
@@ -475,7 +562,8 @@ impl<K: KeyValue> Store for K {
     fn record_entries(&self, coop: &CoopId, id: &RecordId) -> Result<Vec<EntryPos>, StoreError> {
         let mut prefix = record_key(coop, id);
         prefix[0] = RECORD_ENTRY;
-        self.scan(&prefix)
+        let mut out = self
+            .scan(&prefix)
             .map(|p| {
                 let (k, _) = p?;
                 let rest = k.get(65..).unwrap_or_default();
@@ -485,12 +573,31 @@ impl<K: KeyValue> Store for K {
                     seq: u64::from_be_bytes(array(&k, rest.get(40..48))?),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // The creating entry, found by its hash (store format 1 also listed it in the index).
+        if let Some(created) = self.entry_pos(&EntryHash(id.0))?
+            && created.coop == *coop
+        {
+            out.push(created);
+        }
+        out.sort_by_key(|p| (p.log, p.seq));
+        out.dedup();
+        Ok(out)
     }
 
     fn record(&self, coop: &CoopId, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
         let k = record_key(coop, id);
         self.get(&k)?.map(|v| decode_record(&k, &v)).transpose()
+    }
+
+    fn record_views(&self) -> Box<dyn Iterator<Item = Result<Vec<u8>, StoreError>> + '_> {
+        Box::new(self.scan(&[RECORD]).filter_map(|p| match p {
+            Ok((k, v)) => match split_record(&k, &v) {
+                Ok(r) => r.view.map(|view| Ok(view.to_vec())),
+                Err(e) => Some(Err(e)),
+            },
+            Err(e) => Some(Err(e)),
+        }))
     }
 
     fn record_ids(&self, coop: &CoopId) -> Result<Vec<RecordId>, StoreError> {
@@ -539,6 +646,34 @@ impl<K: KeyValue> Store for K {
             }
         }
         self.apply(Vec::new(), deletes)
+    }
+
+    fn unindex_creations(&self, chunk: usize) -> Result<usize, StoreError> {
+        let mut gone = 0;
+        let mut deletes = Vec::new();
+        for pair in self.scan(&[RECORD_ENTRY]) {
+            let (k, _) = pair?;
+            let coop = CoopId(minga_protocol::Hash(array(&k, k.get(1..33))?));
+            let id = decode_record_id(&k)?;
+            let rest = k.get(65..).unwrap_or_default();
+            let pos = EntryPos {
+                coop,
+                log: decode_log(&k, rest)?,
+                seq: u64::from_be_bytes(array(&k, rest.get(40..48))?),
+            };
+            if self.entry_pos(&EntryHash(id.0))? == Some(pos) {
+                deletes.push(k);
+            }
+            if deletes.len() >= chunk.max(1) {
+                gone += deletes.len();
+                self.apply(Vec::new(), std::mem::take(&mut deletes))?;
+            }
+        }
+        gone += deletes.len();
+        if !deletes.is_empty() {
+            self.apply(Vec::new(), deletes)?;
+        }
+        Ok(gone)
     }
 
     fn peers(&self) -> Result<Vec<String>, StoreError> {

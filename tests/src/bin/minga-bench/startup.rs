@@ -136,13 +136,10 @@ pub fn steps(dir: &std::path::Path) {
         drop(s);
         step("snapshot_dropped");
     }
-    let pairs: Vec<_> = store
-        .views(minga_node::RECORD_VIEW)
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let held: Vec<_> = store.record_views().collect::<Result<_, _>>().unwrap();
     step("views_read");
-    let bytes: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
-    drop(pairs);
+    let bytes: usize = held.iter().map(Vec::len).sum();
+    drop(held);
     step("views_dropped");
     let (views, _) = minga_node::load_views(store.as_ref()).unwrap();
     step("views_loaded");
