@@ -20,7 +20,7 @@
 //! |---|---|
 //! | 0 | (unversioned) |
 //! | 1 | the entries held as headers whose payloads are still to fetch are listed under `missing/`, so they are asked for after a restart; the step lists those a format-0 store holds |
-//! | 2 | a record's listing view is kept in its record's value instead of under a view key of its own (`view/`), and a record's entry index no longer lists its creating entry (the hash index finds it: its hash is the record's id): two keys fewer per record, since sled's memory grows with its number of keys. The step moves the views and deletes those index keys, [`CHUNK`] per commit |
+//! | 2 | a record's value keeps its listing view (format 1: a key of its own under `view/`) and its creating entry's position (format 1: a key in the hash index and one in the record's entry index; the creating entry's hash is the record's id, so the record's key finds it): a record of one entry is two keys (the entry and the record) instead of five, since sled's memory grows with its number of keys. The step moves the views and the positions, [`CHUNK`] records per commit |
 
 use minga_protocol::{CoopId, Hash, RecordId};
 
@@ -104,8 +104,11 @@ fn step(store: &dyn Store, from: u32) -> Result<WriteBatch, StoreError> {
         }),
         1 => {
             move_record_views(store)?;
-            let gone = store.unindex_creations(CHUNK)?;
-            tracing::info!(gone, "creating entries dropped from the record index");
+            let moved = store.compact_creations(CHUNK)?;
+            tracing::info!(
+                moved,
+                "creating entries' positions moved into their records"
+            );
             Ok(WriteBatch::default())
         }
         _ => Ok(WriteBatch::default()),

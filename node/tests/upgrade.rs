@@ -172,10 +172,12 @@ fn the_committed_format_0_directory_opens_with_everything_in_it() {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
     assert_eq!(format_of(store.as_ref()).unwrap(), Some(0));
     let indexed_before = record_index_keys(store.as_ref());
+    let hashed_before = keys_under(store.as_ref(), b'h');
     assert_eq!(upgrade(store.as_ref()).unwrap(), Upgraded::From(0));
     assert!(
-        record_index_keys(store.as_ref()) < indexed_before,
-        "creating entries dropped from the record index"
+        record_index_keys(store.as_ref()) < indexed_before
+            && keys_under(store.as_ref(), b'h') < hashed_before,
+        "creating entries' positions moved into their records"
     );
     let ledgers = CoopLedger::open_all(store.clone()).unwrap();
     let expected: serde_json::Value = serde_json::from_slice(
@@ -216,18 +218,23 @@ fn the_committed_format_0_directory_opens_with_everything_in_it() {
     );
 }
 
-/// How many keys the store's record entry index holds (its keys start with `x`).
-fn record_index_keys(store: &dyn Store) -> usize {
+/// How many keys the store holds under a one-byte prefix (`x` the record entry index, `h`
+/// the hash index).
+fn keys_under(store: &dyn Store, prefix: u8) -> usize {
     store
         .dump()
-        .filter(|p| p.as_ref().unwrap().0.first() == Some(&b'x'))
+        .filter(|p| p.as_ref().unwrap().0.first() == Some(&prefix))
         .count()
+}
+
+fn record_index_keys(store: &dyn Store) -> usize {
+    keys_under(store, b'x')
 }
 
 /// A format-1 store as a start interrupted in the step to format 2 leaves it: some views
 /// already in their records, the rest (more than one chunk) still under `view/`, one view
-/// whose record is gone, and a record's creating entry listed in its entry index (format 2
-/// finds it by its hash).
+/// whose record is gone, and a record whose creating entry is in the hash index and the
+/// record's entry index (format 2 keeps its position in the record's value).
 #[test]
 fn the_step_to_format_2_moves_every_view_into_its_record_and_goes_on_after_a_crash() {
     use minga_node::store::StoredRecord;
@@ -295,9 +302,25 @@ fn the_step_to_format_2_moves_every_view_into_its_record_and_goes_on_after_a_cra
         .views
         .push((b"meta/format".to_vec(), 1u32.to_be_bytes().to_vec()));
     store.commit(&batch).unwrap();
-    store.restore(vec![(index_key, Vec::new())]).unwrap();
-    assert_eq!(record_index_keys(&store), 1);
+    // Its record, written apart from the entry (so the hash index holds the entry, as in
+    // format 1), and the record index key format 1 also wrote.
     let id = RecordId(e.hash().0);
+    store
+        .commit(&WriteBatch {
+            records: vec![StoredRecord {
+                coop,
+                id,
+                state: state(1),
+                view: None,
+            }],
+            ..WriteBatch::default()
+        })
+        .unwrap();
+    store.restore(vec![(index_key, Vec::new())]).unwrap();
+    let hash_key = [b"h".as_slice(), e.hash().as_bytes()].concat();
+    let holds = |key: &[u8]| store.dump().any(|p| p.unwrap().0 == key);
+    assert!(holds(&hash_key));
+    assert_eq!(record_index_keys(&store), 1);
     assert_eq!(
         store.record_entries(&coop, &id).unwrap(),
         vec![created.pos],
@@ -306,7 +329,17 @@ fn the_step_to_format_2_moves_every_view_into_its_record_and_goes_on_after_a_cra
 
     assert_eq!(upgrade(&store).unwrap(), Upgraded::From(1));
     assert_eq!(record_index_keys(&store), 0);
+    assert!(
+        !holds(&hash_key),
+        "the record keeps its creating entry's position"
+    );
     assert_eq!(store.record_entries(&coop, &id).unwrap(), vec![created.pos]);
+    assert_eq!(
+        store.entry_pos(&coop, &e.hash()).unwrap(),
+        Some(created.pos)
+    );
+    let got = store.record(&coop, &id).unwrap().unwrap();
+    assert_eq!((got.kind, got.doc), (state(1).kind, state(1).doc));
     assert_eq!(format_of(&store).unwrap(), Some(FORMAT));
     assert_eq!(store.views(minga_node::RECORD_VIEW).count(), 0);
     let mut held: Vec<Vec<u8>> = store.record_views().map(Result::unwrap).collect();

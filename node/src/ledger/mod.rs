@@ -378,7 +378,7 @@ fn restore_membership(
             .and_then(|b| b.try_into().ok())
             .ok_or_else(damaged)?;
         let pos = store
-            .entry_pos(&EntryHash(minga_protocol::Hash(id)))?
+            .entry_pos(&genesis.coop_id(), &EntryHash(minga_protocol::Hash(id)))?
             .ok_or_else(damaged)?;
         let bytes = store
             .entry(&pos.coop, &pos.log, pos.seq)?

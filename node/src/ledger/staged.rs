@@ -180,7 +180,7 @@ impl StagedStore {
         if let Some(t) = self.created.get(id) {
             return Some(*t);
         }
-        let pos = self.read(self.store.entry_pos(&EntryHash(id.0)))??;
+        let pos = self.read(self.store.entry_pos(&self.coop, &EntryHash(id.0)))??;
         let bytes = self.read(self.store.entry(&pos.coop, &pos.log, pos.seq))??;
         Entry::decode(&bytes).ok().map(|e| e.header.timestamp)
     }

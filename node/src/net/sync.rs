@@ -367,12 +367,9 @@ impl EventLoop {
         let mut out = Vec::new();
         let mut bytes = 0;
         for hash in hashes {
-            let Ok(Some(pos)) = self.store.entry_pos(hash) else {
+            let Ok(Some(pos)) = self.store.entry_pos(coop, hash) else {
                 continue;
             };
-            if pos.coop != *coop {
-                continue;
-            }
             let Ok(Some(e)) = self.store.entry(coop, &pos.log, pos.seq) else {
                 continue;
             };

@@ -88,41 +88,83 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Check {
 }
 
 /// A record's entries are its creating entry (whose hash is the record's id) and the entries
-/// that change it, in log order, and never another co-op's; a cut entry leaves the list.
+/// that change it, in log order, and never another co-op's; the creating entry is found by its
+/// hash whether its record was written with it (its value keeps the position) or not, also
+/// after the record is rewritten; a cut entry leaves the list.
 pub fn a_record_lists_its_creating_entry_and_its_changes(s: &impl Store) -> Check {
-    let c = coop(8);
-    let mut creating = entry(c, log(1, 1), 1);
-    creating.record = RecordId(creating.hash.0);
-    let id = creating.record;
-    let mut change = entry(c, log(2, 1), 1);
-    change.record = id;
-    let other = entry(c, log(1, 1), 2);
-    let want = |mut v: Vec<EntryPos>| {
-        v.sort_by_key(|p| (p.log, p.seq));
-        v
-    };
-    s.commit(&WriteBatch {
-        entries: vec![creating.clone(), change.clone(), other],
-        ..WriteBatch::default()
-    })
-    .map_err(err)?;
-    ensure(
-        s.record_entries(&c, &id).map_err(err)? == want(vec![creating.pos, change.pos]),
-        "a record's entries are not its creating entry and its change",
-    )?;
-    ensure(
-        s.record_entries(&coop(9), &id).map_err(err)?.is_empty(),
-        "a record lists another co-op's entries",
-    )?;
-    s.commit(&WriteBatch {
-        truncations: vec![(c, log(1, 1), 1)],
-        ..WriteBatch::default()
-    })
-    .map_err(err)?;
-    ensure(
-        s.record_entries(&c, &id).map_err(err)? == vec![change.pos],
-        "a cut creating entry is still listed",
-    )
+    for (c, with_record) in [(coop(8), false), (coop(10), true)] {
+        let mut creating = entry(c, log(1, 1), 1);
+        creating.record = RecordId(creating.hash.0);
+        let id = creating.record;
+        let mut change = entry(c, log(2, 1), 1);
+        change.record = id;
+        let other = entry(c, log(1, 1), 2);
+        let want = |mut v: Vec<EntryPos>| {
+            v.sort_by_key(|p| (p.log, p.seq));
+            v
+        };
+        let record = |doc: &[u8]| StoredRecord {
+            coop: c,
+            id,
+            state: RecordState {
+                kind: Some(RecordKind::Offer),
+                doc: doc.to_vec(),
+                pruned: false,
+            },
+            view: Some(b"view".to_vec()),
+        };
+        s.commit(&WriteBatch {
+            entries: vec![creating.clone(), other],
+            records: if with_record {
+                vec![record(b"v1")]
+            } else {
+                Vec::new()
+            },
+            ..WriteBatch::default()
+        })
+        .map_err(err)?;
+        // A change rewrites the record without its creating entry in the batch.
+        s.commit(&WriteBatch {
+            entries: vec![change.clone()],
+            records: vec![record(b"v2")],
+            ..WriteBatch::default()
+        })
+        .map_err(err)?;
+        ensure(
+            s.entry_pos(&c, &creating.hash).map_err(err)? == Some(creating.pos),
+            "a creating entry's hash does not find it",
+        )?;
+        ensure(
+            s.record(&c, &id)
+                .map_err(err)?
+                .is_some_and(|r| r.doc == b"v2"),
+            "a rewritten record reads back different",
+        )?;
+        ensure(
+            s.record_entries(&c, &id).map_err(err)? == want(vec![creating.pos, change.pos]),
+            "a record's entries are not its creating entry and its change",
+        )?;
+        ensure(
+            s.record_entries(&coop(9), &id).map_err(err)?.is_empty()
+                && s.entry_pos(&coop(9), &creating.hash)
+                    .map_err(err)?
+                    .is_none(),
+            "a record lists another co-op's entries",
+        )?;
+        // Cut from the creating entry on: the ledger forgets the record in the same commit.
+        s.commit(&WriteBatch {
+            truncations: vec![(c, log(1, 1), 1)],
+            removed_records: vec![(c, id)],
+            ..WriteBatch::default()
+        })
+        .map_err(err)?;
+        ensure(
+            s.record_entries(&c, &id).map_err(err)? == vec![change.pos]
+                && s.entry_pos(&c, &creating.hash).map_err(err)?.is_none(),
+            "a cut creating entry is still listed",
+        )?;
+    }
+    Ok(())
 }
 
 /// A new store answers every read with nothing.
@@ -164,8 +206,12 @@ pub fn entries_are_found_by_position_and_hash(s: &impl Store) -> Check {
             "an entry reads back different bytes",
         )?;
         ensure(
-            s.entry_pos(&e.hash).map_err(err)? == Some(e.pos),
+            s.entry_pos(&c, &e.hash).map_err(err)? == Some(e.pos),
             "an entry's hash does not find its position",
+        )?;
+        ensure(
+            s.entry_pos(&coop(2), &e.hash).map_err(err)?.is_none(),
+            "an entry's hash finds it in another co-op",
         )?;
     }
     ensure(
@@ -173,7 +219,7 @@ pub fn entries_are_found_by_position_and_hash(s: &impl Store) -> Check {
         "an entry never written is found",
     )?;
     ensure(
-        s.entry_pos(&EntryHash(Hash::of(b"none")))
+        s.entry_pos(&c, &EntryHash(Hash::of(b"none")))
             .map_err(err)?
             .is_none(),
         "an unknown hash is found",
@@ -282,7 +328,7 @@ pub fn forgetting_a_coop_leaves_the_others(s: &impl Store) -> Check {
         s.version_vector(&gone).map_err(err)?.is_empty()
             && s.record_ids(&gone).map_err(err)?.is_empty()
             && s.entry(&gone, &l, 1).map_err(err)?.is_none()
-            && s.entry_pos(&hashes[0]).map_err(err)?.is_none(),
+            && s.entry_pos(&gone, &hashes[0]).map_err(err)?.is_none(),
         "the forgotten co-op's entries or records are still there",
     )?;
     ensure(
@@ -299,7 +345,7 @@ pub fn forgetting_a_coop_leaves_the_others(s: &impl Store) -> Check {
     ensure(
         !s.version_vector(&kept).map_err(err)?.is_empty()
             && s.record_ids(&kept).map_err(err)?.len() == 1
-            && s.entry_pos(&hashes[1]).map_err(err)?.is_some(),
+            && s.entry_pos(&kept, &hashes[1]).map_err(err)?.is_some(),
         "forgetting one co-op removed another's data",
     )
 }
@@ -444,7 +490,7 @@ pub fn truncation_removes_a_log_tail_everywhere(s: &impl Store) -> Check {
             "an entry survived or vanished wrongly",
         )?;
         ensure(
-            s.entry_pos(&e.hash).map_err(err)?.is_some() == kept,
+            s.entry_pos(&c, &e.hash).map_err(err)?.is_some() == kept,
             "a hash outlived its entry",
         )?;
     }

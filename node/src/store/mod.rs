@@ -2,8 +2,10 @@
 //! [`conformance`]) rather than assumed, whatever the backend.
 //!
 //! What a store keeps, per co-op: log entries by (log, sequence) and by hash, each log's head
-//! (so the version vector is read, not recomputed), record documents with their listing views,
-//! and the co-op's genesis; plus other small views and peer addresses. [`Store::commit`] writes a [`WriteBatch`] atomically
+//! (so the version vector is read, not recomputed), record documents with their listing views
+//! and their creating entries' positions (a creating entry's hash is its record's id, so the
+//! record's key finds it: no hash index key of its own), and the co-op's genesis; plus other
+//! small views and peer addresses. [`Store::commit`] writes a [`WriteBatch`] atomically
 //! and durably: when it returns, everything in it survives a crash, and nothing of a batch is
 //! ever half-written.
 
@@ -91,8 +93,9 @@ pub struct StoredEntry {
 
 /// One record to store: its state and, when it is listed, its view (as
 /// [`view_codec`](crate::view_codec) encodes it). Both sit in one value under the record's
-/// key, so a record costs the store one key instead of two: sled's memory grows with its
-/// number of keys (see BENCHMARKS.md).
+/// key, with the position of its creating entry (taken from the same batch, or kept from the
+/// value it replaces), so a record of one entry costs the store two keys (this and the entry)
+/// instead of five: sled's memory grows with its number of keys (see BENCHMARKS.md).
 #[derive(Clone, Debug)]
 pub struct StoredRecord {
     /// The co-op whose ledger holds it.
@@ -161,8 +164,8 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, batch: &WriteBatch) -> Result<(), StoreError>;
     /// One entry's bytes.
     fn entry(&self, coop: &CoopId, log: &LogId, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Where an entry with this hash sits.
-    fn entry_pos(&self, hash: &EntryHash) -> Result<Option<EntryPos>, StoreError>;
+    /// Where an entry of `coop` with this hash sits.
+    fn entry_pos(&self, coop: &CoopId, hash: &EntryHash) -> Result<Option<EntryPos>, StoreError>;
     /// Each log's head for one co-op.
     fn version_vector(&self, coop: &CoopId) -> Result<VersionVector, StoreError> {
         Ok(VersionVector::from_heads(
@@ -199,11 +202,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes everything held of a co-op, atomically: its genesis, entries, heads, records,
     /// and the views under each of `view_prefixes`.
     fn forget_coop(&self, coop: &CoopId, view_prefixes: &[Vec<u8>]) -> Result<(), StoreError>;
-    /// For the upgrade from store format 1, which also listed each record's creating entry in
-    /// the record's entry index (format 2 finds it by its hash, the record's id): deletes those
-    /// index keys, `chunk` per commit. Any of them deleted or not, the store reads the same.
-    /// Returns how many went.
-    fn unindex_creations(&self, chunk: usize) -> Result<usize, StoreError>;
+    /// For the upgrade from store format 1, which indexed each record's creating entry by
+    /// hash and in the record's entry index (format 2 keeps its position in the record's
+    /// value): moves those positions into the records and deletes the index keys, `chunk`
+    /// records per commit. Done or not, the store reads the same. Returns how many moved.
+    fn compact_creations(&self, chunk: usize) -> Result<usize, StoreError>;
 }
 
 // Keys share one keyspace, each kind under its own one-byte prefix, so a commit is a single
@@ -299,74 +302,123 @@ fn decode_log(key: &[u8], b: &[u8]) -> Result<LogId, StoreError> {
 }
 
 // A record's value: its kind (0 none, else 1 + its place in `RecordKind::ALL`), a flags byte,
-// the view when the flags say one follows (u32 big-endian length, then the bytes), then the
-// document. Store format 1 wrote no views here, and its flags byte was 0 or 1 (pruned): those
-// values read the same way.
+// the view when the flags say one follows (u32 big-endian length, then the bytes), the
+// position of its creating entry when the flags say one follows (author 32 bytes, device u64
+// big-endian, sequence u64 big-endian), then the document. Store format 1 wrote neither, and
+// its flags byte was 0 or 1 (pruned): those values read the same way.
 const PRUNED: u8 = 1;
 const HAS_VIEW: u8 = 2;
-
-fn encode_record(record: &StoredRecord) -> Vec<u8> {
-    let state = &record.state;
-    let kind = state.kind.map_or(0, |k| {
-        1 + RecordKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as u8
-    });
-    let view = record.view.as_deref();
-    let mut v = Vec::with_capacity(6 + view.map_or(0, <[u8]>::len) + state.doc.len());
-    v.push(kind);
-    let flags = if state.pruned { PRUNED } else { 0 };
-    match view {
-        Some(view) => {
-            v.push(flags | HAS_VIEW);
-            v.extend_from_slice(&(view.len() as u32).to_be_bytes());
-            v.extend_from_slice(view);
-        }
-        None => v.push(flags),
-    }
-    v.extend_from_slice(&state.doc);
-    v
-}
+const HAS_CREATED: u8 = 4;
 
 /// A record's value, split into its parts.
 struct RecordValue<'a> {
     kind: u8,
-    flags: u8,
+    pruned: bool,
     view: Option<&'a [u8]>,
+    /// Where its creating entry sits (log author, device, sequence), when kept here.
+    created: Option<&'a [u8; 48]>,
     doc: &'a [u8],
+}
+
+impl RecordValue<'_> {
+    fn of(record: &StoredRecord) -> RecordValue<'_> {
+        let state = &record.state;
+        RecordValue {
+            kind: state.kind.map_or(0, |k| {
+                1 + RecordKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as u8
+            }),
+            pruned: state.pruned,
+            view: record.view.as_deref(),
+            created: None,
+            doc: &state.doc,
+        }
+    }
+
+    /// The value's bytes, with the creating entry's position `created` when given.
+    fn encode(&self, created: Option<&[u8; 48]>) -> Vec<u8> {
+        let created = created.or(self.created);
+        let view_len = self.view.map_or(0, |v| 4 + v.len());
+        let mut v = Vec::with_capacity(2 + view_len + 48 + self.doc.len());
+        v.push(self.kind);
+        let mut flags = if self.pruned { PRUNED } else { 0 };
+        if self.view.is_some() {
+            flags |= HAS_VIEW;
+        }
+        if created.is_some() {
+            flags |= HAS_CREATED;
+        }
+        v.push(flags);
+        if let Some(view) = self.view {
+            v.extend_from_slice(&(view.len() as u32).to_be_bytes());
+            v.extend_from_slice(view);
+        }
+        if let Some(c) = created {
+            v.extend_from_slice(c);
+        }
+        v.extend_from_slice(self.doc);
+        v
+    }
+
+    /// The creating entry's position, in `coop`.
+    fn created_pos(&self, key: &[u8], coop: &CoopId) -> Result<Option<EntryPos>, StoreError> {
+        self.created
+            .map(|c| {
+                Ok(EntryPos {
+                    coop: *coop,
+                    log: decode_log(key, &c[..40])?,
+                    seq: u64::from_be_bytes(array(key, c.get(40..))?),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// An entry's position within its co-op, as a record's value keeps its creating entry's.
+fn position_in_coop(pos: &EntryPos) -> [u8; 48] {
+    let mut out = [0; 48];
+    out.copy_from_slice(&encode_pos(pos)[32..]);
+    out
 }
 
 fn split_record<'a>(key: &[u8], v: &'a [u8]) -> Result<RecordValue<'a>, StoreError> {
     let [kind, flags, rest @ ..] = v else {
         return Err(corrupt(key, "record state is short"));
     };
-    let (kind, flags) = (*kind, *flags);
-    if flags & !(PRUNED | HAS_VIEW) != 0 {
+    let (kind, flags, mut rest) = (*kind, *flags, rest);
+    if flags & !(PRUNED | HAS_VIEW | HAS_CREATED) != 0 {
         return Err(corrupt(key, "record state has unknown flags"));
     }
-    if flags & HAS_VIEW == 0 {
-        return Ok(RecordValue {
-            kind,
-            flags,
-            view: None,
-            doc: rest,
-        });
+    let mut view = None;
+    if flags & HAS_VIEW != 0 {
+        let (len, after) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt(key, "record view is cut short"))?;
+        let (v, after) = after
+            .split_at_checked(u32::from_be_bytes(*len) as usize)
+            .ok_or_else(|| corrupt(key, "record view is cut short"))?;
+        view = Some(v);
+        rest = after;
     }
-    let (len, rest) = rest
-        .split_first_chunk::<4>()
-        .ok_or_else(|| corrupt(key, "record view is cut short"))?;
-    let (view, doc) = rest
-        .split_at_checked(u32::from_be_bytes(*len) as usize)
-        .ok_or_else(|| corrupt(key, "record view is cut short"))?;
+    let mut created = None;
+    if flags & HAS_CREATED != 0 {
+        let (c, after) = rest
+            .split_first_chunk::<48>()
+            .ok_or_else(|| corrupt(key, "record's creating entry is cut short"))?;
+        created = Some(c);
+        rest = after;
+    }
     Ok(RecordValue {
         kind,
-        flags,
-        view: Some(view),
-        doc,
+        pruned: flags & PRUNED != 0,
+        view,
+        created,
+        doc: rest,
     })
 }
 
 fn decode_record(key: &[u8], v: &[u8]) -> Result<RecordState, StoreError> {
     let RecordValue {
-        kind, flags, doc, ..
+        kind, pruned, doc, ..
     } = split_record(key, v)?;
     let kind = match kind {
         0 => None,
@@ -378,7 +430,7 @@ fn decode_record(key: &[u8], v: &[u8]) -> Result<RecordState, StoreError> {
     };
     Ok(RecordState {
         kind,
-        pruned: flags & PRUNED != 0,
+        pruned,
         doc: doc.to_vec(),
     })
 }
@@ -398,18 +450,33 @@ fn batch_pairs(
     batch: &WriteBatch,
     mut heads: std::collections::BTreeMap<Vec<u8>, (u64, EntryHash)>,
     current_head: impl Fn(&[u8]) -> Result<(u64, EntryHash), StoreError>,
+    current_created: impl Fn(&[u8]) -> Result<Option<[u8; 48]>, StoreError>,
     deletes: &mut Vec<Vec<u8>>,
 ) -> Result<Vec<Pair>, StoreError> {
     let mut out = Vec::new();
+    // A record written in this batch keeps its creating entry's position in its own value.
+    let written: std::collections::BTreeSet<Vec<u8>> = batch
+        .records
+        .iter()
+        .map(|r| record_key(&r.coop, &r.id))
+        .collect();
+    let mut created = std::collections::BTreeMap::new();
     for e in &batch.entries {
         out.push((
             entry_key(&e.pos.coop, &e.pos.log, e.pos.seq),
             e.bytes.clone(),
         ));
-        out.push((hash_key(&e.hash), encode_pos(&e.pos)));
-        // A creating entry's hash is its record's id, so the hash index already finds it:
-        // only the entries that change a record take a key of the record's entry index.
-        if e.record.0 != e.hash.0 {
+        // A creating entry's hash is its record's id: its record's value keeps its position,
+        // so it needs neither a key in the hash index (when its record is written with it)
+        // nor one in the record's entry index.
+        let creating = e.record.0 == e.hash.0;
+        let record = record_key(&e.pos.coop, &e.record);
+        if creating && written.contains(&record) {
+            created.insert(record, position_in_coop(&e.pos));
+        } else {
+            out.push((hash_key(&e.hash), encode_pos(&e.pos)));
+        }
+        if !creating {
             out.push((record_entry_key(&e.pos.coop, &e.record, &e.pos), Vec::new()));
         }
         let hk = log_key(HEAD, &e.pos.coop, &e.pos.log);
@@ -436,7 +503,13 @@ fn batch_pairs(
         out.push((k, v));
     }
     for r in &batch.records {
-        out.push((record_key(&r.coop, &r.id), encode_record(r)));
+        let k = record_key(&r.coop, &r.id);
+        let at = match created.get(&k) {
+            Some(at) => Some(*at),
+            None => current_created(&k)?,
+        };
+        let v = RecordValue::of(r).encode(at.as_ref());
+        out.push((k, v));
     }
     for g in &batch.geneses {
         let mut v = g.signature.to_vec();
@@ -541,6 +614,10 @@ impl<K: KeyValue> Store for K {
                 self.get(k)?
                     .map_or(Ok((0, EntryHash::default())), |v| decode_head(k, &v))
             },
+            |k| match self.get(k)? {
+                Some(v) => Ok(split_record(k, &v)?.created.copied()),
+                None => Ok(None),
+            },
             &mut deletes,
         )?;
         self.apply(pairs, deletes)
@@ -550,9 +627,18 @@ impl<K: KeyValue> Store for K {
         self.get(&entry_key(coop, log, seq))
     }
 
-    fn entry_pos(&self, hash: &EntryHash) -> Result<Option<EntryPos>, StoreError> {
+    fn entry_pos(&self, coop: &CoopId, hash: &EntryHash) -> Result<Option<EntryPos>, StoreError> {
         let k = hash_key(hash);
-        self.get(&k)?.map(|v| decode_pos(&k, &v)).transpose()
+        if let Some(v) = self.get(&k)? {
+            let pos = decode_pos(&k, &v)?;
+            return Ok((pos.coop == *coop).then_some(pos));
+        }
+        // A creating entry: its record's value keeps its position.
+        let k = record_key(coop, &RecordId(hash.0));
+        match self.get(&k)? {
+            Some(v) => split_record(&k, &v)?.created_pos(&k, coop),
+            None => Ok(None),
+        }
     }
 
     fn log_heads(&self, coop: &CoopId) -> Result<Vec<(LogId, u64, EntryHash)>, StoreError> {
@@ -574,10 +660,9 @@ impl<K: KeyValue> Store for K {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // The creating entry, found by its hash (store format 1 also listed it in the index).
-        if let Some(created) = self.entry_pos(&EntryHash(id.0))?
-            && created.coop == *coop
-        {
+        // The creating entry, whose hash is the record's id (store format 1 also listed it in
+        // the index).
+        if let Some(created) = self.entry_pos(coop, &EntryHash(id.0))? {
             out.push(created);
         }
         out.sort_by_key(|p| (p.log, p.seq));
@@ -648,32 +733,37 @@ impl<K: KeyValue> Store for K {
         self.apply(Vec::new(), deletes)
     }
 
-    fn unindex_creations(&self, chunk: usize) -> Result<usize, StoreError> {
-        let mut gone = 0;
-        let mut deletes = Vec::new();
-        for pair in self.scan(&[RECORD_ENTRY]) {
-            let (k, _) = pair?;
+    fn compact_creations(&self, chunk: usize) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        let (mut pairs, mut deletes) = (Vec::new(), Vec::new());
+        for pair in self.scan(&[RECORD]) {
+            let (k, v) = pair?;
+            let value = split_record(&k, &v)?;
+            if value.created.is_some() {
+                continue;
+            }
             let coop = CoopId(minga_protocol::Hash(array(&k, k.get(1..33))?));
             let id = decode_record_id(&k)?;
-            let rest = k.get(65..).unwrap_or_default();
-            let pos = EntryPos {
-                coop,
-                log: decode_log(&k, rest)?,
-                seq: u64::from_be_bytes(array(&k, rest.get(40..48))?),
+            let hk = hash_key(&EntryHash(id.0));
+            let Some(pos) = self.get(&hk)?.map(|p| decode_pos(&hk, &p)).transpose()? else {
+                continue;
             };
-            if self.entry_pos(&EntryHash(id.0))? == Some(pos) {
-                deletes.push(k);
+            if pos.coop != coop {
+                continue;
             }
-            if deletes.len() >= chunk.max(1) {
-                gone += deletes.len();
-                self.apply(Vec::new(), std::mem::take(&mut deletes))?;
+            pairs.push((k.clone(), value.encode(Some(&position_in_coop(&pos)))));
+            deletes.push(hk);
+            deletes.push(record_entry_key(&coop, &id, &pos));
+            if pairs.len() >= chunk.max(1) {
+                moved += pairs.len();
+                self.apply(std::mem::take(&mut pairs), std::mem::take(&mut deletes))?;
             }
         }
-        gone += deletes.len();
-        if !deletes.is_empty() {
-            self.apply(Vec::new(), deletes)?;
+        moved += pairs.len();
+        if !pairs.is_empty() {
+            self.apply(pairs, deletes)?;
         }
-        Ok(gone)
+        Ok(moved)
     }
 
     fn peers(&self) -> Result<Vec<String>, StoreError> {

@@ -308,7 +308,7 @@ impl EventLoop {
                 let Some(record) = ledger.ledger().record(&id) else {
                     continue;
                 };
-                let Ok(Some(pos)) = self.store.entry_pos(&EntryHash(id.0)) else {
+                let Ok(Some(pos)) = self.store.entry_pos(&coop, &EntryHash(id.0)) else {
                     continue;
                 };
                 let at = RecordRef { coop, record: id };
