@@ -17,9 +17,10 @@ pub(super) const CREATED: usize = 4;
 
 /// A view as [`Views`](super::Views) holds it in memory: the record id once (the lookup
 /// table holds only slots), the co-op and the category as small numbers, the point in
-/// millionths of a degree (points have at most six decimals, so this is exact), times without
-/// their `Option` padding, the radius as digits and scale, and what few records carry behind
-/// one pointer. 160 bytes and the title, against about 465 bytes a record when views were
+/// millionths of a degree (points have at most six decimals, so this is exact), two times
+/// inline without their `Option` padding (a view with more keeps them behind the pointer
+/// below), the radius as digits and scale, and what few records carry behind one pointer.
+/// 128 bytes and the title's bytes, against about 465 bytes a record when views were
 /// held as [`RecordView`](super::RecordView)s keyed by copies of their keys. It converts back
 /// to the same view, whatever the view held.
 #[derive(Debug)]
@@ -33,7 +34,7 @@ pub(super) struct Held {
     pub(super) urgency: Option<Urgency>,
     pub(super) decision: Option<Decision>,
     pub(super) withdrawn: bool,
-    /// Bit `i` set when `times[i]` holds a time.
+    /// Bit `i` set when the view has time `i` ([`ENDS`] to [`CREATED`]).
     pub(super) has_time: u8,
     /// The radius is `radius / 10^radius_scale` km; [`NO_RADIUS`] when there is none here
     /// (none at all, or one too large for this form, kept in [`Rare`]).
@@ -42,10 +43,93 @@ pub(super) struct Held {
     /// Latitude and longitude in millionths of a degree.
     pub(super) point: Option<[i32; 2]>,
     pub(super) quantity: Option<Quantity>,
-    pub(super) times: [i64; 5],
-    pub(super) title: Option<Box<str>>,
+    /// The view's times in order when it has at most two (most have one or two: when it was
+    /// posted and when it ends, or when it was signed); a view with more keeps all of them in
+    /// [`Rare::times`].
+    pub(super) times: [i64; 2],
+    /// Where its title sits in [`Views::titles`](super::Views).
+    pub(super) title: Title,
     pub(super) refers_to: Option<Box<RecordRef>>,
     pub(super) rare: Option<Box<Rare>>,
+}
+
+/// A title's place in [`Titles`]: its offset in the low 40 bits, its length in the high 24;
+/// [`Title::NONE`] for a view without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Title(u64);
+
+impl Title {
+    pub(super) const NONE: Title = Title(u64::MAX);
+    const OFFSET_BITS: u32 = 40;
+    /// The longest title held: records cap titles at 200 bytes, so only a damaged view comes
+    /// near this, and it is cut at a character boundary.
+    const MAX_LEN: usize = (1 << 24) - 2;
+
+    fn at(self) -> usize {
+        (self.0 & ((1 << Self::OFFSET_BITS) - 1)) as usize
+    }
+
+    fn len(self) -> usize {
+        (self.0 >> Self::OFFSET_BITS) as usize
+    }
+}
+
+/// Every held title end to end in one buffer, so a title costs its bytes and the 8 of its
+/// [`Title`] instead of a pointer, a length and an allocation of its own (about 20 bytes a
+/// view fewer). A replaced or removed view leaves its title's bytes behind; once those are
+/// more than half the buffer, [`Views`](super::Views) writes the live ones into a new one.
+#[derive(Debug, Default)]
+pub(super) struct Titles {
+    text: String,
+    /// Bytes of titles no view holds any more.
+    dead: usize,
+}
+
+impl Titles {
+    pub(super) fn add(&mut self, t: &str) -> Title {
+        let mut end = t.len().min(Title::MAX_LEN);
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        let at = self.text.len();
+        self.text.push_str(&t[..end]);
+        Title((end as u64) << Title::OFFSET_BITS | at as u64)
+    }
+
+    /// Bytes in the buffer, held or not.
+    #[cfg(test)]
+    pub(super) fn held_bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    pub(super) fn get(&self, t: Title) -> Option<&str> {
+        if t == Title::NONE {
+            return None;
+        }
+        self.text.get(t.at()..t.at() + t.len())
+    }
+
+    /// Marks a title's bytes as no longer held; whether the buffer should now be rewritten.
+    pub(super) fn release(&mut self, t: Title) -> bool {
+        if t != Title::NONE {
+            self.dead += t.len();
+        }
+        self.dead > 1 << 20 && self.dead > self.text.len() / 2
+    }
+
+    /// A new buffer for the titles of `held`, each view's [`Title`] moved to its new place.
+    pub(super) fn rewrite<'a>(&mut self, held: impl Iterator<Item = &'a mut Held>) {
+        let mut fresh = Titles {
+            text: String::with_capacity(self.text.len() - self.dead),
+            dead: 0,
+        };
+        for h in held {
+            if let Some(t) = self.get(h.title) {
+                h.title = fresh.add(t);
+            }
+        }
+        *self = fresh;
+    }
 }
 
 /// [`Held::radius_scale`] when the radius is not held in [`Held::radius`].
@@ -62,6 +146,8 @@ pub(super) struct Rare {
     /// A point's text when it is not the way [`Point`] writes it (a damaged or foreign
     /// view), kept so the view reads back as it was stored.
     pub(super) point_text: Option<String>,
+    /// Every time of a view with more than two, by position.
+    pub(super) times: Option<[i64; 5]>,
 }
 
 /// A point's latitude and longitude in millionths of a degree.
@@ -79,7 +165,30 @@ pub(super) fn point_of([lat, lon]: [i32; 2]) -> Option<Point> {
 
 impl Held {
     pub(super) fn time(&self, i: usize) -> Option<Timestamp> {
-        (self.has_time & (1 << i) != 0).then(|| Timestamp(self.times[i]))
+        if i >= 5 || self.has_time & (1 << i) == 0 {
+            return None;
+        }
+        if self.has_time.count_ones() > 2 {
+            return self.rare.as_ref()?.times.map(|t| Timestamp(t[i]));
+        }
+        // Its place among the times the view has.
+        let before = (self.has_time & ((1 << i) - 1)).count_ones() as usize;
+        self.times.get(before).copied().map(Timestamp)
+    }
+
+    /// Holds the times marked in `has_time` (bit `i`: `all[i]`): inline when there are at
+    /// most two, all of them in [`Rare`] otherwise.
+    pub(super) fn hold_times(&mut self, has_time: u8, all: [i64; 5]) {
+        self.has_time = has_time & 0b1_1111;
+        self.times = [0; 2];
+        if self.has_time.count_ones() > 2 {
+            self.rare.get_or_insert_with(Default::default).times = Some(all);
+            return;
+        }
+        let present = (0..5).filter(|i| self.has_time & (1 << i) != 0);
+        for (slot, i) in self.times.iter_mut().zip(present) {
+            *slot = all[i];
+        }
     }
 
     pub(super) fn location(&self) -> Option<Point> {
@@ -171,6 +280,7 @@ impl Views {
             radius_km: v.radius_km.filter(|_| compact.is_none()),
             minimum: v.minimum,
             point_text: v.point.filter(|t| Some(t) != written.as_ref()),
+            times: None,
         };
         let mut has_time = 0;
         let mut times = [0; 5];
@@ -183,7 +293,7 @@ impl Views {
                 times[i] = t.0;
             }
         }
-        Held {
+        let mut held = Held {
             id: v.id,
             coop,
             category,
@@ -191,16 +301,18 @@ impl Views {
             urgency: v.urgency,
             decision: v.decision,
             withdrawn: v.withdrawn,
-            has_time,
+            has_time: 0,
             radius_scale: compact.map_or(NO_RADIUS, |(_, s)| s),
             radius: compact.map_or(0, |(d, _)| d),
             point,
             quantity: v.quantity,
-            times,
-            title: v.title.map(String::into_boxed_str),
+            times: [0; 2],
+            title: v.title.map_or(Title::NONE, |t| self.titles.add(&t)),
             refers_to: v.refers_to,
             rare: (rare != Rare::default()).then(|| Box::new(std::mem::take(&mut rare))),
-        }
+        };
+        held.hold_times(has_time, times);
+        held
     }
 
     /// The [`RecordView`] a held view came from.
@@ -211,7 +323,7 @@ impl Views {
             coop: self.coop_of(h),
             id: h.id,
             kind: h.kind,
-            title: h.title.as_deref().map(str::to_string),
+            title: self.titles.get(h.title).map(str::to_string),
             category: self.category_text(h).map(str::to_string),
             quantity: h.quantity,
             point: match rare.and_then(|r| r.point_text.clone()) {

@@ -135,6 +135,7 @@ pub struct Views {
     coops: Interned<CoopId>,
     /// Category texts, each with its parse (none for a text that is not a category).
     categories: Interned<Box<str>>,
+    titles: held::Titles,
     parsed: Vec<Option<Category>>,
     by_kind: BTreeMap<RecordKind, BTreeSet<Slot>>,
     by_category: BTreeMap<Box<str>, BTreeSet<Slot>>,
@@ -271,6 +272,10 @@ impl Views {
             found.remove();
         }
         self.free.push(slot);
+        if self.titles.release(old.title) {
+            self.titles
+                .rewrite(self.records.iter_mut().filter_map(Option::as_mut));
+        }
         let key = &slot;
         fn drop_from<K: Ord + ?Sized, B: std::borrow::Borrow<K> + Ord>(
             map: &mut BTreeMap<B, BTreeSet<Slot>>,

@@ -278,7 +278,7 @@ pub(super) fn encode<W: Write>(
         let parts = u8::from(h.withdrawn)
             | u8::from(h.point.is_some()) << 1
             | u8::from(h.quantity.is_some()) << 2
-            | u8::from(h.title.is_some()) << 3
+            | u8::from(views.titles.get(h.title).is_some()) << 3
             | u8::from(h.rare.is_some()) << 4
             | u8::from(h.radius_scale != NO_RADIUS) << 5
             | u8::from(h.refers_to.is_some()) << 6;
@@ -289,10 +289,8 @@ pub(super) fn encode<W: Write>(
             parts,
             h.has_time,
         ])?;
-        for (i, t) in h.times.iter().enumerate() {
-            if h.has_time & (1 << i) != 0 {
-                out.write_all(&t.to_be_bytes())?;
-            }
+        for t in (0..5).filter_map(|i| h.time(i)) {
+            out.write_all(&t.0.to_be_bytes())?;
         }
         if let Some([lat, lon]) = h.point {
             out.write_all(&lat.to_be_bytes())?;
@@ -301,7 +299,7 @@ pub(super) fn encode<W: Write>(
         if let Some(q) = &h.quantity {
             quantity(out, q)?;
         }
-        if let Some(t) = &h.title {
+        if let Some(t) = views.titles.get(h.title) {
             text(out, t)?;
         }
         if h.radius_scale != NO_RADIUS {
@@ -478,9 +476,10 @@ pub(super) fn decode<R: Read>(input: &mut R, len: u64) -> Result<Snapshot, Snaps
             return Err(SnapshotError::Damaged("a point is off the Earth"));
         }
         let quantity = (parts & 4 != 0).then(|| f.quantity(&units)).transpose()?;
-        let title = (parts & 8 != 0)
-            .then(|| f.text().map(String::into_boxed_str))
-            .transpose()?;
+        let title = match parts & 8 != 0 {
+            true => views.titles.add(&f.text()?),
+            false => super::held::Title::NONE,
+        };
         let (radius, radius_scale) = if parts & 32 != 0 {
             let digits = f.u32()?;
             let scale = f.u8()?;
@@ -513,7 +512,7 @@ pub(super) fn decode<R: Read>(input: &mut R, len: u64) -> Result<Snapshot, Snaps
         } else {
             None
         };
-        let held = Held {
+        let mut held = Held {
             id,
             coop,
             category,
@@ -535,16 +534,17 @@ pub(super) fn decode<R: Read>(input: &mut R, len: u64) -> Result<Snapshot, Snaps
                 _ => return Err(SnapshotError::Damaged("a view's decision is unknown")),
             },
             withdrawn: parts & 1 != 0,
-            has_time,
+            has_time: 0,
             radius_scale,
             radius,
             point,
             quantity,
-            times,
+            times: [0; 2],
             title,
             refers_to,
             rare,
         };
+        held.hold_times(has_time, times);
         if views.contains_held(&held) {
             return Err(SnapshotError::Damaged("a view is there twice"));
         }
