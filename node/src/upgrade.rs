@@ -10,8 +10,11 @@
 //!   it changes and the new version number in one atomic commit, so a crash leaves the store
 //!   either before the step or after it, never between: the next start runs it again, or
 //!   goes on from the next. A step that rewrites every record commits them in chunks, each
-//!   leaving the store readable, and the new version number with its last: a crash between
-//!   chunks leaves the old version number, and the next start goes on with what is left.
+//!   leaving the store readable. So that no older minga opens a store half-way through a
+//!   step, a step first stamps the version it goes to with a mark (`meta/upgrading`, the
+//!   version it comes from), which older versions refuse as newer; its last commit removes
+//!   the mark. A start that finds the mark runs the step again from where it stands (every
+//!   step only does what is still to do).
 //!
 //! A store without the key was written before versions existed (main until December 2026):
 //! format 0. `node/tests/fixtures/format0` is one, and `node/tests/upgrade.rs` opens it.
@@ -36,6 +39,9 @@ pub const CHUNK: usize = 10_000;
 
 /// Where the format version is kept.
 const FORMAT_VIEW: &[u8] = b"meta/format";
+
+/// Where a step in progress keeps the version it started from (u32, big-endian).
+const UPGRADING_VIEW: &[u8] = b"meta/upgrading";
 
 /// What opening did to the format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,17 +81,32 @@ pub fn upgrade(store: &dyn Store) -> Result<Upgraded, StoreError> {
             understood: FORMAT,
         });
     }
-    if found == FORMAT {
+    // A step cut short is taken up again from the version it started at.
+    let start = match store.view(UPGRADING_VIEW)? {
+        Some(v) => {
+            let from = <[u8; 4]>::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt {
+                key: "meta/upgrading".into(),
+                reason: "the upgrade mark is not 4 bytes",
+            })?;
+            u32::from_be_bytes(from).min(found)
+        }
+        None => found,
+    };
+    if start == FORMAT {
         return Ok(Upgraded::Current);
     }
-    for from in found..FORMAT {
+    for from in start..FORMAT {
+        let mut mark = stamp(from + 1);
+        mark.views
+            .push((UPGRADING_VIEW.to_vec(), from.to_be_bytes().to_vec()));
+        store.commit(&mark)?;
         let mut batch = step(store, from)?;
-        let mut bump = stamp(from + 1);
-        batch.views.append(&mut bump.views);
+        batch.views.append(&mut stamp(from + 1).views);
+        batch.removed_views.push(UPGRADING_VIEW.to_vec());
         store.commit(&batch)?;
         tracing::info!(from, to = from + 1, "data directory upgraded");
     }
-    Ok(Upgraded::From(found))
+    Ok(Upgraded::From(start))
 }
 
 fn stamp(format: u32) -> WriteBatch {

@@ -231,8 +231,9 @@ fn record_index_keys(store: &dyn Store) -> usize {
     keys_under(store, b'x')
 }
 
-/// A format-1 store as a start interrupted in the step to format 2 leaves it: some views
-/// already in their records, the rest (more than one chunk) still under `view/`, one view
+/// A store as a start interrupted in the step from format 1 to 2 leaves it (stamped 2, so
+/// older versions refuse it, and marked as upgrading from 1): some views already in their
+/// records, the rest (more than one chunk) still under `view/`, one view
 /// whose record is gone, and a record whose creating entry is in the hash index and the
 /// record's entry index (format 2 keeps its position in the record's value).
 #[test]
@@ -300,8 +301,16 @@ fn the_step_to_format_2_moves_every_view_into_its_record_and_goes_on_after_a_cra
     batch.views.push((orphan, b"no record".to_vec()));
     batch
         .views
-        .push((b"meta/format".to_vec(), 1u32.to_be_bytes().to_vec()));
+        .push((b"meta/format".to_vec(), 2u32.to_be_bytes().to_vec()));
+    batch
+        .views
+        .push((b"meta/upgrading".to_vec(), 1u32.to_be_bytes().to_vec()));
     store.commit(&batch).unwrap();
+    assert_eq!(
+        format_of(&store).unwrap(),
+        Some(2),
+        "older versions refuse it"
+    );
     // Its record, written apart from the entry (so the hash index holds the entry, as in
     // format 1), and the record index key format 1 also wrote.
     let id = RecordId(e.hash().0);
@@ -328,6 +337,11 @@ fn the_step_to_format_2_moves_every_view_into_its_record_and_goes_on_after_a_cra
     );
 
     assert_eq!(upgrade(&store).unwrap(), Upgraded::From(1));
+    assert!(
+        store.view(b"meta/upgrading").unwrap().is_none(),
+        "the mark goes"
+    );
+    assert_eq!(upgrade(&store).unwrap(), Upgraded::Current);
     assert_eq!(record_index_keys(&store), 0);
     assert!(
         !holds(&hash_key),
