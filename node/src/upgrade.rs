@@ -6,15 +6,14 @@
 //! - that is empty, stamps it with [`FORMAT`];
 //! - that is newer than [`FORMAT`], refuses it ([`StoreError::NewerFormat`]) and touches
 //!   nothing: an older minga must not half-understand a newer directory;
-//! - that is older, runs each step from its version to [`FORMAT`] in order. A step writes what
-//!   it changes and the new version number in one atomic commit, so a crash leaves the store
-//!   either before the step or after it, never between: the next start runs it again, or
-//!   goes on from the next. A step that rewrites every record commits them in chunks, each
-//!   leaving the store readable. So that no older minga opens a store half-way through a
-//!   step, a step first stamps the version it goes to with a mark (`meta/upgrading`, the
-//!   version it comes from), which older versions refuse as newer; its last commit removes
-//!   the mark. A start that finds the mark runs the step again from where it stands (every
-//!   step only does what is still to do).
+//! - that is older, runs each step from its version to [`FORMAT`] in order. A step first
+//!   stamps the version it goes to together with a mark (`meta/upgrading`, the version it
+//!   comes from), so that from then on older versions refuse the store as newer and never
+//!   read it half-way through a step. It then writes what it changes, in one atomic commit
+//!   or, for a step that rewrites every record, in chunks that each leave the store readable;
+//!   its last commit removes the mark. A crash leaves either the mark, and the next start runs
+//!   the step again from where it stands (every step only does what is still to do), or the
+//!   step done, and the next start goes on from the next.
 //!
 //! A store without the key was written before versions existed (main until December 2026):
 //! format 0. `node/tests/fixtures/format0` is one, and `node/tests/upgrade.rs` opens it.

@@ -91,8 +91,8 @@ pub struct StoredEntry {
     pub bytes: Vec<u8>,
 }
 
-/// One record to store: its state and, when it is listed, its view (as
-/// [`view_codec`](crate::view_codec) encodes it). Both sit in one value under the record's
+/// One record to store: its state and, when it is listed, its view (as the node's view codec
+/// encodes it). Both sit in one value under the record's
 /// key, with the position of its creating entry (taken from the same batch, or kept from the
 /// value it replaces), so a record of one entry costs the store two keys (this and the entry)
 /// instead of five: sled's memory grows with its number of keys (see BENCHMARKS.md).
